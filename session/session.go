@@ -1,0 +1,248 @@
+// Package session keeps browser sessions in Redis and their cookie in the
+// browser. The cookie holds a random token; Redis keys hold only its SHA-256,
+// so a copy of Redis does not let anyone log in. A session's public ID (its
+// sid claim, and what the account page lists) is derived from that hash and
+// cannot be turned back into a cookie.
+//
+// The package never logs a cookie value.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNoSession is returned when the request carries no live session.
+var ErrNoSession = errors.New("session: none")
+
+// Session is one logged-in browser.
+type Session struct {
+	ID        string    `json:"id"` // public ID, the sid claim
+	UserID    string    `json:"user_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+}
+
+// Options configure the store.
+type Options struct {
+	Idle     time.Duration // a session unused this long ends
+	Absolute time.Duration // a session ends this long after login regardless
+	// Secure marks cookies Secure and gives them the __Host- prefix. Only a
+	// plain-http development issuer turns it off.
+	Secure bool
+}
+
+// Store manages sessions.
+type Store struct {
+	rdb  redis.UniversalClient
+	opts Options
+}
+
+// NewStore returns a store.
+func NewStore(rdb redis.UniversalClient, opts Options) *Store {
+	if opts.Idle <= 0 {
+		opts.Idle = 24 * time.Hour
+	}
+	if opts.Absolute <= 0 {
+		opts.Absolute = 14 * 24 * time.Hour
+	}
+	return &Store{rdb: rdb, opts: opts}
+}
+
+// CookieName is the session cookie's name.
+func (s *Store) CookieName() string {
+	if s.opts.Secure {
+		return "__Host-latch_session"
+	}
+	return "latch_session"
+}
+
+func sessionKey(id string) string { return "latch:session:" + id }
+func userKey(userID string) string { return "latch:usersessions:" + userID }
+
+// publicID derives the public ID from the cookie token.
+func publicID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Create starts a session for userID and sets its cookie. Any session the
+// request already carries is ended first, so the ID changes at every login.
+func (s *Store) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string) (*Session, error) {
+	if c, err := r.Cookie(s.CookieName()); err == nil && c.Value != "" {
+		if err := s.Delete(ctx, publicID(c.Value)); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := time.Now().UTC()
+	sess := &Session{
+		ID: publicID(token), UserID: userID, AuthTime: now, AMR: amr,
+		CreatedAt: now, LastSeen: now, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 200),
+	}
+	if err := s.write(ctx, sess); err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.SAdd(ctx, userKey(userID), sess.ID)
+	pipe.Expire(ctx, userKey(userID), s.opts.Absolute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("session: index: %w", err)
+	}
+	http.SetCookie(w, s.cookie(token, int(s.opts.Absolute.Seconds())))
+	return sess, nil
+}
+
+func (s *Store) write(ctx context.Context, sess *Session) error {
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	ttl := s.opts.Idle
+	if left := time.Until(sess.CreatedAt.Add(s.opts.Absolute)); left < ttl {
+		ttl = left
+	}
+	if ttl <= 0 {
+		return ErrNoSession
+	}
+	return s.rdb.Set(ctx, sessionKey(sess.ID), b, ttl).Err()
+}
+
+func (s *Store) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: s.CookieName(), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Get returns the request's live session and extends its idle lifetime.
+func (s *Store) Get(ctx context.Context, r *http.Request) (*Session, error) {
+	c, err := r.Cookie(s.CookieName())
+	if err != nil || c.Value == "" {
+		return nil, ErrNoSession
+	}
+	sess, err := s.Lookup(ctx, publicID(c.Value))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	if now.Sub(sess.LastSeen) > time.Minute {
+		sess.LastSeen = now
+		if err := s.write(ctx, sess); err != nil {
+			return nil, err
+		}
+	}
+	return sess, nil
+}
+
+// Lookup returns a live session by its public ID.
+func (s *Store) Lookup(ctx context.Context, id string) (*Session, error) {
+	b, err := s.rdb.Get(ctx, sessionKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNoSession
+	} else if err != nil {
+		return nil, err
+	}
+	var sess Session
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return nil, fmt.Errorf("session: decode: %w", err)
+	}
+	if time.Since(sess.CreatedAt) > s.opts.Absolute {
+		return nil, ErrNoSession
+	}
+	return &sess, nil
+}
+
+// End ends the request's session, if any, and clears the cookie.
+func (s *Store) End(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, s.cookie("", -1))
+	c, err := r.Cookie(s.CookieName())
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	return s.Delete(ctx, publicID(c.Value))
+}
+
+// Delete ends a session by public ID.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	sess, err := s.Lookup(ctx, id)
+	if errors.Is(err, ErrNoSession) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Del(ctx, sessionKey(id))
+	pipe.SRem(ctx, userKey(sess.UserID), id)
+	_, err = pipe.Exec(ctx)
+	return err
+}
+
+// List returns the user's live sessions.
+func (s *Store) List(ctx context.Context, userID string) ([]*Session, error) {
+	ids, err := s.rdb.SMembers(ctx, userKey(userID)).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Session
+	for _, id := range ids {
+		sess, err := s.Lookup(ctx, id)
+		if errors.Is(err, ErrNoSession) {
+			s.rdb.SRem(ctx, userKey(userID), id)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// DeleteUser ends every session of the user.
+func (s *Store) DeleteUser(ctx context.Context, userID string) error {
+	ids, err := s.rdb.SMembers(ctx, userKey(userID)).Result()
+	if err != nil {
+		return err
+	}
+	keys := []string{userKey(userID)}
+	for _, id := range ids {
+		keys = append(keys, sessionKey(id))
+	}
+	return s.rdb.Del(ctx, keys...).Err()
+}
+
+// clientIP is the peer address. latch does not trust forwarding headers.
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	for i := len(host) - 1; i >= 0; i-- {
+		if host[i] == ':' {
+			return host[:i]
+		}
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/mohae/deepcopy"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Session is latch's fosite session, persisted with every grant. It carries
+// the ID token claims (openid.DefaultSession) and what latch's access tokens
+// need beyond them.
+type Session struct {
+	*openid.DefaultSession `json:"oidc"`
+	// Role is the user's role when the grant was made; empty for client tokens.
+	Role string `json:"role,omitempty"`
+	// SID is the browser session the grant came from.
+	SID string `json:"sid,omitempty"`
+	// GrantedAt is when the authorization was first granted; it bounds the
+	// absolute lifetime of the refresh token family.
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+var (
+	_ fosite.Session = (*Session)(nil)
+	_ openid.Session = (*Session)(nil)
+)
+
+// NewSession returns an empty session for subject (may be empty).
+func NewSession(subject string) *Session {
+	return &Session{DefaultSession: &openid.DefaultSession{
+		Claims:  &jwt.IDTokenClaims{Subject: subject},
+		Headers: &jwt.Headers{},
+		Subject: subject,
+	}}
+}
+
+// Clone returns a deep copy.
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	return deepcopy.Copy(s).(*Session)
+}
+
+// storedRequest is the JSON form of a fosite request.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"requested_scope"`
+	GrantedScope      []string        `json:"granted_scope"`
+	RequestedAudience []string        `json:"requested_audience"`
+	GrantedAudience   []string        `json:"granted_audience"`
+	Form              url.Values      `json:"form"`
+	Session           json.RawMessage `json:"session"`
+}
+
+// MarshalRequest serializes a fosite request with its session.
+func MarshalRequest(r fosite.Requester) ([]byte, error) {
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return nil, fmt.Errorf("storage: encode session: %w", err)
+	}
+	return json.Marshal(storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScope:    r.GetRequestedScopes(),
+		GrantedScope:      r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              r.GetRequestForm(),
+		Session:           sess,
+	})
+}
+
+// RequestClientID returns the client ID of a serialized request.
+func RequestClientID(data []byte) (string, error) {
+	var sr struct {
+		ClientID string `json:"client_id"`
+	}
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return "", fmt.Errorf("storage: decode request: %w", err)
+	}
+	return sr.ClientID, nil
+}
+
+// UnmarshalRequest rebuilds a fosite request. The session is decoded into
+// session, or into a new *Session when session is nil.
+func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return nil, fmt.Errorf("storage: decode request: %w", err)
+	}
+	if session == nil {
+		session = NewSession("")
+	}
+	if len(sr.Session) > 0 && string(sr.Session) != "null" {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, fmt.Errorf("storage: decode session: %w", err)
+		}
+	}
+	if sr.Form == nil {
+		sr.Form = url.Values{}
+	}
+	return &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            client,
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           session,
+	}, nil
+}
+
+// FositeClient adapts a Client to fosite.Client, for requests rebuilt from
+// storage. The hashed secret is the keyed hash that provider's hasher
+// compares against. provider extends it with the OpenID Connect methods.
+type FositeClient struct{ Client }
+
+var _ fosite.Client = FositeClient{}
+
+func (c FositeClient) GetID() string                      { return c.ID }
+func (c FositeClient) GetHashedSecret() []byte            { return c.SecretHash }
+func (c FositeClient) GetRedirectURIs() []string          { return c.RedirectURIs }
+func (c FositeClient) GetGrantTypes() fosite.Arguments    { return c.GrantTypes }
+func (c FositeClient) GetResponseTypes() fosite.Arguments { return c.ResponseTypes }
+func (c FositeClient) GetScopes() fosite.Arguments        { return c.Scopes }
+func (c FositeClient) IsPublic() bool                     { return c.Public() }
+
+// GetAudience lists the audiences the client may request: its own ID.
+func (c FositeClient) GetAudience() fosite.Arguments { return fosite.Arguments{c.ID} }

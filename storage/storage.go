@@ -1,0 +1,199 @@
+// Package storage defines latch's durable data model and the contract every
+// durable backend (storage/postgres, storage/memory) fulfils. Short-lived
+// state lives in Redis (storage/redis) and never here.
+//
+// Backends must never log or return secrets in errors.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when a record does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists is returned when a unique constraint is violated.
+	ErrAlreadyExists = errors.New("storage: already exists")
+)
+
+// Roles a user can have.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// Token endpoint authentication methods (RFC 7591 names).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+// Client is a registered OAuth 2.0 client. Field names follow RFC 7591.
+type Client struct {
+	ID                      string
+	Name                    string
+	SecretHash              []byte // keyed hash of the secret; nil for public clients
+	RedirectURIs            []string
+	GrantTypes              []string
+	ResponseTypes           []string
+	Scopes                  []string
+	TokenEndpointAuthMethod string
+	PostLogoutRedirectURIs  []string
+	FirstParty              bool
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Public reports whether the client authenticates without a secret.
+func (c Client) Public() bool { return c.TokenEndpointAuthMethod == AuthMethodNone }
+
+// User is a person who logs in to latch.
+type User struct {
+	ID                 string // UUID
+	Email              string // unique, compared case-insensitively
+	Name               string
+	Role               string
+	PasswordHash       string // PHC string (Argon2id)
+	PasswordMustChange bool
+	Disabled           bool
+	EmailVerified      bool
+	TOTPSecret         []byte // sealed with the system secret; nil when TOTP is off
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	LastLoginAt        time.Time // zero when the user never logged in
+}
+
+// TOTPEnabled reports whether the user has a confirmed TOTP secret.
+func (u User) TOTPEnabled() bool { return len(u.TOTPSecret) > 0 }
+
+// Consent is a user's remembered decision to grant scopes to a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SigningKey is a JWT signing key. The private key is sealed with the system
+// secret before it reaches a backend; backends store it opaquely.
+type SigningKey struct {
+	ID         string // kid
+	Algorithm  string // RS256 or ES256
+	PrivateKey []byte // sealed
+	PublicKey  []byte // public JWK, JSON
+	CreatedAt  time.Time
+	// ActiveAt is when the key starts signing; it is published before then.
+	ActiveAt time.Time
+}
+
+// AuditEvent is one security-relevant event.
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	Kind      string // e.g. "refresh_token_reuse", "login_failed", "password_changed"
+	UserID    string
+	ClientID  string
+	IP        string
+	UserAgent string
+	Detail    map[string]string
+}
+
+// MailJob is an email to deliver. It is enqueued in the same transaction as
+// the change that calls for it. Template names a template of package mail;
+// Data fills it.
+type MailJob struct {
+	To       string            `json:"to"`
+	Template string            `json:"template"`
+	Data     map[string]string `json:"data"`
+}
+
+// Kind names the job for the queue (river.JobArgs).
+func (MailJob) Kind() string { return "mail" }
+
+// Effects are written atomically with the change that calls for them.
+type Effects struct {
+	Audit []AuditEvent
+	Mail  []MailJob
+}
+
+// RefreshToken is the durable record of one refresh token. Rotated tokens are
+// deactivated, not deleted, so that a later reuse is still recognised.
+type RefreshToken struct {
+	Signature       string
+	RequestID       string // the family: every token of one authorization shares it
+	ClientID        string
+	UserID          string // empty for tokens without a user
+	AccessSignature string
+	Active          bool
+	RotatedAt       time.Time // zero unless rotated
+	RevokedAt       time.Time // zero unless revoked
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	Request         []byte // the serialized fosite request (see MarshalRequest)
+}
+
+// Store is the durable store. Both backends pass storagetest.Run.
+//
+// Refresh tokens are reached through the fosite interfaces the backends also
+// implement (oauth2.TokenRevocationStorage minus access tokens, and
+// storage.Transactional); the methods here are latch's own.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, c Client) error
+	DeleteClient(ctx context.Context, id string) error // also its consents and refresh tokens
+
+	CreateUser(ctx context.Context, u User, fx Effects) (User, error) // assigns ID, timestamps; ErrAlreadyExists on email
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser loads the user, applies mutate and saves it, atomically
+	// with fx. mutate's error aborts the update and is returned as is.
+	UpdateUser(ctx context.Context, id string, fx Effects, mutate func(*User) error) (User, error)
+
+	// ReplaceBackupCodes replaces every backup code of the user with hashes.
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx Effects) error
+	// UseBackupCode marks the unused code with this hash used; ErrNotFound
+	// when there is none. Of two racing uses exactly one succeeds.
+	UseBackupCode(ctx context.Context, userID string, hash []byte) error
+	CountBackupCodes(ctx context.Context, userID string) (unused int, err error)
+
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	SaveConsent(ctx context.Context, c Consent) error // upsert: the scopes replace the stored ones
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent deletes the consent and revokes the user's refresh
+	// tokens for that client; it returns the revoked families.
+	DeleteConsent(ctx context.Context, userID, clientID string) (requestIDs []string, err error)
+
+	GetRefreshToken(ctx context.Context, signature string) (RefreshToken, error)
+	// RevokeRefreshFamily revokes every refresh token of the family,
+	// atomically with fx.
+	RevokeRefreshFamily(ctx context.Context, requestID string, fx Effects) error
+	// RevokeUserRefreshTokens revokes every refresh token of the user,
+	// atomically with fx, and returns the revoked families.
+	RevokeUserRefreshTokens(ctx context.Context, userID string, fx Effects) (requestIDs []string, err error)
+	// DeleteExpiredRefreshTokens removes tokens that expired before.
+	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int, error)
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// CreateSigningKeyUnlessNewer inserts k unless a key created after since
+	// exists; several replicas rotating at once create one key.
+	CreateSigningKeyUnlessNewer(ctx context.Context, k SigningKey, since time.Time) (created bool, err error)
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error) // newest first
+	DeleteSigningKey(ctx context.Context, id string) error
+
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	ListAudit(ctx context.Context, userID string, limit int) ([]AuditEvent, error) // newest first; userID "" means all
+
+	// EnqueueMail enqueues mail on its own, for requests that change nothing else.
+	EnqueueMail(ctx context.Context, m MailJob) error
+
+	Close()
+}
