@@ -71,7 +71,7 @@ func (s *Store) CookieName() string {
 	return "latch_session"
 }
 
-func sessionKey(id string) string { return "latch:session:" + id }
+func sessionKey(id string) string  { return "latch:session:" + id }
 func userKey(userID string) string { return "latch:usersessions:" + userID }
 
 // publicID derives the public ID from the cookie token.
