@@ -120,3 +120,13 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// Keys derives one 32-byte key per configured secret for purpose, newest
+// first, for libraries that take their own key list (fosite's HMAC tokens).
+func (b *Box) Keys(purpose string) [][]byte {
+	out := make([][]byte, len(b.macs))
+	for i, k := range b.macs {
+		out[i] = mac(k, "derive:"+purpose, nil)
+	}
+	return out
+}

@@ -1,0 +1,401 @@
+package mail
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/latch-idp/latch/storage"
+)
+
+// Product is the name every email carries.
+const Product = "latch"
+
+// Template names, the values of storage.MailJob.Template.
+const (
+	// TemplateVerify asks to confirm an email address. Data: link.
+	TemplateVerify = "verify_email"
+	// TemplatePasswordReset carries a password reset link. Data: link,
+	// expires (e.g. "30 minutes").
+	TemplatePasswordReset = "password_reset"
+	// TemplateRefreshReuse is the security alert sent when a refresh token
+	// was reused and every session of that app was signed out. Data:
+	// client_id, at; optional client_name, ip, user_agent.
+	TemplateRefreshReuse = "refresh_reuse"
+	// TemplatePasswordChanged is a security notice. Data: at; optional ip.
+	TemplatePasswordChanged = "password_changed"
+	// TemplateTOTPEnabled is a security notice. Data: at; optional ip.
+	TemplateTOTPEnabled = "totp_enabled"
+	// TemplateTOTPDisabled is a security notice. Data: at; optional ip.
+	TemplateTOTPDisabled = "totp_disabled"
+	// TemplateBackupCodesRegenerated is a security notice. Data: at;
+	// optional ip.
+	TemplateBackupCodesRegenerated = "backup_codes_regenerated"
+)
+
+// Data keys. "at" is an RFC 3339 time (shown in UTC) or text shown as is;
+// "link" must be an absolute http(s) URL.
+const (
+	keyLink       = "link"
+	keyExpires    = "expires"
+	keyAt         = "at"
+	keyIP         = "ip"
+	keyUserAgent  = "user_agent"
+	keyClientID   = "client_id"
+	keyClientName = "client_name"
+)
+
+// ErrHeaderInjection is returned when a header value would carry a line
+// break (or another control character) into the message header.
+var ErrHeaderInjection = errors.New("mail: line break or control character in a header value")
+
+// spec says which Data keys a template needs. Optional keys that are absent
+// or empty are shown as "unknown" (client_name falls back to client_id).
+type spec struct {
+	required []string
+	optional []string
+}
+
+var specs = map[string]spec{
+	TemplateVerify:                 {required: []string{keyLink}},
+	TemplatePasswordReset:          {required: []string{keyLink, keyExpires}},
+	TemplateRefreshReuse:           {required: []string{keyClientID, keyAt}, optional: []string{keyClientName, keyIP, keyUserAgent}},
+	TemplatePasswordChanged:        {required: []string{keyAt}, optional: []string{keyIP}},
+	TemplateTOTPEnabled:            {required: []string{keyAt}, optional: []string{keyIP}},
+	TemplateTOTPDisabled:           {required: []string{keyAt}, optional: []string{keyIP}},
+	TemplateBackupCodesRegenerated: {required: []string{keyAt}, optional: []string{keyIP}},
+}
+
+// Templates returns the names of every template, sorted.
+func Templates() []string {
+	names := make([]string, 0, len(specs))
+	for n := range specs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+type templatePair struct {
+	text *texttemplate.Template // defines "subject" and "layout"
+	html *htmltemplate.Template // defines "layout"
+}
+
+// parsed holds every template, parsed once. The files are embedded, so a
+// parse error is a build defect: it panics at start, and every test run
+// catches it.
+var parsed = func() map[string]templatePair {
+	m := make(map[string]templatePair, len(specs))
+	for name := range specs {
+		text := texttemplate.Must(texttemplate.New(name).Option("missingkey=error").
+			ParseFS(templateFS, "templates/layout.txt", "templates/notice.txt", "templates/"+name+".txt"))
+		html := htmltemplate.Must(htmltemplate.New(name).Option("missingkey=error").
+			ParseFS(templateFS, "templates/layout.html", "templates/notice.html", "templates/"+name+".html"))
+		for _, def := range []string{"subject", "body", "layout"} {
+			if text.Lookup(def) == nil {
+				panic(fmt.Sprintf("mail: template %s.txt does not define %q", name, def))
+			}
+		}
+		for _, def := range []string{"body", "layout"} {
+			if html.Lookup(def) == nil {
+				panic(fmt.Sprintf("mail: template %s.html does not define %q", name, def))
+			}
+		}
+		m[name] = templatePair{text: text, html: html}
+	}
+	return m
+}()
+
+// Message is one rendered email.
+type Message struct {
+	From      netmail.Address
+	To        netmail.Address
+	Subject   string
+	Date      time.Time
+	MessageID string // with angle brackets
+	Text      string // plain-text part, "\n" line ends
+	HTML      string // HTML part
+	// Raw is the complete RFC 5322 message (multipart/alternative,
+	// quoted-printable parts, CRLF line ends), ready for SMTP DATA.
+	Raw []byte
+}
+
+// Renderer renders mail jobs into complete messages.
+type Renderer struct {
+	issuer     string
+	accountURL string
+	forgotURL  string
+	from       netmail.Address
+	idDomain   string // right-hand side of Message-IDs
+	now        func() time.Time
+}
+
+// NewRenderer returns a Renderer for the issuer (LATCH_ISSUER). from is
+// LATCH_SMTP_FROM ("addr@example.com" or "Name <addr@example.com>"); empty
+// means "latch <noreply@ISSUER-HOST>". Every template is rendered once
+// with sample data, so a defect shows at start, not in the first email.
+func NewRenderer(issuer, from string) (*Renderer, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return nil, fmt.Errorf("mail: issuer %q is not an absolute http(s) URL", issuer)
+	}
+	base := strings.TrimRight(issuer, "/")
+	r := &Renderer{
+		issuer:     base,
+		accountURL: base + "/account",
+		forgotURL:  base + "/forgot",
+		idDomain:   u.Hostname(),
+		now:        time.Now,
+	}
+	if from == "" {
+		r.from = netmail.Address{Name: Product, Address: "noreply@" + u.Hostname()}
+	} else {
+		if err := checkHeaderValue(from); err != nil {
+			return nil, fmt.Errorf("mail: LATCH_SMTP_FROM: %w", err)
+		}
+		a, err := netmail.ParseAddress(from)
+		if err != nil {
+			return nil, fmt.Errorf("mail: LATCH_SMTP_FROM %q is not an email address: %w", from, err)
+		}
+		r.from = *a
+	}
+	for _, name := range Templates() {
+		if _, err := r.Render(sampleJob(name)); err != nil {
+			return nil, fmt.Errorf("mail: template %s does not render: %w", name, err)
+		}
+	}
+	return r, nil
+}
+
+// From returns the sender address of every message.
+func (r *Renderer) From() netmail.Address { return r.from }
+
+func sampleJob(name string) storage.MailJob {
+	data := map[string]string{}
+	s := specs[name]
+	for _, k := range append(slices.Clone(s.required), s.optional...) {
+		switch k {
+		case keyLink:
+			data[k] = "https://issuer.example/check?token=sample"
+		case keyAt:
+			data[k] = "2006-01-02T15:04:05Z"
+		default:
+			data[k] = "sample"
+		}
+	}
+	return storage.MailJob{To: "someone@example.com", Template: name, Data: data}
+}
+
+// Validate reports whether job names a known template with the data it
+// needs and a valid recipient, without rendering it. Enqueuers call it so
+// that a bad job fails where it is made, not in the background.
+func Validate(job storage.MailJob) error {
+	_, _, err := prepare(job)
+	return err
+}
+
+// prepare checks the job and returns the parsed recipient and the data with
+// optional keys filled in.
+func prepare(job storage.MailJob) (*netmail.Address, map[string]string, error) {
+	s, ok := specs[job.Template]
+	if !ok {
+		return nil, nil, fmt.Errorf("mail: unknown template %q (known: %s)", job.Template, strings.Join(Templates(), ", "))
+	}
+	if err := checkHeaderValue(job.To); err != nil {
+		return nil, nil, fmt.Errorf("mail: recipient: %w", err)
+	}
+	to, err := netmail.ParseAddress(job.To)
+	if err != nil {
+		// The address is not echoed: logs must carry the domain only.
+		return nil, nil, fmt.Errorf("mail: recipient is not a valid email address: %w", err)
+	}
+	var missing []string
+	for _, k := range s.required {
+		if job.Data[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, fmt.Errorf("mail: template %s: missing data %s", job.Template, strings.Join(missing, ", "))
+	}
+	data := make(map[string]string, len(job.Data)+len(s.optional))
+	for k, v := range job.Data {
+		data[k] = v
+	}
+	if slices.Contains(s.optional, keyClientName) && data[keyClientName] == "" {
+		data[keyClientName] = data[keyClientID]
+	}
+	for _, k := range s.optional {
+		if data[k] == "" {
+			data[k] = "unknown"
+		}
+	}
+	if link, ok := data[keyLink]; ok {
+		u, err := url.Parse(link)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			// The link holds a token: never echo it.
+			return nil, nil, fmt.Errorf("mail: template %s: link is not an absolute http(s) URL", job.Template)
+		}
+	}
+	if at, ok := data[keyAt]; ok {
+		if t, err := time.Parse(time.RFC3339, at); err == nil {
+			data[keyAt] = t.UTC().Format("Monday 2 January 2006, 15:04 UTC")
+		}
+	}
+	return to, data, nil
+}
+
+type view struct {
+	Product    string
+	Issuer     string
+	AccountURL string
+	ForgotURL  string
+	To         string // bare address
+	Subject    string
+	Data       map[string]string
+}
+
+// Render renders job into a complete message. An unknown template, missing
+// data, an invalid recipient or a line break in a header value is an error.
+func (r *Renderer) Render(job storage.MailJob) (Message, error) {
+	to, data, err := prepare(job)
+	if err != nil {
+		return Message{}, err
+	}
+	t := parsed[job.Template]
+	v := view{
+		Product:    Product,
+		Issuer:     r.issuer,
+		AccountURL: r.accountURL,
+		ForgotURL:  r.forgotURL,
+		To:         to.Address,
+		Data:       data,
+	}
+	var subject, text, html bytes.Buffer
+	if err := t.text.ExecuteTemplate(&subject, "subject", v); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: subject: %w", job.Template, err)
+	}
+	v.Subject = strings.TrimSpace(subject.String())
+	if err := checkHeaderValue(v.Subject); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: subject: %w", job.Template, err)
+	}
+	if err := t.text.ExecuteTemplate(&text, "layout", v); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: text part: %w", job.Template, err)
+	}
+	if err := t.html.ExecuteTemplate(&html, "layout", v); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: HTML part: %w", job.Template, err)
+	}
+	msg := Message{
+		From:      r.from,
+		To:        *to,
+		Subject:   v.Subject,
+		Date:      r.now().UTC().Truncate(time.Second),
+		MessageID: "<" + randomHex(16) + "@" + r.idDomain + ">",
+		Text:      text.String(),
+		HTML:      html.String(),
+	}
+	msg.Raw, err = encode(msg)
+	if err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: %w", job.Template, err)
+	}
+	return msg, nil
+}
+
+// encode writes the RFC 5322 / MIME form of msg.
+func encode(msg Message) ([]byte, error) {
+	var b bytes.Buffer
+	body := multipart.NewWriter(nil)
+	headers := [][2]string{
+		{"From", msg.From.String()},
+		{"To", msg.To.String()},
+		{"Subject", mime.QEncoding.Encode("utf-8", msg.Subject)},
+		{"Date", msg.Date.Format(time.RFC1123Z)},
+		{"Message-ID", msg.MessageID},
+		{"MIME-Version", "1.0"},
+		{"Auto-Submitted", "auto-generated"}, // RFC 3834: no auto-replies
+		{"Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": body.Boundary()})},
+	}
+	for _, h := range headers {
+		if err := checkHeaderValue(h[1]); err != nil {
+			return nil, fmt.Errorf("header %s: %w", h[0], err)
+		}
+		b.WriteString(h[0])
+		b.WriteString(": ")
+		b.WriteString(h[1])
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	mw := multipart.NewWriter(&b)
+	if err := mw.SetBoundary(body.Boundary()); err != nil {
+		return nil, err
+	}
+	for _, part := range []struct{ ctype, content string }{
+		{"text/plain; charset=utf-8", msg.Text},
+		{"text/html; charset=utf-8", msg.HTML},
+	} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {part.ctype},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		qp := quotedprintable.NewWriter(w)
+		if _, err := qp.Write([]byte(strings.ReplaceAll(part.content, "\r\n", "\n"))); err != nil {
+			return nil, err
+		}
+		if err := qp.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// checkHeaderValue refuses what could end a header line early and start a
+// new header (or a body): CR, LF, and other control characters.
+func checkHeaderValue(v string) error {
+	for _, c := range v {
+		if c == '\r' || c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f {
+			return ErrHeaderInjection
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// domainOf returns the domain of an address for logs, which must never carry
+// the full recipient.
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		d := strings.TrimSuffix(addr[i+1:], ">")
+		if checkHeaderValue(d) == nil {
+			return d
+		}
+	}
+	return "invalid"
+}
