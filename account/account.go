@@ -1,0 +1,456 @@
+package account
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/latch-idp/latch/consent"
+	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/ratelimit"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Page template files.
+const (
+	pageAccount = "templates/account.html"
+	pageTOTP    = "templates/totp.html"
+	pageCodes   = "templates/codes.html"
+)
+
+// Paths of the account pages.
+const (
+	Path            = "/account"
+	PathPassword    = "/account/password"
+	PathTOTP        = "/account/totp"
+	PathTOTPDisable = "/account/totp/disable"
+	PathBackupCodes = "/account/backup-codes"
+	PathRevokeApp   = "/account/apps/revoke"
+	PathEndSession  = "/account/sessions/end"
+	PathSignOut     = "/account/signout"
+)
+
+// BackupCodeCount is how many backup codes a user gets.
+const BackupCodeCount = 10
+
+// Store is the part of storage.Store that the account page uses.
+type Store interface {
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
+	UseBackupCode(ctx context.Context, userID string, hash []byte) error
+	CountBackupCodes(ctx context.Context, userID string) (int, error)
+	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+	AppendAudit(ctx context.Context, e storage.AuditEvent) error
+}
+
+// Revoker ends what a user holds. provider implements it.
+type Revoker interface {
+	// RevokeUser revokes every refresh token, access token and browser
+	// session of the user.
+	RevokeUser(ctx context.Context, userID string) error
+	// RevokeClientGrant deletes the user's consent for the client and
+	// revokes the tokens it granted.
+	RevokeClientGrant(ctx context.Context, userID, clientID string) error
+}
+
+// Config holds a Handler's dependencies.
+type Config struct {
+	Site     *web.Site
+	Store    Store
+	Sessions *session.Store
+	Hasher   *password.Hasher
+	Checker  password.Checker
+	TOTP     *mfa.TOTP
+	Box      *secret.Box
+	// Limit counts failed current-password and code entries per user.
+	Limit   *ratelimit.Limiter
+	Revoker Revoker
+	Log     *slog.Logger
+}
+
+// Handler serves the account page.
+type Handler struct {
+	c     Config
+	pages *web.Pages
+}
+
+// New checks the configuration and parses the page templates.
+func New(c Config) (*Handler, error) {
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Site": c.Site != nil, "Store": c.Store != nil, "Sessions": c.Sessions != nil, "Hasher": c.Hasher != nil,
+		"TOTP": c.TOTP != nil, "Box": c.Box != nil, "Limit": c.Limit != nil, "Revoker": c.Revoker != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("account: missing %s", strings.Join(missing, ", "))
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	pages, err := c.Site.Pages(templates, pageAccount, pageTOTP, pageCodes)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{c: c, pages: pages}, nil
+}
+
+// Mount registers the account pages on r.
+func (h *Handler) Mount(r *mux.Router) {
+	get := func(p string, f http.HandlerFunc) {
+		r.Handle(p, h.c.Site.Wrap(f)).Methods(http.MethodGet, http.MethodHead)
+	}
+	post := func(p string, f http.HandlerFunc) {
+		r.Handle(p, h.c.Site.Wrap(f)).Methods(http.MethodPost)
+	}
+	get(Path, h.show)
+	post(PathPassword, h.changePassword)
+	get(PathTOTP, h.showTOTP)
+	post(PathTOTP, h.confirmTOTP)
+	post(PathTOTPDisable, h.disableTOTP)
+	post(PathBackupCodes, h.regenerateCodes)
+	post(PathRevokeApp, h.revokeApp)
+	post(PathEndSession, h.endSession)
+	post(PathSignOut, h.signOut)
+}
+
+// signedIn returns the request's session and its user. Without one it
+// redirects to the sign-in page, which comes back here, and returns false.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (*session.Session, storage.User, bool) {
+	ctx := r.Context()
+	sess, err := h.c.Sessions.Get(ctx, r)
+	if errors.Is(err, session.ErrNoSession) {
+		web.Redirect(w, r, "/login?return_to="+Path)
+		return nil, storage.User{}, false
+	} else if err != nil {
+		h.internalError(w, r, "load session", err)
+		return nil, storage.User{}, false
+	}
+	u, err := h.c.Store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled) {
+		if err := h.c.Sessions.End(ctx, w, r); err != nil {
+			h.c.Log.WarnContext(ctx, "account: end session", "err", err)
+		}
+		web.Redirect(w, r, "/login")
+		return nil, storage.User{}, false
+	} else if err != nil {
+		h.internalError(w, r, "load user", err)
+		return nil, storage.User{}, false
+	}
+	return sess, u, true
+}
+
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.c.Log.ErrorContext(r.Context(), "account: "+what, "err", err)
+	h.c.Site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+}
+
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "2")
+	h.c.Site.Error(w, r, http.StatusTooManyRequests, "We're very busy right now. Wait a moment and try again.")
+}
+
+func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent {
+	ua := r.UserAgent()
+	if len(ua) > 200 {
+		ua = ua[:200]
+	}
+	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: ua}
+}
+
+func (h *Handler) audit(ctx context.Context, e storage.AuditEvent) {
+	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
+		h.c.Log.ErrorContext(ctx, "account: append audit event", "kind", e.Kind, "err", err)
+	}
+}
+
+// notice is a security notice mail with the time and the client address.
+func notice(to, template string, r *http.Request) storage.MailJob {
+	return storage.MailJob{To: to, Template: template, Data: map[string]string{
+		"at": time.Now().UTC().Format(time.RFC1123), "ip": web.ClientIP(r),
+	}}
+}
+
+// accountPage is the data of the account page.
+type accountPage struct {
+	Email, Name     string
+	Notice          string
+	CurrentError    string // tied to current_password
+	NewError        string // tied to new_password
+	TOTPEnabled     bool
+	DisableError    string // tied to the code field of the turn-off form
+	BackupCodesLeft int
+	Apps            []app
+	Sessions        []sessionRow
+}
+
+type app struct {
+	ClientID string
+	Name     string
+	Scopes   []string // in plain words
+}
+
+type sessionRow struct {
+	ID        string
+	Current   bool
+	IP        string
+	UserAgent string
+	Started   string
+	LastSeen  string
+}
+
+// notices are the fixed confirmations a redirect back here may ask for.
+var notices = map[string]string{
+	"password": "Your password was changed. Every other session was signed out.",
+	"totp_off": "Two-step sign-in is off.",
+	"app":      "Access removed. The app was signed out.",
+	"session":  "The session was ended.",
+}
+
+func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	h.renderAccount(w, r, http.StatusOK, sess, u, accountPage{Notice: notices[r.URL.Query().Get("done")]})
+}
+
+func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status int, sess *session.Session, u storage.User, v accountPage) {
+	ctx := r.Context()
+	v.Email, v.Name, v.TOTPEnabled = u.Email, u.Name, u.TOTPEnabled()
+	n, err := h.c.Store.CountBackupCodes(ctx, u.ID)
+	if err != nil {
+		h.internalError(w, r, "count backup codes", err)
+		return
+	}
+	v.BackupCodesLeft = n
+	consents, err := h.c.Store.ListConsents(ctx, u.ID)
+	if err != nil {
+		h.internalError(w, r, "list consents", err)
+		return
+	}
+	for _, c := range consents {
+		a := app{ClientID: c.ClientID, Name: c.ClientID}
+		if cl, err := h.c.Store.GetClient(ctx, c.ClientID); err == nil && cl.Name != "" {
+			a.Name = cl.Name
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			h.internalError(w, r, "load client", err)
+			return
+		}
+		for _, s := range c.Scopes {
+			a.Scopes = append(a.Scopes, consent.Describe(s))
+		}
+		v.Apps = append(v.Apps, a)
+	}
+	slices.SortFunc(v.Apps, func(a, b app) int { return strings.Compare(a.Name, b.Name) })
+	list, err := h.c.Sessions.List(ctx, u.ID)
+	if err != nil {
+		h.internalError(w, r, "list sessions", err)
+		return
+	}
+	slices.SortFunc(list, func(a, b *session.Session) int { return b.LastSeen.Compare(a.LastSeen) })
+	for _, s := range list {
+		v.Sessions = append(v.Sessions, sessionRow{
+			ID: s.ID, Current: s.ID == sess.ID, IP: s.IP, UserAgent: s.UserAgent,
+			Started: when(s.CreatedAt), LastSeen: when(s.LastSeen),
+		})
+	}
+	h.pages.Render(w, r, status, pageAccount, "Your account", v)
+}
+
+func when(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	key := "account-password:" + u.ID
+	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.CurrentError = msg })
+		return
+	}
+	current, next := r.PostFormValue("current_password"), r.PostFormValue("new_password")
+	ok, _, err := h.c.Hasher.Verify(ctx, u.PasswordHash, current)
+	if errors.Is(err, password.ErrBusy) {
+		h.busy(w, r)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "verify password", err)
+		return
+	}
+	if !ok {
+		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		} else if wait > 0 {
+			h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.CurrentError = msg })
+			return
+		}
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{CurrentError: "Your current password is not correct."})
+		return
+	}
+	if err := h.c.Limit.Reset(ctx, key); err != nil {
+		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
+	}
+	if err := h.c.Checker.Check(ctx, next); err != nil {
+		var perr *password.Error
+		if !errors.As(err, &perr) {
+			h.internalError(w, r, "check password", err)
+			return
+		}
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: perr.Message})
+		return
+	}
+	if current == next {
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: "Choose a password different from your current one."})
+		return
+	}
+	phc, err := h.c.Hasher.Hash(ctx, next)
+	if errors.Is(err, password.ErrBusy) {
+		h.busy(w, r)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "hash password", err)
+		return
+	}
+	fx := storage.Effects{
+		Audit: []storage.AuditEvent{h.event(r, "password_changed", u.ID)},
+		Mail:  []storage.MailJob{notice(u.Email, "password_changed", r)},
+	}
+	_, err = h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
+		if cur.PasswordHash != u.PasswordHash {
+			return errChanged
+		}
+		cur.PasswordHash = phc
+		cur.PasswordMustChange = false
+		return nil
+	})
+	if errors.Is(err, errChanged) {
+		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{CurrentError: "Your password was just changed elsewhere. Reload the page and try again."})
+		return
+	} else if err != nil {
+		h.internalError(w, r, "store password", err)
+		return
+	}
+	// Every session and token ends, this one included; this browser gets a
+	// new session, since it just proved the password.
+	if err := h.c.Revoker.RevokeUser(ctx, u.ID); err != nil {
+		h.internalError(w, r, "revoke sessions", err)
+		return
+	}
+	if _, err := h.c.Sessions.Create(ctx, w, r, u.ID, sess.AMR); err != nil {
+		h.internalError(w, r, "create session", err)
+		return
+	}
+	web.Redirect(w, r, Path+"?done=password")
+}
+
+var errChanged = errors.New("account: changed concurrently")
+
+// tooMany re-renders the account page with a message, set by field, that
+// says when to retry.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, sess *session.Session, u storage.User, wait time.Duration, field func(*accountPage, string)) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	var v accountPage
+	field(&v, "Too many failed attempts. Try again "+retryText(wait)+".")
+	h.renderAccount(w, r, http.StatusTooManyRequests, sess, u, v)
+}
+
+func retryText(d time.Duration) string {
+	switch {
+	case d <= time.Minute:
+		return "in a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("in %d minutes", int(d.Round(time.Minute)/time.Minute))
+	default:
+		return "later"
+	}
+}
+
+func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	clientID := r.PostFormValue("client_id")
+	if clientID == "" {
+		h.c.Site.Error(w, r, http.StatusBadRequest, "No app was chosen.")
+		return
+	}
+	if err := h.c.Revoker.RevokeClientGrant(ctx, u.ID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.internalError(w, r, "revoke app", err)
+		return
+	}
+	e := h.event(r, "consent_revoked", u.ID)
+	e.ClientID = clientID
+	h.audit(ctx, e)
+	web.Redirect(w, r, Path+"?done=app")
+}
+
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id := r.PostFormValue("session")
+	target, err := h.c.Sessions.Lookup(ctx, id)
+	if errors.Is(err, session.ErrNoSession) || (err == nil && target.UserID != u.ID) {
+		// Gone already, or not this user's: either way nothing to end here.
+		web.Redirect(w, r, Path+"?done=session")
+		return
+	} else if err != nil {
+		h.internalError(w, r, "look up session", err)
+		return
+	}
+	if id == sess.ID {
+		h.signOut(w, r)
+		return
+	}
+	if err := h.c.Sessions.Delete(ctx, id); err != nil {
+		h.internalError(w, r, "end session", err)
+		return
+	}
+	h.audit(ctx, h.event(r, "session_ended", u.ID))
+	web.Redirect(w, r, Path+"?done=session")
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess, err := h.c.Sessions.Get(ctx, r)
+	if err := h.c.Sessions.End(ctx, w, r); err != nil {
+		h.internalError(w, r, "end session", err)
+		return
+	}
+	if err == nil {
+		h.audit(ctx, h.event(r, "logout", sess.UserID))
+	}
+	web.Redirect(w, r, "/login?done=signout")
+}

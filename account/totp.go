@@ -1,0 +1,319 @@
+package account
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"image/png"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+
+	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
+)
+
+// enrollTTL bounds how long a TOTP set-up may wait for its confirming code.
+const enrollTTL = 15 * time.Minute
+
+// enrollment is the pending TOTP set-up. It travels in a hidden field,
+// sealed with the system secret and bound to the user, so the secret is
+// never readable outside this page and cannot be confirmed by anyone else.
+type enrollment struct {
+	Secret  string    `json:"s"`
+	URL     string    `json:"u"`
+	Expires time.Time `json:"e"`
+}
+
+func enrollAD(userID string) []byte { return []byte("latch totp-enroll v1\x00" + userID) }
+
+func (h *Handler) sealEnrollment(userID string, e enrollment) string {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // strings and a time always encode
+	}
+	return base64.RawURLEncoding.EncodeToString(h.c.Box.Seal(b, enrollAD(userID)))
+}
+
+func (h *Handler) openEnrollment(userID, s string) (enrollment, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return enrollment{}, false
+	}
+	b, err := h.c.Box.Open(raw, enrollAD(userID))
+	if err != nil {
+		return enrollment{}, false
+	}
+	var e enrollment
+	if json.Unmarshal(b, &e) != nil || time.Now().After(e.Expires) {
+		return enrollment{}, false
+	}
+	return e, true
+}
+
+// totpPage is the data of the TOTP set-up page.
+type totpPage struct {
+	Secret  string       // base32, for manual entry
+	QR      template.URL // data:image/png;base64,...
+	Pending string       // the sealed enrollment
+	Error   string       // tied to the code field
+}
+
+func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, status int, v totpPage) {
+	h.pages.Render(w, r, status, pageTOTP, "Set up two-step sign-in", v)
+}
+
+func qrURL(png []byte) template.URL {
+	// The PNG is ours, made from our own otpauth URL: safe to mark as a URL.
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+}
+
+func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if u.TOTPEnabled() {
+		web.Redirect(w, r, Path)
+		return
+	}
+	en, err := h.c.TOTP.Generate(u.Email)
+	if err != nil {
+		h.internalError(w, r, "generate TOTP secret", err)
+		return
+	}
+	pending := h.sealEnrollment(u.ID, enrollment{Secret: en.Secret, URL: en.URL, Expires: time.Now().Add(enrollTTL)})
+	h.renderTOTP(w, r, http.StatusOK, totpPage{Secret: en.Secret, QR: qrURL(en.QRPNG), Pending: pending})
+}
+
+// qrOf redraws the QR code of an enrollment for a second try.
+func qrOf(url string) ([]byte, error) {
+	key, err := otp.NewKeyFromURL(url)
+	if err != nil {
+		return nil, err
+	}
+	img, err := key.Image(200, 200)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if u.TOTPEnabled() {
+		web.Redirect(w, r, Path)
+		return
+	}
+	pending := r.PostFormValue("pending")
+	en, ok := h.openEnrollment(u.ID, pending)
+	if !ok {
+		h.c.Site.Error(w, r, http.StatusBadRequest, "This set-up has expired. Start again from your account page.")
+		return
+	}
+	retry := func(status int, msg string) {
+		png, err := qrOf(en.URL)
+		if err != nil {
+			h.internalError(w, r, "draw QR code", err)
+			return
+		}
+		h.renderTOTP(w, r, status, totpPage{Secret: en.Secret, QR: qrURL(png), Pending: pending, Error: msg})
+	}
+	key := "account-code:" + u.ID
+	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+retryText(wait)+".")
+		return
+	}
+	code := strings.TrimSpace(r.PostFormValue("code"))
+	valid := false
+	if mfa.LooksLikeTOTP(code) {
+		var err error
+		if valid, err = h.c.TOTP.Check(ctx, u.ID, en.Secret, code); err != nil {
+			h.internalError(w, r, "check code", err)
+			return
+		}
+	}
+	if !valid {
+		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		} else if wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+retryText(wait)+".")
+			return
+		}
+		retry(http.StatusBadRequest, "That code is not valid. Enter the 6-digit code your app shows now.")
+		return
+	}
+	if err := h.c.Limit.Reset(ctx, key); err != nil {
+		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
+	}
+	sealed := h.c.TOTP.Seal(u.ID, en.Secret)
+	fx := storage.Effects{
+		Audit: []storage.AuditEvent{h.event(r, "totp_enabled", u.ID)},
+		Mail:  []storage.MailJob{notice(u.Email, "totp_enabled", r)},
+	}
+	if _, err := h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
+		if cur.TOTPEnabled() {
+			return errChanged
+		}
+		cur.TOTPSecret = sealed
+		return nil
+	}); errors.Is(err, errChanged) {
+		web.Redirect(w, r, Path)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "enable TOTP", err)
+		return
+	}
+	// A fresh set of backup codes comes with the second factor, so that
+	// losing the phone does not lock the user out.
+	codes, err := h.newBackupCodes(ctx, u.ID, storage.Effects{})
+	if err != nil {
+		h.internalError(w, r, "create backup codes", err)
+		return
+	}
+	h.renderCodes(w, r, codesPage{Codes: codes, Enabled: true})
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(d.Round(time.Second) / time.Second))
+}
+
+func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if !u.TOTPEnabled() {
+		web.Redirect(w, r, Path)
+		return
+	}
+	key := "account-code:" + u.ID
+	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.DisableError = msg })
+		return
+	}
+	ok, err := h.checkCode(ctx, u, r.PostFormValue("code"))
+	if err != nil {
+		h.internalError(w, r, "check code", err)
+		return
+	}
+	if !ok {
+		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		} else if wait > 0 {
+			h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.DisableError = msg })
+			return
+		}
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{DisableError: "That code is not valid. Enter the current code from your app, or a backup code."})
+		return
+	}
+	if err := h.c.Limit.Reset(ctx, key); err != nil {
+		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
+	}
+	fx := storage.Effects{
+		Audit: []storage.AuditEvent{h.event(r, "totp_disabled", u.ID)},
+		Mail:  []storage.MailJob{notice(u.Email, "totp_disabled", r)},
+	}
+	if _, err := h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
+		cur.TOTPSecret = nil
+		return nil
+	}); err != nil {
+		h.internalError(w, r, "disable TOTP", err)
+		return
+	}
+	if err := h.c.Store.ReplaceBackupCodes(ctx, u.ID, nil, storage.Effects{}); err != nil {
+		h.internalError(w, r, "remove backup codes", err)
+		return
+	}
+	web.Redirect(w, r, Path+"?done=totp_off")
+}
+
+// checkCode accepts a current TOTP code or an unused backup code.
+func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (bool, error) {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 64 {
+		return false, nil
+	}
+	if mfa.LooksLikeTOTP(code) {
+		return h.c.TOTP.Validate(ctx, u, code)
+	}
+	err := h.c.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(h.c.Box, code))
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// codesPage shows backup codes, once.
+type codesPage struct {
+	Codes   []string
+	Enabled bool // shown right after TOTP was turned on
+}
+
+func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, v codesPage) {
+	h.pages.Render(w, r, http.StatusOK, pageCodes, "Your backup codes", v)
+}
+
+// newBackupCodes replaces the user's backup codes, atomically with fx, and
+// returns the new ones: the only time they are ever readable.
+func (h *Handler) newBackupCodes(ctx context.Context, userID string, fx storage.Effects) ([]string, error) {
+	codes, err := mfa.GenerateBackupCodes(BackupCodeCount)
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, len(codes))
+	for i, c := range codes {
+		hashes[i] = mfa.HashBackupCode(h.c.Box, c)
+	}
+	if err := h.c.Store.ReplaceBackupCodes(ctx, userID, hashes, fx); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if !u.TOTPEnabled() {
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{Notice: "Turn on two-step sign-in first: backup codes stand in for its codes."})
+		return
+	}
+	fx := storage.Effects{
+		Audit: []storage.AuditEvent{h.event(r, "backup_codes_regenerated", u.ID)},
+		Mail:  []storage.MailJob{notice(u.Email, "backup_codes_regenerated", r)},
+	}
+	codes, err := h.newBackupCodes(r.Context(), u.ID, fx)
+	if err != nil {
+		h.internalError(w, r, "regenerate backup codes", err)
+		return
+	}
+	h.renderCodes(w, r, codesPage{Codes: codes})
+}

@@ -1,0 +1,200 @@
+// Package clients turns RFC 7591 client metadata into registered clients
+// and back. It checks metadata strictly, so that what the protocol layer
+// later trusts — exact redirect URIs, allowed grants — is sound from the
+// start. It generates client secrets and hands them out once; only their
+// keyed hash is kept.
+package clients
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage"
+)
+
+// SecretPurpose is the keyed-hash purpose of client secrets; provider
+// verifies with the same.
+const SecretPurpose = "client-secret"
+
+// Metadata is a client's registration, with RFC 7591 names.
+type Metadata struct {
+	ClientID                string   `json:"client_id,omitempty"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientName              string   `json:"client_name,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	Scope                   string   `json:"scope"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	FirstParty              bool     `json:"first_party"`
+	CreatedAt               int64    `json:"client_id_issued_at,omitempty"`
+	SecretExpiresAt         *int64   `json:"client_secret_expires_at,omitempty"`
+}
+
+var (
+	grantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
+	authMethods = []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone}
+)
+
+// New validates m and builds the client to store. For a confidential client
+// it returns the generated secret, which is shown once.
+func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
+	if err := Validate(&m); err != nil {
+		return storage.Client{}, "", err
+	}
+	if m.ClientID == "" {
+		m.ClientID = randomString(16)
+	}
+	now := time.Now().UTC()
+	c := storage.Client{
+		ID:                      m.ClientID,
+		Name:                    m.ClientName,
+		RedirectURIs:            m.RedirectURIs,
+		GrantTypes:              m.GrantTypes,
+		ResponseTypes:           m.ResponseTypes,
+		Scopes:                  strings.Fields(m.Scope),
+		TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:  m.PostLogoutRedirectURIs,
+		FirstParty:              m.FirstParty,
+		CreatedAt:               now,
+		UpdatedAt:               now,
+	}
+	var sec string
+	if !c.Public() {
+		sec, c.SecretHash = NewSecret(box)
+	}
+	return c, sec, nil
+}
+
+// NewSecret generates a client secret (256 bits from crypto/rand) and its
+// keyed hash.
+func NewSecret(box *secret.Box) (string, []byte) {
+	s := randomString(32)
+	return s, box.Hash(SecretPurpose, []byte(s))
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Validate checks m and fills defaults: grant_types [authorization_code],
+// response_types [code], token_endpoint_auth_method client_secret_basic,
+// scope "openid".
+func Validate(m *Metadata) error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if m.ClientSecret != "" {
+		bad("client_secret: latch generates secrets; leave it out")
+	}
+	if m.ClientID != "" && (len(m.ClientID) > 128 || strings.ContainsAny(m.ClientID, " \t\r\n:/?#")) {
+		bad("client_id: use at most 128 characters, without spaces, ':', '/', '?' or '#'")
+	}
+	if len(m.GrantTypes) == 0 {
+		m.GrantTypes = []string{"authorization_code"}
+	}
+	for _, g := range m.GrantTypes {
+		if !slices.Contains(grantTypes, g) {
+			bad("grant_types: %q is not supported (use %s)", g, strings.Join(grantTypes, ", "))
+		}
+	}
+	code := slices.Contains(m.GrantTypes, "authorization_code")
+	if len(m.ResponseTypes) == 0 && code {
+		m.ResponseTypes = []string{"code"}
+	}
+	for _, rt := range m.ResponseTypes {
+		if rt != "code" {
+			bad("response_types: %q is not supported (only \"code\")", rt)
+		}
+	}
+	if m.TokenEndpointAuthMethod == "" {
+		m.TokenEndpointAuthMethod = storage.AuthMethodBasic
+	}
+	if !slices.Contains(authMethods, m.TokenEndpointAuthMethod) {
+		bad("token_endpoint_auth_method: %q is not supported (use %s)", m.TokenEndpointAuthMethod, strings.Join(authMethods, ", "))
+	}
+	if m.TokenEndpointAuthMethod == storage.AuthMethodNone && slices.Contains(m.GrantTypes, "client_credentials") {
+		bad("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
+	}
+	if code && len(m.RedirectURIs) == 0 {
+		bad("redirect_uris: required for the authorization_code grant")
+	}
+	if m.Scope == "" {
+		m.Scope = "openid"
+	}
+	for _, u := range m.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			bad("redirect_uris: %v", err)
+		}
+	}
+	for _, u := range m.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			bad("post_logout_redirect_uris: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkRedirectURI accepts absolute URIs without a fragment: https, http
+// only on a loopback host (RFC 8252), or a private-use scheme of a native
+// app (containing a dot, RFC 8252 section 7.1).
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("%q: plain http is allowed only on a loopback host", raw)
+		}
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("%q: use https, loopback http, or a reverse-domain private scheme", raw)
+		}
+	}
+	return nil
+}
+
+// ToMetadata describes a stored client (without any secret).
+func ToMetadata(c storage.Client) Metadata {
+	return Metadata{
+		ClientID:                c.ID,
+		ClientName:              c.Name,
+		RedirectURIs:            nonNil(c.RedirectURIs),
+		GrantTypes:              nonNil(c.GrantTypes),
+		ResponseTypes:           nonNil(c.ResponseTypes),
+		Scope:                   strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:  nonNil(c.PostLogoutRedirectURIs),
+		FirstParty:              c.FirstParty,
+		CreatedAt:               c.CreatedAt.Unix(),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,69 @@
+package clients_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/secret"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    clients.Metadata
+		want string // "" means valid
+	}{
+		{"https redirect", clients.Metadata{RedirectURIs: []string{"https://app.example.com/cb"}}, ""},
+		{"loopback http", clients.Metadata{RedirectURIs: []string{"http://127.0.0.1:5000/cb", "http://localhost/cb", "http://[::1]/cb"}}, ""},
+		{"native private scheme", clients.Metadata{RedirectURIs: []string{"com.example.app:/oauth"}, TokenEndpointAuthMethod: "none"}, ""},
+		{"client credentials only needs no redirect", clients.Metadata{GrantTypes: []string{"client_credentials"}}, ""},
+		{"plain http elsewhere", clients.Metadata{RedirectURIs: []string{"http://app.example.com/cb"}}, "loopback"},
+		{"fragment", clients.Metadata{RedirectURIs: []string{"https://app.example.com/cb#x"}}, "fragment"},
+		{"relative", clients.Metadata{RedirectURIs: []string{"/cb"}}, "absolute"},
+		{"missing redirect", clients.Metadata{}, "redirect_uris"},
+		{"implicit grant", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"implicit"}}, "grant_types"},
+		{"password grant", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"password"}}, "grant_types"},
+		{"token response type", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, ResponseTypes: []string{"token"}}, "response_types"},
+		{"unknown auth method", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "tls_client_auth"}, "token_endpoint_auth_method"},
+		{"public client credentials", clients.Metadata{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "none"}, "public"},
+		{"secret given", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, ClientSecret: "mine"}, "client_secret"},
+		{"bad client id", clients.Metadata{ClientID: "a/b", RedirectURIs: []string{"https://a.example/cb"}}, "client_id"},
+	} {
+		t.Run("case="+tc.name, func(t *testing.T) {
+			m := tc.m
+			err := clients.Validate(&m)
+			if tc.want == "" && err != nil {
+				t.Fatalf("want valid, got %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestNewDefaultsAndSecret(t *testing.T) {
+	box, err := secret.New([]byte("a system secret of at least thirty-two bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, sec, err := clients.New(clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}}, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == "" || c.TokenEndpointAuthMethod != "client_secret_basic" || c.GrantTypes[0] != "authorization_code" || c.ResponseTypes[0] != "code" || c.Scopes[0] != "openid" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if len(sec) != 43 || !box.Verify(clients.SecretPurpose, []byte(sec), c.SecretHash) {
+		t.Fatalf("want a 256-bit secret whose keyed hash is stored, got %d chars", len(sec))
+	}
+	pub, sec, err := clients.New(clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: "none"}, box)
+	if err != nil || sec != "" || pub.SecretHash != nil {
+		t.Fatalf("a public client has no secret: %v %q", err, sec)
+	}
+	m := clients.ToMetadata(c)
+	if m.ClientSecret != "" || m.Scope != "openid" || m.ClientID != c.ID {
+		t.Fatalf("metadata: %+v", m)
+	}
+}

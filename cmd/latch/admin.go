@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/storage/postgres"
+)
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// openStore connects to LATCH_DATABASE_URL and brings its schema up to date.
+func (e *cliEnv) openStore() (*postgres.Store, error) {
+	dsn := os.Getenv("LATCH_DATABASE_URL")
+	if dsn == "" {
+		return nil, errors.New("LATCH_DATABASE_URL: is required for this command")
+	}
+	if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
+		return nil, err
+	}
+	return postgres.New(e.ctx, dsn, postgres.Options{})
+}
+
+// box reads LATCH_SECRET (or LATCH_SECRET_FILE).
+func (e *cliEnv) box() (*secret.Box, error) {
+	v := os.Getenv("LATCH_SECRET")
+	if f := os.Getenv("LATCH_SECRET_FILE"); v == "" && f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("LATCH_SECRET_FILE: cannot read %s", f)
+		}
+		v = strings.TrimSpace(string(b))
+	}
+	var secrets [][]byte
+	if err := parseSecrets(v, &secrets); err != nil {
+		return nil, fmt.Errorf("LATCH_SECRET: %v", err)
+	}
+	if len(secrets) == 0 {
+		return nil, errors.New("LATCH_SECRET: is required for this command (client secrets and keys are keyed with it)")
+	}
+	return secret.New(secrets...)
+}
+
+func (e *cliEnv) migrate(args []string) error {
+	fs := newFlagSet("migrate", e.stderr)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	dsn := os.Getenv("LATCH_DATABASE_URL")
+	if dsn == "" {
+		return errors.New("LATCH_DATABASE_URL: is required")
+	}
+	if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "migrations applied")
+	return nil
+}
+
+func (e *cliEnv) clients(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: latch clients create|list|get|delete|rotate-secret", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("clients "+sub, e.stderr)
+	file := fs.String("f", "", "read the client metadata JSON from this file instead of stdin")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	needID := func() (string, error) {
+		if len(pos) != 1 {
+			return "", fmt.Errorf("%w: latch clients %s CLIENT_ID", errUsage, sub)
+		}
+		return pos[0], nil
+	}
+	switch sub {
+	case "create":
+		var in io.Reader = e.stdin
+		if *file != "" {
+			f, err := os.Open(*file)
+			if err != nil {
+				return fmt.Errorf("cannot open %s: %v", *file, errors.Unwrap(err))
+			}
+			defer f.Close()
+			in = f
+		}
+		var m clients.Metadata
+		dec := json.NewDecoder(io.LimitReader(in, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("client metadata is not valid JSON: %v", err)
+		}
+		box, err := e.box()
+		if err != nil {
+			return err
+		}
+		c, sec, err := clients.New(m, box)
+		if err != nil {
+			return fmt.Errorf("client metadata: %w", err)
+		}
+		st, err := e.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.CreateClient(e.ctx, c); errors.Is(err, storage.ErrAlreadyExists) {
+			return fmt.Errorf("a client with client_id %q already exists", c.ID)
+		} else if err != nil {
+			return err
+		}
+		out := clients.ToMetadata(c)
+		out.ClientSecret = sec
+		if sec != "" {
+			zero := int64(0)
+			out.SecretExpiresAt = &zero
+		}
+		return e.printJSON(out)
+	case "list":
+		st, err := e.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cs, err := st.ListClients(e.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]clients.Metadata, 0, len(cs))
+			for _, c := range cs {
+				out = append(out, clients.ToMetadata(c))
+			}
+			return e.printJSON(out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tAUTH\tFIRST_PARTY\tGRANTS")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", c.ID, c.Name, c.TokenEndpointAuthMethod, c.FirstParty, strings.Join(c.GrantTypes, ","))
+		}
+		return tw.Flush()
+	case "get":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		st, err := e.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		c, err := st.GetClient(e.ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", id)
+		} else if err != nil {
+			return err
+		}
+		return e.printJSON(clients.ToMetadata(c))
+	case "delete":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		st, err := e.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.DeleteClient(e.ctx, id); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", id)
+		} else if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(map[string]string{"deleted": id})
+		}
+		fmt.Fprintf(e.stdout, "deleted client %s\n", id)
+		return nil
+	case "rotate-secret":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		box, err := e.box()
+		if err != nil {
+			return err
+		}
+		st, err := e.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		c, err := st.GetClient(e.ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", id)
+		} else if err != nil {
+			return err
+		}
+		if c.Public() {
+			return fmt.Errorf("client %q is public (token_endpoint_auth_method none): it has no secret", id)
+		}
+		var sec string
+		sec, c.SecretHash = clients.NewSecret(box)
+		c.UpdatedAt = time.Now().UTC()
+		if err := st.UpdateClient(e.ctx, c); err != nil {
+			return err
+		}
+		return e.printJSON(map[string]string{"client_id": id, "client_secret": sec})
+	}
+	return fmt.Errorf("%w: unknown subcommand clients %s", errUsage, sub)
+}
+
+// readLine reads one line (a password from stdin).
+func readLine(r io.Reader) (string, error) {
+	s := bufio.NewScanner(io.LimitReader(r, 64<<10))
+	if !s.Scan() {
+		if err := s.Err(); err != nil {
+			return "", err
+		}
+		return "", errors.New("nothing on stdin")
+	}
+	return strings.TrimRight(s.Text(), "\r"), nil
+}

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latch-idp/latch/secret"
+)
+
+// Config is latch's whole configuration: every field comes from a LATCH_*
+// variable or the matching flag of `latch serve` (the flag wins).
+type Config struct {
+	Dev bool
+
+	Issuer      string
+	Listen      string
+	DatabaseURL string
+	RedisURL    string
+	Secrets     [][]byte
+	CORSOrigins []string
+
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	RefreshIdleTTL     time.Duration
+	IDTokenTTL         time.Duration
+	RefreshGracePeriod time.Duration
+	RefreshReuse       string
+	KeyRotation        time.Duration
+	IDTokenAlg         string
+	AccessTokenAlg     string
+
+	SessionIdleTTL time.Duration
+	SessionTTL     time.Duration
+
+	HIBPURL      string
+	HIBP         bool
+	HIBPFailOpen bool
+
+	PasswordMinLength int
+	Argon2Memory      int
+	Argon2Iterations  int
+	Argon2Parallelism int
+	HashConcurrency   int
+
+	LoginLimitAccount int
+	LoginLimitIP      int
+	LoginLimitWindow  time.Duration
+
+	SMTPURL  string
+	SMTPFrom string
+
+	AdminEmail    string
+	AdminPassword string
+	Registration  string
+
+	LogLevel string
+}
+
+// configFlags binds every setting to a flag whose default comes from the
+// environment, and records what could not be parsed, so that Validate can
+// report every problem at once.
+type configFlags struct {
+	fs   *flag.FlagSet
+	errs []error
+	raw  map[string]*string // env name -> raw value after flags
+	defs []setting
+}
+
+type setting struct {
+	env, flag, def, usage string
+	apply                 func(string) error
+}
+
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
+	return &configFlags{fs: fs, raw: map[string]*string{}}
+}
+
+func (cf *configFlags) add(env, def, usage string, apply func(string) error) {
+	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "LATCH_"), "_", "-"))
+	v := def
+	if e, ok := os.LookupEnv(env); ok {
+		v = e
+	}
+	if e, ok := os.LookupEnv(env + "_FILE"); ok && isSecretSetting(env) {
+		b, err := os.ReadFile(e)
+		if err != nil {
+			cf.errs = append(cf.errs, fmt.Errorf("%s_FILE: cannot read %s: %v", env, e, errors.Unwrap(err)))
+		}
+		v = strings.TrimSpace(string(b))
+	}
+	p := new(string)
+	cf.fs.StringVar(p, name, v, fmt.Sprintf("%s (env %s)", usage, env))
+	if isSecretSetting(env) {
+		// Don't print secrets in --help.
+		cf.fs.Lookup(name).DefValue = ""
+	}
+	cf.raw[env] = p
+	cf.defs = append(cf.defs, setting{env: env, flag: name, def: def, usage: usage, apply: apply})
+}
+
+func isSecretSetting(env string) bool {
+	return env == "LATCH_SECRET" || env == "LATCH_ADMIN_PASSWORD" || env == "LATCH_DATABASE_URL" || env == "LATCH_REDIS_URL" || env == "LATCH_SMTP_URL"
+}
+
+// resolve applies every raw value; call after fs.Parse.
+func (cf *configFlags) resolve() error {
+	for _, s := range cf.defs {
+		if err := s.apply(*cf.raw[s.env]); err != nil {
+			cf.errs = append(cf.errs, fmt.Errorf("%s: %v", s.env, err))
+		}
+	}
+	return errors.Join(cf.errs...)
+}
+
+func str(dst *string) func(string) error {
+	return func(v string) error { *dst = strings.TrimSpace(v); return nil }
+}
+
+func dur(dst *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (use e.g. 15m, 1h, 720h)", v)
+		}
+		if d < 0 {
+			return fmt.Errorf("%q must not be negative", v)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func num(dst *int, min int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		if n < min {
+			return fmt.Errorf("%d is below the minimum of %d", n, min)
+		}
+		*dst = n
+		return nil
+	}
+}
+
+func oneOf(dst *string, values ...string) func(string) error {
+	return func(v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		for _, ok := range values {
+			if v == ok {
+				*dst = v
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))
+	}
+}
+
+func onOff(dst *bool, on, off string) func(string) error {
+	return func(v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case on:
+			*dst = true
+		case off:
+			*dst = false
+		default:
+			return fmt.Errorf("%q is not %s or %s", v, on, off)
+		}
+		return nil
+	}
+}
+
+func alg(dst *string) func(string) error {
+	return func(v string) error {
+		v = strings.ToUpper(strings.TrimSpace(v))
+		if v != "RS256" && v != "ES256" {
+			return fmt.Errorf("%q is not RS256 or ES256", v)
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func list(dst *[]string) func(string) error {
+	return func(v string) error {
+		*dst = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				*dst = append(*dst, s)
+			}
+		}
+		return nil
+	}
+}
+
+// bindServe declares every serve setting on fs.
+func bindServe(fs *flag.FlagSet, c *Config) *configFlags {
+	cf := newConfigFlags(fs)
+	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
+	cf.add("LATCH_LISTEN", ":8080", "address to listen on", str(&c.Listen))
+	cf.add("LATCH_DATABASE_URL", "", "PostgreSQL URL (required without --dev)", str(&c.DatabaseURL))
+	cf.add("LATCH_REDIS_URL", "", "Redis URL, redis:// or rediss:// (required without --dev)", str(&c.RedisURL))
+	cf.add("LATCH_SECRET", "", "system secret, at least 32 bytes; comma-separated newest first to rotate (also LATCH_SECRET_FILE)", func(v string) error {
+		return parseSecrets(v, &c.Secrets)
+	})
+	cf.add("LATCH_CORS_ORIGINS", "", "comma-separated origins allowed to call token, userinfo, revocation and JWKS from a browser", list(&c.CORSOrigins))
+	cf.add("LATCH_ACCESS_TOKEN_TTL", "15m", "access token lifetime", dur(&c.AccessTokenTTL))
+	cf.add("LATCH_REFRESH_TOKEN_TTL", "720h", "absolute lifetime of a refresh token family", dur(&c.RefreshTokenTTL))
+	cf.add("LATCH_REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long expires", dur(&c.RefreshIdleTTL))
+	cf.add("LATCH_ID_TOKEN_TTL", "1h", "ID token lifetime", dur(&c.IDTokenTTL))
+	cf.add("LATCH_REFRESH_GRACE_PERIOD", "0s", "how long a just-rotated refresh token may be presented again without counting as reuse", dur(&c.RefreshGracePeriod))
+	cf.add("LATCH_REFRESH_REUSE_REVOKES", "family", "what refresh token reuse revokes: family or user", oneOf(&c.RefreshReuse, "family", "user"))
+	cf.add("LATCH_KEY_ROTATION", "720h", "how often signing keys rotate (0 = never)", dur(&c.KeyRotation))
+	cf.add("LATCH_ID_TOKEN_ALG", "RS256", "ID token signing algorithm: RS256 or ES256", alg(&c.IDTokenAlg))
+	cf.add("LATCH_ACCESS_TOKEN_ALG", "RS256", "access token signing algorithm: RS256 or ES256", alg(&c.AccessTokenAlg))
+	cf.add("LATCH_SESSION_IDLE_TTL", "24h", "a browser session unused this long ends", dur(&c.SessionIdleTTL))
+	cf.add("LATCH_SESSION_TTL", "336h", "a browser session ends this long after login", dur(&c.SessionTTL))
+	cf.add("LATCH_HIBP_URL", "https://api.pwnedpasswords.com/range/", "Have I Been Pwned range API base URL", str(&c.HIBPURL))
+	cf.add("LATCH_HIBP", "on", "breached-password check against the range API: on or off", onOff(&c.HIBP, "on", "off"))
+	cf.add("LATCH_HIBP_FAIL", "open", "when the range API cannot be reached: open (allow, warn) or closed (refuse)", onOff(&c.HIBPFailOpen, "open", "closed"))
+	cf.add("LATCH_PASSWORD_MIN_LENGTH", "8", "shortest password accepted", num(&c.PasswordMinLength, 8))
+	cf.add("LATCH_ARGON2_MEMORY", "19456", "Argon2id memory in KiB", num(&c.Argon2Memory, 19456))
+	cf.add("LATCH_ARGON2_ITERATIONS", "2", "Argon2id iterations", num(&c.Argon2Iterations, 2))
+	cf.add("LATCH_ARGON2_PARALLELISM", "1", "Argon2id parallelism", num(&c.Argon2Parallelism, 1))
+	cf.add("LATCH_HASH_CONCURRENCY", "4", "password hashes computed at once; more wait briefly, then get 429", num(&c.HashConcurrency, 1))
+	cf.add("LATCH_LOGIN_LIMIT_ACCOUNT", "5", "failed logins per account within the window before it is locked", num(&c.LoginLimitAccount, 1))
+	cf.add("LATCH_LOGIN_LIMIT_IP", "20", "failed logins per client IP within the window before it is locked", num(&c.LoginLimitIP, 1))
+	cf.add("LATCH_LOGIN_LIMIT_WINDOW", "15m", "window of the login rate limits", dur(&c.LoginLimitWindow))
+	cf.add("LATCH_SMTP_URL", "", "mail server, smtp:// or smtps:// with user and password; unset prints emails to stdout", str(&c.SMTPURL))
+	cf.add("LATCH_SMTP_FROM", "latch <no-reply@localhost>", "sender address of emails", str(&c.SMTPFrom))
+	cf.add("LATCH_ADMIN_EMAIL", "", "admin created at start when missing", str(&c.AdminEmail))
+	cf.add("LATCH_ADMIN_PASSWORD", "", "that admin's first password; must be changed at first login (also LATCH_ADMIN_PASSWORD_FILE)", str(&c.AdminPassword))
+	cf.add("LATCH_REGISTRATION", "closed", "self-service registration: open or closed (open in --dev)", oneOf(&c.Registration, "open", "closed"))
+	cf.add("LATCH_LOG_LEVEL", "info", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error"))
+	return cf
+}
+
+func parseSecrets(v string, dst *[][]byte) error {
+	*dst = nil
+	for i, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if len(s) < secret.MinLength {
+			return fmt.Errorf("secret %d is %d bytes; at least %d are needed", i+1, len(s), secret.MinLength)
+		}
+		*dst = append(*dst, []byte(s))
+	}
+	return nil
+}
+
+// validate checks what single settings cannot: required values and their
+// combinations. Every problem is reported.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(env, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
+	}
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		bad("LATCH_ISSUER", "%q is not an absolute URL", c.Issuer)
+	case u.RawQuery != "" || u.Fragment != "":
+		bad("LATCH_ISSUER", "must not have a query or fragment")
+	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
+		bad("LATCH_ISSUER", "must be https (plain http only for a loopback host)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("LATCH_ISSUER", "must be an https URL")
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if !c.Dev {
+		if c.DatabaseURL == "" {
+			bad("LATCH_DATABASE_URL", "is required (or run `latch serve --dev` for in-memory storage)")
+		}
+		if c.RedisURL == "" {
+			bad("LATCH_REDIS_URL", "is required (or run `latch serve --dev` for an in-process Redis)")
+		}
+		if len(c.Secrets) == 0 {
+			bad("LATCH_SECRET", "is required: at least 32 random bytes, e.g. `openssl rand -base64 48`")
+		}
+	}
+	if c.AccessTokenTTL < time.Minute {
+		bad("LATCH_ACCESS_TOKEN_TTL", "must be at least 1m")
+	}
+	if c.IDTokenTTL < time.Minute {
+		bad("LATCH_ID_TOKEN_TTL", "must be at least 1m")
+	}
+	if c.RefreshTokenTTL < time.Minute {
+		bad("LATCH_REFRESH_TOKEN_TTL", "must be at least 1m")
+	}
+	if c.RefreshIdleTTL > c.RefreshTokenTTL {
+		c.RefreshIdleTTL = c.RefreshTokenTTL
+	}
+	if c.RefreshGracePeriod > time.Minute {
+		bad("LATCH_REFRESH_GRACE_PERIOD", "must be at most 1m: a longer grace period lets a stolen refresh token pass as legitimate")
+	}
+	if c.KeyRotation != 0 && c.KeyRotation < time.Hour {
+		bad("LATCH_KEY_ROTATION", "must be 0 (never) or at least 1h")
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("LATCH_ADMIN_EMAIL", "and LATCH_ADMIN_PASSWORD must be set together")
+	}
+	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
+		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
+	}
+	for _, o := range c.CORSOrigins {
+		ou, err := url.Parse(o)
+		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") {
+			bad("LATCH_CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+
+	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage"
+)
+
+// Demo fixtures of `latch serve --dev`.
+const (
+	devAdminEmail    = "admin@example.com"
+	devAppID         = "demo-app"
+	devServiceID     = "demo-service"
+	devAppRedirect   = "http://localhost:8081/callback"
+	devAppPostLogout = "http://localhost:8081/"
+)
+
+// devFixtures creates the development admin and demo clients and prints
+// how to use them. Nothing of it persists.
+func (s *server) devFixtures(ctx context.Context, hasher *password.Hasher, box *secret.Box) error {
+	pw := randomToken(12)
+	hash, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CreateUser(ctx, storage.User{
+		Email: devAdminEmail, Name: "Dev Admin", Role: storage.RoleAdmin, PasswordHash: hash, EmailVerified: true,
+	}, storage.Effects{}); err != nil {
+		return fmt.Errorf("dev admin: %w", err)
+	}
+	app, _, err := clients.New(clients.Metadata{
+		ClientID: devAppID, ClientName: "Demo App", RedirectURIs: []string{devAppRedirect},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, Scope: "openid profile email offline_access",
+		TokenEndpointAuthMethod: storage.AuthMethodNone, PostLogoutRedirectURIs: []string{devAppPostLogout},
+	}, box)
+	if err != nil {
+		return err
+	}
+	svc, svcSecret, err := clients.New(clients.Metadata{
+		ClientID: devServiceID, ClientName: "Demo Service", GrantTypes: []string{"client_credentials"},
+		Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic,
+	}, box)
+	if err != nil {
+		return err
+	}
+	for _, c := range []storage.Client{app, svc} {
+		if err := s.store.CreateClient(ctx, c); err != nil {
+			return fmt.Errorf("dev client: %w", err)
+		}
+	}
+	verifier := randomToken(32)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"client_id": {devAppID}, "response_type": {"code"}, "scope": {"openid profile email offline_access"},
+		"redirect_uri": {devAppRedirect}, "state": {randomToken(12)}, "nonce": {randomToken(12)},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	iss := s.cfg.Issuer
+	fmt.Fprintf(s.out, `
+  issuer        %s  (discovery: %s/.well-known/openid-configuration)
+  admin login   %s / %s
+  demo client   %s (public, PKCE) — open in a browser, sign in, then copy the code from the address bar:
+                %s/oauth2/auth?%s
+                curl -s %s/oauth2/token -d grant_type=authorization_code -d client_id=%s -d redirect_uri=%s -d code_verifier=%s -d code=CODE
+  demo service  %s / %s
+                curl -s -u %s:%s %s/oauth2/token -d grant_type=client_credentials -d scope=api:read
+  registration  %s/register (open in --dev); emails are printed here
+
+`, iss, iss, devAdminEmail, pw, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
+		devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
+	return nil
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

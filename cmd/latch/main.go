@@ -1,0 +1,89 @@
+// Command latch is the latch OAuth 2.0 / OpenID Connect server and its
+// administration commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `latch — OAuth 2.0 and OpenID Connect authorization server
+
+Usage:
+  latch serve [--dev] [flags]      run the server (latch serve --help lists every setting)
+  latch migrate                    apply pending migrations to LATCH_DATABASE_URL
+  latch clients create [-f FILE]   register a client from RFC 7591 JSON (stdin or FILE)
+  latch clients list|get ID|delete ID|rotate-secret ID
+  latch users create --email E (--password P | --password-stdin) [--role admin] [--password-must-change]
+  latch users list|get ID-OR-EMAIL|set-role ID-OR-EMAIL ROLE|disable ID-OR-EMAIL|enable ID-OR-EMAIL|reset-mfa ID-OR-EMAIL
+  latch keys list|rotate
+
+Administration commands work on LATCH_DATABASE_URL directly; those that
+create secrets or revoke sessions also need LATCH_SECRET and LATCH_REDIS_URL.
+Add --json for machine-readable output.
+`
+
+// errUsage marks an error caused by how the command was called.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "latch:", err)
+		}
+		stop()
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command line; it is what tests call.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return env.migrate(args[1:])
+	case "clients":
+		return env.clients(args[1:])
+	case "users":
+		return env.users(args[1:])
+	case "keys":
+		return env.keys(args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+// cliEnv carries what administration commands share.
+type cliEnv struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (e *cliEnv) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

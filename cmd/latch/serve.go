@@ -1,0 +1,395 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/gorilla/mux"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/account"
+	"github.com/latch-idp/latch/consent"
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/login"
+	"github.com/latch-idp/latch/mail"
+	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/provider"
+	"github.com/latch-idp/latch/ratelimit"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/storage/memory"
+	"github.com/latch-idp/latch/storage/postgres"
+	"github.com/latch-idp/latch/web"
+)
+
+// cmdServe parses the serve command line and runs the server until ctx ends.
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c Config
+	fs := newFlagSet("serve", stderr)
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: in-memory storage and an in-process Redis; nothing persists")
+	cf := bindServe(fs, &c)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: latch serve [--dev] [flags]\n\nEvery flag can also be set with the LATCH_* variable named beside it.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	err := cf.resolve()
+	if c.Dev && os.Getenv("LATCH_REGISTRATION") == "" && fs.Lookup("registration").Value.String() == "closed" {
+		c.Registration = "open"
+	}
+	if err = errors.Join(err, c.validate()); err != nil {
+		return err
+	}
+	log := newLogger(&c, stderr)
+	srv, err := newServer(ctx, &c, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.ListenAndServe(ctx)
+}
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Dev {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// server is one running latch: stores, background workers and the router.
+type server struct {
+	cfg      *Config
+	log      *slog.Logger
+	out      io.Writer
+	store    serverStore
+	rdb      redis.UniversalClient
+	keys     *keys.Manager
+	provider *provider.Handler
+	handler  http.Handler
+	mail     interface {
+		Start(context.Context) error
+		Stop(context.Context) error
+	}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func()
+}
+
+// serverStore is the durable store as the server uses it.
+type serverStore interface {
+	storage.Store
+	provider.Durable
+}
+
+// newServer builds every part from the configuration and starts the
+// background work (key rotation, mail delivery, cleanup).
+func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) (_ *server, err error) {
+	s := &server{cfg: c, log: log, out: out}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if c.Dev {
+		fmt.Fprintln(out, "latch: DEVELOPMENT MODE — in-memory storage and an in-process Redis: nothing persists when latch stops")
+	}
+	if len(c.Secrets) == 0 {
+		// Only --dev gets here (validate requires a secret otherwise).
+		b := make([]byte, 48)
+		rand.Read(b)
+		c.Secrets = [][]byte{[]byte(base64.RawURLEncoding.EncodeToString(b))}
+	}
+	box, err := secret.New(c.Secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("LATCH_SECRET: %w", err)
+	}
+
+	renderer, err := mail.NewRenderer(c.Issuer, c.SMTPFrom)
+	if err != nil {
+		return nil, fmt.Errorf("LATCH_SMTP_FROM: %w", err)
+	}
+	sender, err := mail.NewSender(mail.SMTPConfig{URL: c.SMTPURL}, out)
+	if err != nil {
+		return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
+	}
+	if c.SMTPURL == "" {
+		fmt.Fprintln(out, "latch: LATCH_SMTP_URL is not set: emails are printed to stdout")
+	}
+
+	if c.Dev {
+		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{})
+		s.mail = q
+		s.store = memory.New(memory.Options{RefreshGracePeriod: c.RefreshGracePeriod, Mail: q.Enqueue})
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return nil, fmt.Errorf("start in-process Redis: %w", err)
+		}
+		s.closers = append(s.closers, mr.Close)
+		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	} else {
+		if err := postgres.Migrate(ctx, c.DatabaseURL, log); err != nil {
+			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
+		}
+		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{RefreshGracePeriod: c.RefreshGracePeriod, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
+		}
+		s.store = pg
+		q, err := mail.NewPostgresQueue(pg.Pool(), mail.PostgresConfig{Renderer: renderer, Sender: sender, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.mail = q
+		opts, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			return nil, errors.New("LATCH_REDIS_URL: not a valid redis:// or rediss:// URL")
+		}
+		s.rdb = redis.NewClient(opts)
+	}
+	s.closers = append(s.closers, func() { s.rdb.Close() }, s.store.Close)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(pingCtx).Err(); err != nil {
+		return nil, fmt.Errorf("LATCH_REDIS_URL: Redis does not answer: %v", err)
+	}
+
+	s.keys = keys.NewManager(s.store, box, keyOptions(c, log))
+	if err := s.keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+
+	site, err := web.NewSite(c.Issuer, box, log)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := provider.NewPages(site)
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(c.Issuer, "https://")
+	flows := flow.NewStore(s.rdb, 30*time.Minute)
+	sessions := session.NewStore(s.rdb, session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure})
+	s.provider, err = provider.New(provider.Config{
+		Issuer:             c.Issuer,
+		AccessTokenTTL:     c.AccessTokenTTL,
+		IDTokenTTL:         c.IDTokenTTL,
+		RefreshTokenTTL:    c.RefreshTokenTTL,
+		RefreshIdleTTL:     c.RefreshIdleTTL,
+		RefreshGracePeriod: c.RefreshGracePeriod,
+		ReuseRevokes:       c.RefreshReuse,
+		IDTokenAlg:         c.IDTokenAlg,
+		AccessTokenAlg:     c.AccessTokenAlg,
+		ClientCacheTTL:     2 * time.Second,
+		CORSOrigins:        c.CORSOrigins,
+	}, provider.Deps{
+		Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
+		Signers: provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
+		Box:     box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	hasher := password.NewHasher(password.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Iterations), Parallelism: uint8(c.Argon2Parallelism)}, c.HashConcurrency, 2*time.Second)
+	policy := password.DefaultPolicy()
+	policy.MinLength = c.PasswordMinLength
+	checker := password.Checker{Policy: policy, Breach: password.NewBreach(password.BreachOptions{
+		URL: c.HIBPURL, Enabled: c.HIBP, FailClosed: !c.HIBPFailOpen, Timeout: 2 * time.Second,
+		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log,
+	})}
+	totp := mfa.NewTOTP(s.rdb, box, "latch")
+	loginH, err := login.New(login.Config{
+		Site: site, Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
+		Hasher: hasher, Checker: checker, TOTP: totp, Box: box,
+		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow),
+		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow),
+		Revoker:      s.provider, Issuer: c.Issuer, Registration: c.Registration == "open", Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	consentH, err := consent.New(consent.Config{Site: site, Store: s.store, Flows: flows, Sessions: sessions, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	accountH, err := account.New(account.Config{
+		Site: site, Store: s.store, Sessions: sessions, Hasher: hasher, Checker: checker, TOTP: totp, Box: box,
+		Limit:   ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow),
+		Revoker: s.provider, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	r := mux.NewRouter()
+	site.MountAssets(r)
+	s.provider.Mount(r)
+	loginH.Mount(r)
+	consentH.Mount(r)
+	accountH.Mount(r)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/", http.RedirectHandler(account.Path, http.StatusFound)).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.SetSecurityHeaders(w.Header(), secure)
+		site.Error(w, r, http.StatusNotFound, "There is no page here.")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
+	})
+	s.handler = recoverer(r, log)
+
+	if c.AdminEmail != "" {
+		created, err := login.Bootstrap(ctx, s.store, hasher, checker, c.AdminEmail, c.AdminPassword)
+		if err != nil {
+			return nil, fmt.Errorf("LATCH_ADMIN_PASSWORD: %w", err)
+		}
+		if created {
+			log.Info("bootstrapped admin", "email", c.AdminEmail)
+		}
+	}
+	if c.Dev {
+		if err := s.devFixtures(ctx, hasher, box); err != nil {
+			return nil, err
+		}
+	}
+
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancelBG
+	if err := s.mail.Start(bg); err != nil {
+		return nil, fmt.Errorf("mail worker: %w", err)
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.keys.Run(bg) }()
+	go func() { defer s.wg.Done(); s.cleanup(bg) }()
+	return s, nil
+}
+
+// cleanup deletes expired refresh tokens now and then; rotated ones are
+// kept until they expire so that a reuse is still recognised.
+func (s *server) cleanup(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteExpiredRefreshTokens(ctx, time.Now().UTC()); err != nil {
+				s.log.Warn("delete expired refresh tokens", "err", err)
+			} else if n > 0 {
+				s.log.Info("deleted expired refresh tokens", "count", n)
+			}
+		}
+	}
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		status["redis"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"postgres":%q,"redis":%q}`+"\n", status["postgres"], status["redis"])
+}
+
+// ListenAndServe serves until ctx ends, then drains in-flight requests.
+func (s *server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("LATCH_LISTEN: %v", err)
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(s.out, "latch: serving %s on %s\n", s.cfg.Issuer, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+// Close stops background work and releases connections.
+func (s *server) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.mail != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.mail.Stop(ctx)
+		cancel()
+	}
+	s.wg.Wait()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// recoverer turns a panic into a plain 500 without a stack trace on the
+// wire; the trace goes to the log.
+func recoverer(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic serving request", "panic", fmt.Sprint(v), "path", r.URL.Path)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"error":"server_error"}`)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,137 @@
+package consent_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/latch-idp/latch/consent"
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web/webtest"
+)
+
+const (
+	email = "grace@example.com"
+	pw    = "hopper compiler cobol 1959"
+)
+
+func mustStatus(t *testing.T, r *webtest.Response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
+	}
+}
+
+func mustRedirect(t *testing.T, r *webtest.Response, location string) {
+	t.Helper()
+	if r.Status != http.StatusSeeOther || r.Location != location {
+		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
+	}
+}
+
+// toConsent signs in for a third-party flow and returns the client on the
+// consent page, with the page.
+func toConsent(t *testing.T, e *webtest.Env, scopes []string) (*webtest.Client, *flow.Flow, storage.User, *webtest.Response) {
+	t.Helper()
+	u := e.CreateUser(t, email, pw, nil)
+	f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, func(f *flow.Flow) { f.ClientName = "Photo Printer" })
+	c := e.NewClient()
+	r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
+	mustRedirect(t, r, flow.ResumePath(f.ID))
+	r = c.Get(t, r.Location)
+	mustRedirect(t, r, "/consent?flow="+f.ID)
+	page := c.Get(t, r.Location)
+	mustStatus(t, page, http.StatusOK)
+	return c, f, u, page
+}
+
+func TestConsent(t *testing.T) {
+	scopes := []string{"openid", "profile", "email", "offline_access", "photos.read"}
+
+	t.Run("case=the page shows the client and the scopes in plain words", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		_, _, _, page := toConsent(t, e, scopes)
+		for _, want := range []string{"Photo Printer", "Confirm your identity", "Your name", "Your email address", "Stay signed in (access while you&#39;re away)", "photos.read",
+			`name="decision" value="allow"`, `name="decision" value="deny"`} {
+			if !strings.Contains(page.Body, want) {
+				t.Errorf("consent page lacks %q", want)
+			}
+		}
+	})
+
+	t.Run("case=allow saves the union of scopes and resumes the flow", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, f, u, _ := toConsent(t, e, scopes)
+		if err := e.Store.SaveConsent(t.Context(), storage.Consent{UserID: u.ID, ClientID: f.ClientID, Scopes: []string{"earlier"}}); err != nil {
+			t.Fatal(err)
+		}
+		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}})
+		mustRedirect(t, r, flow.ResumePath(f.ID))
+		res := webtest.DecodeResult(t, c.Get(t, r.Location))
+		if !res.Flow.Consented || res.Flow.Denied || !slices.Equal(res.Flow.GrantedScopes, scopes) {
+			t.Errorf("flow after allow = %+v", res.Flow)
+		}
+		got, err := e.Store.GetConsent(t.Context(), u.ID, f.ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]string{"earlier"}, scopes...)
+		slices.Sort(want)
+		slices.Sort(got.Scopes)
+		if !slices.Equal(got.Scopes, want) {
+			t.Errorf("stored scopes %v, want %v", got.Scopes, want)
+		}
+		// The answered flow cannot be answered again.
+		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}}), http.StatusBadRequest)
+	})
+
+	t.Run("case=deny marks the flow denied and saves nothing", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, f, u, _ := toConsent(t, e, scopes)
+		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}})
+		mustRedirect(t, r, flow.ResumePath(f.ID))
+		res := webtest.DecodeResult(t, c.Get(t, r.Location))
+		if !res.Flow.Denied || res.Flow.Consented || len(res.Flow.GrantedScopes) != 0 {
+			t.Errorf("flow after deny = %+v", res.Flow)
+		}
+		if _, err := e.Store.GetConsent(t.Context(), u.ID, f.ClientID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("consent after deny: %v", err)
+		}
+	})
+
+	t.Run("case=another browser cannot answer the flow", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		_, f, _, _ := toConsent(t, e, scopes)
+		other := e.NewClient()
+		mustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
+		mustStatus(t, other.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}}), http.StatusForbidden)
+		// Nor another session of the same user.
+		mustRedirect(t, other.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}}), "/account")
+		mustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
+	})
+
+	t.Run("case=a flow still at the login stage is refused", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, nil)
+		mustStatus(t, e.NewClient().Get(t, "/consent?flow="+f.ID), http.StatusBadRequest)
+	})
+
+	t.Run("case=a decision other than allow or deny is refused", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, f, _, _ := toConsent(t, e, scopes)
+		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"maybe"}}), http.StatusBadRequest)
+	})
+}
+
+func TestDescribe(t *testing.T) {
+	for scope, want := range map[string]string{"openid": "Confirm your identity", "profile": "Your name", "email": "Your email address",
+		"offline_access": "Stay signed in (access while you're away)", "calendar.read": "calendar.read"} {
+		if got := consent.Describe(scope); got != want {
+			t.Errorf("Describe(%q) = %q, want %q", scope, got, want)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
+)
+
+// codePage is the data of the second step.
+type codePage struct {
+	Error string
+}
+
+func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, v codePage) {
+	h.pages.Render(w, r, status, pageCode, "Enter your code", v)
+}
+
+func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) {
+	p, err := h.loadPending(r.Context(), r)
+	if errors.Is(err, errNoPending) {
+		web.Redirect(w, r, PathLogin)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "load pending sign-in", err)
+		return
+	}
+	if !p.NeedCode {
+		h.next(w, r, p, false)
+		return
+	}
+	h.renderCode(w, r, http.StatusOK, codePage{})
+}
+
+func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := h.loadPending(ctx, r)
+	if errors.Is(err, errNoPending) {
+		h.pendingExpired(w, r)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "load pending sign-in", err)
+		return
+	}
+	if !p.NeedCode {
+		h.next(w, r, p, false)
+		return
+	}
+	accountKey, ipKey := "code:"+p.UserID, "ip:"+web.ClientIP(r)
+	if wait, err := h.limited(ctx, accountKey, ipKey); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
+		return
+	}
+	u, err := h.c.Store.GetUser(ctx, p.UserID)
+	if err != nil {
+		h.internalError(w, r, "load user", err)
+		return
+	}
+	ok, kind, err := h.checkCode(ctx, u, r.PostFormValue("code"))
+	if err != nil {
+		h.internalError(w, r, "check code", err)
+		return
+	}
+	if !ok {
+		e := h.event(r, "login_failed", u.ID)
+		e.Detail = map[string]string{"reason": "wrong_code"}
+		h.audit(ctx, r, e)
+		wait, err := h.fail(ctx, accountKey, ipKey)
+		if err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		}
+		if wait > 0 {
+			h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
+			return
+		}
+		h.renderCode(w, r, http.StatusUnauthorized, codePage{Error: "That code is not valid. Enter the current code from your app, or an unused backup code."})
+		return
+	}
+	if err := h.c.AccountLimit.Reset(ctx, accountKey); err != nil {
+		h.c.Log.WarnContext(ctx, "login: reset rate limit", "err", err)
+	}
+	if kind == "backup" {
+		h.audit(ctx, r, h.event(r, "backup_code_used", u.ID))
+	}
+	p.NeedCode = false
+	p.AMR = append(p.AMR, "otp")
+	h.next(w, r, p, false)
+}
+
+// checkCode accepts a TOTP code (each time step once) or an unused backup
+// code (each once). kind says which matched.
+func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (ok bool, kind string, err error) {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 64 {
+		return false, "", nil
+	}
+	if mfa.LooksLikeTOTP(code) {
+		ok, err := h.c.TOTP.Validate(ctx, u, code)
+		return ok, "totp", err
+	}
+	err = h.c.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(h.c.Box, code))
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, "", nil
+	}
+	return err == nil, "backup", err
+}

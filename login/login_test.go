@@ -1,0 +1,571 @@
+package login_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/login"
+	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/storage/memory"
+	"github.com/latch-idp/latch/web/webtest"
+)
+
+const (
+	email = "ada@example.com"
+	pw    = "lovelace analytical engine 1843"
+)
+
+func mustStatus(t *testing.T, r *webtest.Response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
+	}
+}
+
+func mustRedirect(t *testing.T, r *webtest.Response, location string) {
+	t.Helper()
+	if r.Status != http.StatusSeeOther || r.Location != location {
+		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
+	}
+}
+
+func TestPasswordLogin(t *testing.T) {
+	t.Run("case=without a flow it lands on the account page", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		mustStatus(t, c.Get(t, "/login"), http.StatusOK)
+		mustRedirect(t, c.Login(t, "  ADA@example.com ", pw), "/account")
+		acct := c.Get(t, "/account")
+		mustStatus(t, acct, http.StatusOK)
+		if !strings.Contains(acct.Body, email) {
+			t.Fatalf("account page does not show the user")
+		}
+		if got := e.User(t, u.ID); got.LastLoginAt.IsZero() {
+			t.Error("LastLoginAt was not set")
+		}
+		events, _ := e.Store.ListAudit(t.Context(), u.ID, 10)
+		if len(events) == 0 || events[0].Kind != "login_succeeded" {
+			t.Errorf("audit = %+v, want login_succeeded first", events)
+		}
+	})
+
+	t.Run("case=with a flow it resumes the flow with the session", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		f := e.StartFlow(t, "first", []string{"openid"}, func(f *flow.Flow) { f.LoginHint = email })
+		c := e.NewClient()
+		page := c.Get(t, "/login?flow="+f.ID)
+		mustStatus(t, page, http.StatusOK)
+		if !strings.Contains(page.Body, `value="`+email+`"`) {
+			t.Error("login hint is not prefilled")
+		}
+		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
+		mustRedirect(t, r, flow.ResumePath(f.ID))
+		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions, _ := e.Sessions.List(t.Context(), u.ID)
+		if len(sessions) != 1 {
+			t.Fatalf("%d sessions, want 1", len(sessions))
+		}
+		if got.UserID != u.ID || got.SessionID != sessions[0].ID || got.AuthTime.IsZero() || strings.Join(got.AMR, " ") != "pwd" {
+			t.Errorf("flow after login = %+v", got)
+		}
+		// The login state cannot be replayed.
+		mustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), http.StatusBadRequest)
+	})
+
+	t.Run("case=a live session resumes a flow without a password unless login is forced", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		mustRedirect(t, c.Login(t, email, pw), "/account")
+		f := e.StartFlow(t, "first", []string{"openid"}, nil)
+		mustRedirect(t, c.Get(t, "/login?flow="+f.ID), flow.ResumePath(f.ID))
+		forced := e.StartFlow(t, "first", []string{"openid"}, func(f *flow.Flow) { f.ForceLogin = true })
+		page := c.Get(t, "/login?flow="+forced.ID)
+		mustStatus(t, page, http.StatusOK)
+		if !strings.Contains(page.Body, `name="password"`) {
+			t.Error("forced login does not ask for the password")
+		}
+	})
+
+	t.Run("case=return_to never leaves the site", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		for _, bad := range []string{"//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"} {
+			c := e.NewClient()
+			mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {bad}}), "/account")
+		}
+		c := e.NewClient()
+		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account?x=1"}}), "/account?x=1")
+	})
+
+	t.Run("case=a weaker stored hash is upgraded", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		weak, err := password.NewHasher(password.Params{Memory: 512, Iterations: 1, Parallelism: 1}, 1, time.Second).Hash(t.Context(), pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordHash = weak })
+		mustRedirect(t, e.NewClient().Login(t, email, pw), "/account")
+		got := e.User(t, u.ID)
+		if got.PasswordHash == weak {
+			t.Fatal("hash was not upgraded")
+		}
+		if ok, rehash, err := e.Hasher.Verify(t.Context(), got.PasswordHash, pw); !ok || rehash || err != nil {
+			t.Fatalf("upgraded hash: ok=%v rehash=%v err=%v", ok, rehash, err)
+		}
+	})
+}
+
+func TestFailures(t *testing.T) {
+	t.Run("case=unknown email and wrong password get the same answer", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		wrong := c.Login(t, email, "not the password at all")
+		unknown := c.Login(t, "nobody@example.com", "not the password at all")
+		if wrong.Status != http.StatusUnauthorized || unknown.Status != wrong.Status {
+			t.Fatalf("statuses %d and %d", wrong.Status, unknown.Status)
+		}
+		if a, b := strings.ReplaceAll(wrong.Body, email, "X"), strings.ReplaceAll(unknown.Body, "nobody@example.com", "X"); a != b {
+			t.Fatalf("bodies differ:\n%s\n----\n%s", a, b)
+		}
+		if !strings.Contains(wrong.Body, "The email or password is incorrect.") {
+			t.Error("no failure message")
+		}
+	})
+
+	t.Run("case=a disabled user cannot sign in and gets the generic message", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, func(u *storage.User) { u.Disabled = true })
+		c := e.NewClient()
+		r := c.Login(t, email, pw)
+		mustStatus(t, r, http.StatusUnauthorized)
+		if !strings.Contains(r.Body, "The email or password is incorrect.") {
+			t.Error("disabled user does not get the generic message")
+		}
+		if c.Cookie(e.Sessions.CookieName()) != "" {
+			t.Error("disabled user got a session")
+		}
+	})
+
+	t.Run("case=five failures lock the account, known or not, with when to retry", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		for i := 0; i < 4; i++ {
+			mustStatus(t, c.Login(t, email, "wrong password number"), http.StatusUnauthorized)
+			mustStatus(t, c.Login(t, "ghost@example.com", "wrong password number"), http.StatusUnauthorized)
+		}
+		known := c.Login(t, email, "wrong password number")
+		ghost := c.Login(t, "ghost@example.com", "wrong password number")
+		for _, r := range []*webtest.Response{known, ghost} {
+			mustStatus(t, r, http.StatusTooManyRequests)
+			if !strings.Contains(r.Body, "Too many failed attempts. Try again in") || r.Header.Get("Retry-After") == "" {
+				t.Errorf("lockout answer lacks the retry time: %s", r.Body)
+			}
+		}
+		if a, b := strings.ReplaceAll(known.Body, email, "X"), strings.ReplaceAll(ghost.Body, "ghost@example.com", "X"); a != b {
+			t.Error("a lockout tells known and unknown accounts apart")
+		}
+		// Even the right password waits.
+		mustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
+	})
+
+	t.Run("case=twenty failures from one address lock the address", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		for i := 0; i < 19; i++ {
+			mustStatus(t, c.Login(t, "user"+string(rune('a'+i))+"@example.com", "wrong password number"), http.StatusUnauthorized)
+		}
+		mustStatus(t, c.Login(t, "last@example.com", "wrong password number"), http.StatusTooManyRequests)
+		mustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
+	})
+}
+
+func TestCSRF(t *testing.T) {
+	e := webtest.New(t, webtest.Options{Registration: true})
+	e.CreateUser(t, email, pw, nil)
+	c := e.NewClient()
+	other := e.NewClient()
+	form := url.Values{"email": {email}, "password": {pw}}
+	for name, tok := range map[string]string{"missing": "", "wrong": "AAAA", "another browser's": other.CSRF(t)} {
+		t.Run("case="+name+" token gets 403", func(t *testing.T) {
+			c.CSRF(t) // the client has its cookie
+			f := url.Values{"email": form["email"], "password": form["password"]}
+			if tok != "" {
+				f.Set("csrf_token", tok)
+			}
+			for _, path := range []string{"/login", "/register", "/forgot", "/login/code", "/reset", "/consent", "/account/password", "/account/signout"} {
+				r := c.Post(t, path, f)
+				mustStatus(t, r, http.StatusForbidden)
+			}
+		})
+	}
+	t.Run("case=no cookie gets 403", func(t *testing.T) {
+		fresh := e.NewClient()
+		f := url.Values{"email": form["email"], "password": form["password"], "csrf_token": {c.CSRF(t)}}
+		mustStatus(t, fresh.Post(t, "/login", f), http.StatusForbidden)
+	})
+	t.Run("case=the right token passes", func(t *testing.T) {
+		mustRedirect(t, c.Submit(t, "/login", form), "/account")
+	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := webtest.New(t, webtest.Options{Registration: true})
+	e.CreateUser(t, email, pw, nil)
+	c := e.NewClient()
+	check := func(t *testing.T, path string, r *webtest.Response) {
+		t.Helper()
+		h := r.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		for k, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"} {
+			if h.Get(k) != want {
+				t.Errorf("%s: %s = %q, want %q", path, k, h.Get(k), want)
+			}
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: HSTS over plain http", path)
+		}
+	}
+	for _, path := range []string{"/login", "/register", "/forgot", "/verify?token=x", "/reset?token=x", "/login/code", "/account", "/consent?flow=x", "/static/latch.css"} {
+		check(t, path, c.Get(t, path))
+	}
+	check(t, "POST /login", c.Login(t, email, "wrong password here"))
+	mustRedirect(t, c.Login(t, email, pw), "/account")
+	check(t, "/account signed in", c.Get(t, "/account"))
+	check(t, "/account/totp", c.Get(t, "/account/totp"))
+	check(t, "POST without CSRF", c.Post(t, "/login", nil))
+}
+
+func TestTOTPLogin(t *testing.T) {
+	t.Run("case=a TOTP code completes the sign-in once", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		secret := e.EnableTOTP(t, u.ID)
+		f := e.StartFlow(t, "first", []string{"openid"}, nil)
+		c := e.NewClient()
+		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/code")
+		if c.Cookie(e.Sessions.CookieName()) != "" {
+			t.Fatal("a session exists before the second step")
+		}
+		page := c.Get(t, "/login/code")
+		mustStatus(t, page, http.StatusOK)
+		if !strings.Contains(page.Body, `name="code"`) || !strings.Contains(page.Body, `autocomplete="one-time-code"`) || !strings.Contains(page.Body, `inputmode="numeric"`) {
+			t.Error("code page lacks the code field")
+		}
+		mustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		code := webtest.Code(t, secret, 0)
+		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {code}}), flow.ResumePath(f.ID))
+		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got.AMR, " ") != "pwd otp" {
+			t.Errorf("AMR = %v", got.AMR)
+		}
+
+		t.Run("case=a replayed code is refused", func(t *testing.T) {
+			c2 := e.NewClient()
+			mustRedirect(t, c2.Login(t, email, pw), "/login/code")
+			r := c2.Submit(t, "/login/code", url.Values{"code": {code}})
+			mustStatus(t, r, http.StatusUnauthorized)
+			if c2.Cookie(e.Sessions.CookieName()) != "" {
+				t.Error("a replayed code got a session")
+			}
+			// The next step's code works.
+			mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account")
+		})
+	})
+
+	t.Run("case=a backup code is accepted once", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		e.EnableTOTP(t, u.ID)
+		codes, _ := mfa.GenerateBackupCodes(10)
+		var hashes [][]byte
+		for _, c := range codes {
+			hashes = append(hashes, mfa.HashBackupCode(e.Box, c))
+		}
+		if err := e.Store.ReplaceBackupCodes(t.Context(), u.ID, hashes, storage.Effects{}); err != nil {
+			t.Fatal(err)
+		}
+		c := e.NewClient()
+		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {strings.ToUpper(codes[3])}}), "/account")
+		c2 := e.NewClient()
+		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		mustStatus(t, c2.Submit(t, "/login/code", url.Values{"code": {codes[3]}}), http.StatusUnauthorized)
+		if n, _ := e.Store.CountBackupCodes(t.Context(), u.ID); n != 9 {
+			t.Errorf("%d unused codes, want 9", n)
+		}
+	})
+
+	t.Run("case=wrong codes are rate limited", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		e.EnableTOTP(t, u.ID)
+		c := e.NewClient()
+		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		for i := 0; i < 4; i++ {
+			mustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		}
+		r := c.Submit(t, "/login/code", url.Values{"code": {"000000"}})
+		mustStatus(t, r, http.StatusTooManyRequests)
+		if !strings.Contains(r.Body, "Try again in") {
+			t.Error("no retry time")
+		}
+	})
+
+	t.Run("case=the code page without a pending sign-in goes back to the login page", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		mustRedirect(t, e.NewClient().Get(t, "/login/code"), "/login")
+	})
+}
+
+func TestNewPasswordAtLogin(t *testing.T) {
+	t.Run("case=a breached current password must be replaced before anything else", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		other := e.NewClient()
+		mustRedirect(t, other.Login(t, email, pw), "/account")
+		e.Breach(pw)
+		f := e.StartFlow(t, "first", []string{"openid"}, nil)
+		c := e.NewClient()
+		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
+		if c.Cookie(e.Sessions.CookieName()) != "" {
+			t.Fatal("a session exists before the new password")
+		}
+		page := c.Get(t, "/login/new-password")
+		mustStatus(t, page, http.StatusOK)
+		if !strings.Contains(page.Body, `name="new_password"`) || !strings.Contains(page.Body, `autocomplete="new-password"`) {
+			t.Fatal("no new password field")
+		}
+		e.Breach("another breached password 99")
+		r := c.Submit(t, "/login/new-password", url.Values{"new_password": {"another breached password 99"}})
+		mustStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.Body, password.BreachedMessage) || !strings.Contains(r.Body, `aria-describedby="new-password-hint new-password-error"`) {
+			t.Errorf("breached new password: %s", r.Body)
+		}
+		mustStatus(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"short"}}), http.StatusBadRequest)
+		mustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), flow.ResumePath(f.ID))
+		if ok, _, _ := e.Hasher.Verify(t.Context(), e.User(t, u.ID).PasswordHash, "a fresh and unbreached passphrase"); !ok {
+			t.Error("new password not stored")
+		}
+		e.LastMail(t, email, "password_changed")
+		mustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
+	})
+
+	t.Run("case=password_must_change comes after the code", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordMustChange = true })
+		secret := e.EnableTOTP(t, u.ID)
+		c := e.NewClient()
+		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		mustRedirect(t, c.Get(t, "/login/new-password"), "/login/code")
+		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), "/login/new-password")
+		r := c.Submit(t, "/login/new-password", url.Values{"new_password": {pw}})
+		mustStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.Body, "different from your current one") {
+			t.Error("the same password was not refused")
+		}
+		mustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), "/account")
+		if e.User(t, u.ID).PasswordMustChange {
+			t.Error("password_must_change still set")
+		}
+		sessions, _ := e.Sessions.List(t.Context(), u.ID)
+		if len(sessions) != 1 || strings.Join(sessions[0].AMR, " ") != "pwd otp" {
+			t.Errorf("sessions = %+v", sessions)
+		}
+	})
+}
+
+func TestRegistration(t *testing.T) {
+	t.Run("case=register, verify from the mailed link, and the link dies", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: true})
+		c := e.NewClient()
+		mustStatus(t, c.Get(t, "/register"), http.StatusOK)
+		r := c.Submit(t, "/register", url.Values{"email": {"New@Example.com"}, "name": {"New User"}, "password": {pw}})
+		mustStatus(t, r, http.StatusOK)
+		u, err := e.Store.GetUserByEmail(t.Context(), "new@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Role != storage.RoleUser || u.EmailVerified || u.Name != "New User" {
+			t.Fatalf("registered user = %+v", u)
+		}
+		link := e.LastMail(t, "new@example.com", "verify_email").Data["link"]
+		if !strings.HasPrefix(link, e.URL+"/verify?token=") {
+			t.Fatalf("link %q", link)
+		}
+		page := c.Get(t, link)
+		mustStatus(t, page, http.StatusOK)
+		token := webtest.Attr(page.Body, `name="token" value`)
+		if len(token) != 1 {
+			t.Fatalf("no token on the confirmation page")
+		}
+		mustRedirect(t, c.Submit(t, "/verify", url.Values{"token": token}), "/login?done=verified")
+		if !e.User(t, u.ID).EmailVerified {
+			t.Fatal("email not verified")
+		}
+		mustStatus(t, c.Get(t, link), http.StatusBadRequest)
+		mustStatus(t, c.Submit(t, "/verify", url.Values{"token": token}), http.StatusBadRequest)
+		mustRedirect(t, c.Login(t, "new@example.com", pw), "/account")
+	})
+
+	t.Run("case=a taken email gets the same answer and no mail", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: true})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		taken := c.Submit(t, "/register", url.Values{"email": {email}, "password": {pw}})
+		fresh := c.Submit(t, "/register", url.Values{"email": {"zed@example.com"}, "password": {pw}})
+		mustStatus(t, taken, http.StatusOK)
+		if strings.ReplaceAll(taken.Body, email, "X") != strings.ReplaceAll(fresh.Body, "zed@example.com", "X") {
+			t.Error("registration tells taken emails apart")
+		}
+		if e.CountMail(email, "verify_email") != 0 {
+			t.Error("mail to an existing account")
+		}
+	})
+
+	t.Run("case=a breached or short password is refused", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: true})
+		e.Breach("this one was in a breach")
+		c := e.NewClient()
+		r := c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"this one was in a breach"}})
+		mustStatus(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.Body, password.BreachedMessage) || !strings.Contains(r.Body, `id="password-error"`) {
+			t.Errorf("breached password: %s", r.Body)
+		}
+		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"password"}}), http.StatusBadRequest)
+		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"short"}}), http.StatusBadRequest)
+		if _, err := e.Store.GetUserByEmail(t.Context(), "b@example.com"); !errors.Is(err, storage.ErrNotFound) {
+			t.Error("a user was created")
+		}
+	})
+
+	t.Run("case=closed registration", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: false})
+		c := e.NewClient()
+		mustStatus(t, c.Get(t, "/register"), http.StatusNotFound)
+		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"x@example.com"}, "password": {pw}}), http.StatusNotFound)
+	})
+}
+
+func TestReset(t *testing.T) {
+	t.Run("case=reset end to end revokes sessions and the link dies", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		signedIn := e.NewClient()
+		mustRedirect(t, signedIn.Login(t, email, pw), "/account")
+
+		c := e.NewClient()
+		mustStatus(t, c.Get(t, "/forgot"), http.StatusOK)
+		known := c.Submit(t, "/forgot", url.Values{"email": {email}})
+		unknown := c.Submit(t, "/forgot", url.Values{"email": {"nobody@example.com"}})
+		mustStatus(t, known, http.StatusOK)
+		if strings.ReplaceAll(known.Body, email, "X") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "X") {
+			t.Error("/forgot tells accounts apart")
+		}
+		m := e.LastMail(t, email, "password_reset")
+		link := m.Data["link"]
+		if !strings.HasPrefix(link, e.URL+"/reset?token=") || m.Data["expires"] == "" {
+			t.Fatalf("mail %+v", m)
+		}
+		page := c.Get(t, link)
+		mustStatus(t, page, http.StatusOK)
+		token := webtest.Attr(page.Body, `name="token" value`)
+		e.Breach("breached reset password")
+		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"breached reset password"}}), http.StatusBadRequest)
+		mustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
+
+		mustRedirect(t, signedIn.Get(t, "/account"), "/login?return_to=/account")
+		if sessions, _ := e.Sessions.List(t.Context(), u.ID); len(sessions) != 0 {
+			t.Errorf("%d sessions survived the reset", len(sessions))
+		}
+		e.LastMail(t, email, "password_changed")
+		mustStatus(t, c.Get(t, link), http.StatusBadRequest)
+		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"another new passphrase"}}), http.StatusBadRequest)
+		mustStatus(t, c.Login(t, email, pw), http.StatusUnauthorized)
+		mustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
+		if got := e.User(t, u.ID); !got.EmailVerified {
+			t.Error("a reset did not mark the email verified")
+		}
+	})
+
+	t.Run("case=a forged or expired token is refused", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		for _, tok := range []string{"", "abc", "YWJj.1.YWJj", u.ID + ".99999999999.AAAA"} {
+			mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
+		}
+	})
+}
+
+func TestBootstrap(t *testing.T) {
+	ctx := context.Background()
+	hasher := password.NewHasher(webtest.TestParams, 4, time.Second)
+	checker := password.Checker{Policy: password.DefaultPolicy()}
+	t.Run("case=creates the admin once, with must-change", func(t *testing.T) {
+		store := memory.New(memory.Options{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := 0
+		for i := 0; i < 5; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := login.Bootstrap(ctx, store, hasher, checker, "Admin@Example.com", "a long admin passphrase")
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					created++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if created != 1 {
+			t.Fatalf("created %d admins", created)
+		}
+		u, err := store.GetUserByEmail(ctx, "admin@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Role != storage.RoleAdmin || !u.PasswordMustChange {
+			t.Errorf("admin = %+v", u)
+		}
+		if ok, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", "a long admin passphrase"); ok || err != nil {
+			t.Errorf("second bootstrap: %v %v", ok, err)
+		}
+	})
+	t.Run("case=refuses a short or common password", func(t *testing.T) {
+		store := memory.New(memory.Options{})
+		for _, bad := range []string{"short", "password123"} {
+			if _, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", bad); err == nil {
+				t.Errorf("%q accepted", bad)
+			}
+		}
+	})
+}

@@ -1,0 +1,374 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
+)
+
+// failedMessage is the one answer to a wrong email, a wrong password and a
+// disabled account alike.
+const failedMessage = "The email or password is incorrect."
+
+// expiredFlowMessage answers a flow that is unknown, used or expired.
+const expiredFlowMessage = "This sign-in request has expired or was already used. Go back to the app and start again."
+
+// loginPage is the data of the sign-in page.
+type loginPage struct {
+	Email        string
+	FlowID       string
+	ReturnTo     string
+	ClientName   string
+	Error        string // the failure, shown above the form and tied to the password field
+	Notice       string
+	Registration bool
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v loginPage) {
+	v.Registration = h.c.Registration
+	h.pages.Render(w, r, status, pageLogin, "Sign in", v)
+}
+
+// returnTo is the local path to go to after a sign-in without a flow.
+func returnTo(s string) string {
+	if web.LocalPath(s) {
+		return s
+	}
+	return "/account"
+}
+
+// notices are the fixed messages other pages may ask the login page to show.
+var notices = map[string]string{
+	"reset":    "Your password was changed. Sign in with your new password.",
+	"verified": "Your email address is confirmed. You can sign in.",
+	"signout":  "You are signed out.",
+}
+
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	v := loginPage{FlowID: q.Get("flow"), ReturnTo: returnTo(q.Get("return_to")), Notice: notices[q.Get("done")]}
+	var f *flow.Flow
+	if v.FlowID != "" {
+		var err error
+		if f, err = h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin); errors.Is(err, flow.ErrNotFound) {
+			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			return
+		} else if err != nil {
+			h.internalError(w, r, "load flow", err)
+			return
+		}
+		v.Email, v.ClientName = f.LoginHint, f.ClientName
+	}
+	// A live session signs in without a password, unless the app asks for
+	// a fresh one.
+	if sess, err := h.c.Sessions.Get(ctx, r); err == nil {
+		fresh := f == nil || (!f.ForceLogin && (f.RequireFresh.IsZero() || !sess.AuthTime.Before(f.RequireFresh)))
+		if fresh {
+			if u, err := h.c.Store.GetUser(ctx, sess.UserID); err == nil && !u.Disabled {
+				if f == nil {
+					web.Redirect(w, r, v.ReturnTo)
+					return
+				}
+				h.resume(w, r, f, sess)
+				return
+			}
+		}
+	} else if !errors.Is(err, session.ErrNoSession) {
+		h.internalError(w, r, "load session", err)
+		return
+	}
+	h.renderLogin(w, r, http.StatusOK, v)
+}
+
+func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	email := normalizeEmail(r.PostFormValue("email"))
+	pw := r.PostFormValue("password")
+	v := loginPage{Email: email, FlowID: r.PostFormValue("flow"), ReturnTo: returnTo(r.PostFormValue("return_to"))}
+	if v.FlowID != "" {
+		f, err := h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin)
+		if errors.Is(err, flow.ErrNotFound) {
+			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			return
+		} else if err != nil {
+			h.internalError(w, r, "load flow", err)
+			return
+		}
+		v.ClientName = f.ClientName
+	}
+	if email == "" || pw == "" {
+		v.Error = "Enter your email and password."
+		h.renderLogin(w, r, http.StatusBadRequest, v)
+		return
+	}
+
+	accountKey, ipKey := "pw:"+email, "ip:"+web.ClientIP(r)
+	if wait, err := h.limited(ctx, accountKey, ipKey); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		h.tooMany(w, r, wait, func(msg string) {
+			v.Error = msg
+			h.renderLogin(w, r, http.StatusTooManyRequests, v)
+		})
+		return
+	}
+
+	u, err := h.c.Store.GetUserByEmail(ctx, email)
+	known := err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.internalError(w, r, "load user", err)
+		return
+	}
+	// An unknown email is checked against a dummy hash, so that it takes
+	// as long as a wrong password.
+	ok, rehash, err := h.c.Hasher.Verify(ctx, u.PasswordHash, pw)
+	if errors.Is(err, password.ErrBusy) {
+		h.busy(w, r)
+		return
+	} else if err != nil && known {
+		h.internalError(w, r, "verify password", err)
+		return
+	}
+	if !known || !ok || u.Disabled {
+		e := h.event(r, "login_failed", u.ID)
+		e.Detail = map[string]string{"reason": failReason(known, ok, u.Disabled)}
+		h.audit(ctx, r, e)
+		wait, err := h.fail(ctx, accountKey, ipKey)
+		if err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		}
+		if wait > 0 {
+			h.tooMany(w, r, wait, func(msg string) {
+				v.Error = msg
+				h.renderLogin(w, r, http.StatusTooManyRequests, v)
+			})
+			return
+		}
+		v.Error = failedMessage
+		h.renderLogin(w, r, http.StatusUnauthorized, v)
+		return
+	}
+	if err := h.c.AccountLimit.Reset(ctx, accountKey); err != nil {
+		h.c.Log.WarnContext(ctx, "login: reset rate limit", "err", err)
+	}
+
+	if rehash {
+		h.upgradeHash(ctx, u, pw)
+	}
+	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled()}
+	if u.PasswordMustChange {
+		p.MustChange = "You need to choose a new password before you continue."
+	} else if err := h.c.Checker.Check(ctx, pw); err != nil {
+		var perr *password.Error
+		if errors.As(err, &perr) && !errors.Is(err, password.ErrBreachUnavailable) {
+			p.MustChange = "Your password no longer meets our rules or has appeared in a data breach. Choose a new one to continue."
+		} else if !errors.As(err, &perr) {
+			h.c.Log.WarnContext(ctx, "login: check current password", "err", err)
+		}
+	}
+	h.next(w, r, p, true)
+}
+
+func failReason(known, ok, disabled bool) string {
+	switch {
+	case !known:
+		return "unknown_email"
+	case !ok:
+		return "wrong_password"
+	default:
+		return "disabled"
+	}
+}
+
+// upgradeHash stores a hash of pw with the current parameters, unless the
+// password changed meanwhile. A failure only postpones the upgrade.
+func (h *Handler) upgradeHash(ctx context.Context, u storage.User, pw string) {
+	phc, err := h.c.Hasher.Hash(ctx, pw)
+	if err != nil {
+		h.c.Log.WarnContext(ctx, "login: rehash password", "err", err)
+		return
+	}
+	_, err = h.c.Store.UpdateUser(ctx, u.ID, storage.Effects{}, func(cur *storage.User) error {
+		if cur.PasswordHash != u.PasswordHash {
+			return errUsed
+		}
+		cur.PasswordHash = phc
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUsed) {
+		h.c.Log.WarnContext(ctx, "login: store upgraded hash", "err", err)
+	}
+}
+
+// next sends the sign-in to its next step: the code, a new password, or
+// completion. fresh is true when p is not yet stored.
+func (h *Handler) next(w http.ResponseWriter, r *http.Request, p *pending, fresh bool) {
+	ctx := r.Context()
+	if !p.NeedCode && p.MustChange == "" {
+		if !fresh {
+			// Taking it makes the completion single use.
+			if _, err := h.takePending(ctx, w, r); errors.Is(err, errNoPending) {
+				h.pendingExpired(w, r)
+				return
+			} else if err != nil {
+				h.internalError(w, r, "take pending sign-in", err)
+				return
+			}
+		}
+		h.complete(w, r, p)
+		return
+	}
+	var err error
+	if fresh {
+		err = h.startPending(ctx, w, p)
+	} else {
+		err = h.updatePending(ctx, r, p)
+	}
+	if errors.Is(err, errNoPending) {
+		h.pendingExpired(w, r)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "store pending sign-in", err)
+		return
+	}
+	if p.NeedCode {
+		web.Redirect(w, r, PathCode)
+	} else {
+		web.Redirect(w, r, PathNewPassword)
+	}
+}
+
+func (h *Handler) pendingExpired(w http.ResponseWriter, r *http.Request) {
+	h.c.Site.Error(w, r, http.StatusBadRequest, "Your sign-in took too long or was already completed. Sign in again.")
+}
+
+// complete starts the browser session and hands the result on: to
+// provider through the flow, or to the local return path.
+func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
+	ctx := r.Context()
+	var f *flow.Flow
+	if p.FlowID != "" {
+		var err error
+		if f, err = h.c.Flows.Get(ctx, p.FlowID, flow.StageLogin); errors.Is(err, flow.ErrNotFound) {
+			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			return
+		} else if err != nil {
+			h.internalError(w, r, "load flow", err)
+			return
+		}
+	}
+	now := time.Now().UTC()
+	u, err := h.c.Store.UpdateUser(ctx, p.UserID, storage.Effects{Audit: []storage.AuditEvent{h.loginEvent(r, p, f)}}, func(u *storage.User) error {
+		if u.Disabled {
+			return errDisabled
+		}
+		u.LastLoginAt = now
+		return nil
+	})
+	if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
+		h.renderLogin(w, r, http.StatusUnauthorized, loginPage{FlowID: p.FlowID, ReturnTo: p.ReturnTo, Error: failedMessage})
+		return
+	} else if err != nil {
+		h.internalError(w, r, "record sign-in", err)
+		return
+	}
+	sess, err := h.c.Sessions.Create(ctx, w, r, u.ID, p.AMR)
+	if err != nil {
+		h.internalError(w, r, "create session", err)
+		return
+	}
+	if f == nil {
+		web.Redirect(w, r, returnTo(p.ReturnTo))
+		return
+	}
+	h.resume(w, r, f, sess)
+}
+
+var errDisabled = errors.New("login: user disabled")
+
+func (h *Handler) loginEvent(r *http.Request, p *pending, f *flow.Flow) storage.AuditEvent {
+	e := h.event(r, "login_succeeded", p.UserID)
+	e.Detail = map[string]string{"amr": strings.Join(p.AMR, " ")}
+	if f != nil {
+		e.ClientID = f.ClientID
+	}
+	return e
+}
+
+// resume records the session in the flow and sends the browser back to
+// provider.
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, sess *session.Session) {
+	f.UserID, f.SessionID, f.AuthTime = sess.UserID, sess.ID, sess.AuthTime
+	f.AMR = slices.Clone(sess.AMR)
+	f.Stage = flow.StageResume
+	if err := h.c.Flows.Save(r.Context(), f); errors.Is(err, flow.ErrNotFound) {
+		h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "save flow", err)
+		return
+	}
+	web.Redirect(w, r, flow.ResumePath(f.ID))
+}
+
+// limited reports how long the caller must wait before trying, by the
+// longest of the account and IP limits.
+func (h *Handler) limited(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
+	a, err := h.c.AccountLimit.Check(ctx, accountKey)
+	if err != nil {
+		return 0, err
+	}
+	b, err := h.c.IPLimit.Check(ctx, ipKey)
+	if err != nil {
+		return 0, err
+	}
+	return max(a, b), nil
+}
+
+// fail counts a failure against both limits.
+func (h *Handler) fail(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
+	a, err := h.c.AccountLimit.Fail(ctx, accountKey)
+	if err != nil {
+		return 0, err
+	}
+	b, err := h.c.IPLimit.Fail(ctx, ipKey)
+	if err != nil {
+		return 0, err
+	}
+	return max(a, b), nil
+}
+
+// tooMany sets Retry-After and has render show a message that says when to
+// retry. It says nothing about whether the account exists.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, render func(msg string)) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+	render("Too many failed attempts. Try again " + retryText(wait) + ".")
+}
+
+// loginURL is the sign-in page for a flow or a return path.
+func loginURL(flowID, ret string) string {
+	q := url.Values{}
+	if flowID != "" {
+		q.Set("flow", flowID)
+	} else if ret != "" && ret != "/account" {
+		q.Set("return_to", ret)
+	}
+	if len(q) == 0 {
+		return PathLogin
+	}
+	return PathLogin + "?" + q.Encode()
+}

@@ -1,0 +1,334 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
+)
+
+// authorize starts an authorization: fosite validates the request (client,
+// exact redirect URI, PKCE, scopes), then the flow decides whether the user
+// must log in or consent before a code is issued.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	if err := checkAuthorizeRequest(ar); err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	c := ar.GetClient().(client)
+	form := ar.GetRequestForm()
+	f := &flow.Flow{
+		ClientID:   c.ID,
+		ClientName: c.Name,
+		Query:      form.Encode(),
+		Scopes:     ar.GetRequestedScopes(),
+		LoginHint:  form.Get("login_hint"),
+		CreatedAt:  time.Now().UTC(),
+	}
+	if f.ClientName == "" {
+		f.ClientName = c.ID
+	}
+	prompts := strings.Fields(form.Get("prompt"))
+	if slices.Contains(prompts, "login") {
+		f.ForceLogin = true
+	}
+	if d, ok := maxAge(form.Get("max_age")); ok {
+		// Login asks for the password again when the session is older.
+		f.RequireFresh = f.CreatedAt.Add(-d)
+	}
+	h.advance(w, r, ar, f)
+}
+
+// resume continues a flow after login or consent.
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, err := h.flows.Get(ctx, r.URL.Query().Get("flow"), flow.StageResume)
+	if errors.Is(err, flow.ErrNotFound) {
+		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired or was already used. Go back to the application and sign in again.")
+		return
+	} else if err != nil {
+		h.serverError(w, r, "load flow", err)
+		return
+	}
+	// Rebuild the authorization request from its original parameters, so
+	// fosite validates it again exactly as at the start.
+	orig := r.Clone(ctx)
+	orig.Method = http.MethodGet
+	orig.URL = &url.URL{Path: PathAuthorize, RawQuery: f.Query}
+	orig.Body = http.NoBody
+	orig.Form, orig.PostForm = nil, nil
+	orig.Header = r.Header.Clone()
+	orig.Header.Del("Content-Type")
+	ar, err := h.oauth.NewAuthorizeRequest(ctx, orig)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	if err := checkAuthorizeRequest(ar); err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	h.advance(w, r, ar, f)
+}
+
+// advance takes the flow to its next step: login, consent, or the code.
+func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow) {
+	ctx := r.Context()
+	c := ar.GetClient().(client)
+	form := ar.GetRequestForm()
+	promptNone := slices.Contains(strings.Fields(form.Get("prompt")), "none")
+
+	sess, err := h.sessions.Get(ctx, r)
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
+		h.serverError(w, r, "load session", err)
+		return
+	}
+	if f.UserID != "" {
+		// Login happened in this flow: it must be this browser's session.
+		if sess == nil || sess.ID != f.SessionID {
+			h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request belongs to another browser session. Go back to the application and sign in again.")
+			return
+		}
+	} else {
+		if sess != nil && !f.ForceLogin && !sess.AuthTime.Before(f.RequireFresh) {
+			f.UserID, f.SessionID, f.AuthTime, f.AMR = sess.UserID, sess.ID, sess.AuthTime, sess.AMR
+		} else if promptNone {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
+			return
+		} else {
+			h.sendTo(w, r, f, flow.StageLogin, "/login?flow=")
+			return
+		}
+	}
+
+	user, err := h.store.GetUser(ctx, f.UserID)
+	if isNotFound(err) || (err == nil && user.Disabled) {
+		_ = h.sessions.Delete(ctx, f.SessionID)
+		h.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The account is not available."))
+		return
+	} else if err != nil {
+		h.serverError(w, r, "load user", err)
+		return
+	}
+
+	if f.Denied {
+		h.takeFlow(ctx, f)
+		h.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	if !f.Consented {
+		need, err := h.needsConsent(ctx, c, user.ID, f.Scopes, form.Get("prompt"))
+		if err != nil {
+			h.serverError(w, r, "load consent", err)
+			return
+		}
+		if need {
+			if promptNone {
+				h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this request."))
+				return
+			}
+			h.sendTo(w, r, f, flow.StageConsent, "/consent?flow=")
+			return
+		}
+		f.GrantedScopes = f.Scopes
+	}
+
+	// Issue the code. A flow is used once: of two racing resumes, one wins.
+	if f.ID != "" && !h.takeFlow(ctx, f) {
+		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request was already used. Go back to the application and sign in again.")
+		return
+	}
+	granted := f.GrantedScopes
+	if c.FirstParty && c.GetGrantTypes().Has("refresh_token") && !slices.Contains(granted, "offline_access") {
+		// First-party clients stay signed in without asking for
+		// offline_access (documented in README).
+		granted = append(slices.Clone(granted), "offline_access")
+	}
+	for _, s := range granted {
+		if ar.GetRequestedScopes().Has(s) || s == "offline_access" {
+			ar.GrantScope(s)
+		}
+	}
+	sessn := h.newSession(user, f, c.ID, ar.GetGrantedScopes())
+	resp, err := h.oauth.NewAuthorizeResponse(ctx, ar, sessn)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", h.cfg.Issuer) // RFC 9207
+	h.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// sendTo parks the flow in stage and redirects the browser to the page that
+// handles it.
+func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, stage flow.Stage, page string) {
+	ctx := r.Context()
+	f.Stage = stage
+	var err error
+	if f.ID == "" {
+		err = h.flows.Create(ctx, f)
+	} else {
+		err = h.flows.Save(ctx, f)
+	}
+	if errors.Is(err, flow.ErrNotFound) {
+		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired. Go back to the application and sign in again.")
+		return
+	} else if err != nil {
+		h.serverError(w, r, "save flow", err)
+		return
+	}
+	http.Redirect(w, r, page+url.QueryEscape(f.ID), http.StatusSeeOther)
+}
+
+func (h *Handler) takeFlow(ctx context.Context, f *flow.Flow) bool {
+	if f.ID == "" {
+		return true
+	}
+	_, err := h.flows.Take(ctx, f.ID, flow.StageResume)
+	return err == nil
+}
+
+// needsConsent reports whether the user must be asked: never for a
+// first-party client, always for prompt=consent, otherwise when the
+// remembered consent does not cover every requested scope.
+func (h *Handler) needsConsent(ctx context.Context, c client, userID string, scopes []string, prompt string) (bool, error) {
+	if c.FirstParty {
+		return false, nil
+	}
+	if slices.Contains(strings.Fields(prompt), "consent") {
+		return true, nil
+	}
+	consent, err := h.store.GetConsent(ctx, userID, c.ID)
+	if isNotFound(err) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	for _, s := range scopes {
+		if !slices.Contains(consent.Scopes, s) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// maxAge parses the max_age parameter; ok is false when it is absent or
+// not a non-negative number of seconds.
+func maxAge(v string) (d time.Duration, ok bool) {
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > int64(100*365*24*time.Hour/time.Second) {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// checkAuthorizeRequest refuses what latch does not serve: anything but the
+// authorization code flow, and response modes other than query.
+func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")
+	}
+	if m := ar.GetRequestForm().Get("response_mode"); m != "" && m != "query" {
+		return fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
+	}
+	return nil
+}
+
+// newSession builds the grant's session: the ID token claims and what the
+// access token carries.
+func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, granted fosite.Arguments) *storage.Session {
+	s := storage.NewSession(u.ID)
+	now := time.Now().UTC()
+	c := s.Claims
+	c.AuthTime = f.AuthTime.UTC()
+	c.RequestedAt = f.CreatedAt.UTC()
+	c.AuthenticationMethodsReferences = f.AMR
+	c.Extra = map[string]interface{}{"azp": clientID}
+	if f.SessionID != "" {
+		c.Extra["sid"] = f.SessionID
+	}
+	for k, v := range userClaims(u, granted) {
+		c.Extra[k] = v
+	}
+	s.Username = u.Email
+	s.Role = u.Role
+	s.SID = f.SessionID
+	s.GrantedAt = now
+	return s
+}
+
+// userClaims are the claims the granted scopes release.
+func userClaims(u storage.User, granted fosite.Arguments) map[string]interface{} {
+	out := map[string]interface{}{}
+	if granted.Has("profile") {
+		name := u.Name
+		if name == "" {
+			name = u.Email
+		}
+		out["name"] = name
+		out["preferred_username"] = u.Email
+		out["updated_at"] = u.UpdatedAt.Unix()
+	}
+	if granted.Has("email") {
+		out["email"] = u.Email
+		out["email_verified"] = u.EmailVerified
+	}
+	return out
+}
+
+// writeAuthorizeError answers a failed authorization request. When the
+// redirect URI could not be trusted the user gets an error page, never a
+// redirect; otherwise the client gets the error with iss (RFC 9207).
+func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		h.logError(r.Context(), "authorize", err)
+	}
+	if ar == nil || !ar.IsRedirectURIValid() {
+		msg := "The application sent an invalid sign-in request"
+		if rfc.HintField != "" {
+			msg += ": " + rfc.HintField
+		} else if rfc.DescriptionField != "" {
+			msg += ": " + rfc.DescriptionField
+		}
+		h.pages.Error(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	u := *ar.GetRedirectURI()
+	u.Fragment = ""
+	q := u.Query()
+	for k, vs := range rfc.ToValues() {
+		q[k] = vs
+	}
+	if s := ar.GetState(); s != "" {
+		q.Set("state", s)
+	}
+	q.Set("iss", h.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.logError(r.Context(), what, err)
+	h.pages.Error(w, r, http.StatusServiceUnavailable, "Something went wrong on our side. Please try again in a moment.")
+}

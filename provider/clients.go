@@ -1,0 +1,124 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+
+	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage"
+)
+
+// client is a registered client as fosite sees it.
+type client struct {
+	storage.FositeClient
+}
+
+var (
+	_ fosite.OpenIDConnectClient = client{}
+	_ fosite.ResponseModeClient  = client{}
+)
+
+func (c client) GetRequestURIs() []string                     { return nil }
+func (c client) GetJSONWebKeys() *jose.JSONWebKeySet          { return nil }
+func (c client) GetJSONWebKeysURI() string                    { return "" }
+func (c client) GetRequestObjectSigningAlgorithm() string     { return "" }
+func (c client) GetTokenEndpointAuthMethod() string           { return c.TokenEndpointAuthMethod }
+func (c client) GetTokenEndpointAuthSigningAlgorithm() string { return "RS256" }
+
+// GetScopes adds offline_access for a first-party client that may refresh:
+// latch grants it to such clients without their asking (see advance), and
+// fosite checks every refresh's scopes against the client's.
+func (c client) GetScopes() fosite.Arguments {
+	s := c.FositeClient.GetScopes()
+	if c.FirstParty && c.GetGrantTypes().Has("refresh_token") && !s.Has("offline_access") {
+		s = append(slices.Clone(s), "offline_access")
+	}
+	return s
+}
+
+// GetResponseModes allows only the query response mode: latch serves the
+// authorization code flow, whose response belongs in the query.
+func (c client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+}
+
+// clientCache keeps clients in process for a short time: the token and
+// introspection endpoints look one up on every call.
+type clientCache struct {
+	load func(ctx context.Context, id string) (storage.Client, error)
+	ttl  time.Duration
+	mu   sync.Mutex
+	m    map[string]cachedClient
+}
+
+type cachedClient struct {
+	c   client
+	exp time.Time
+}
+
+func newClientCache(load func(ctx context.Context, id string) (storage.Client, error), ttl time.Duration) *clientCache {
+	return &clientCache{load: load, ttl: ttl, m: map[string]cachedClient{}}
+}
+
+func (cc *clientCache) get(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := cc.getClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (cc *clientCache) getClient(ctx context.Context, id string) (client, error) {
+	now := time.Now()
+	if cc.ttl > 0 {
+		cc.mu.Lock()
+		e, ok := cc.m[id]
+		cc.mu.Unlock()
+		if ok && now.Before(e.exp) {
+			return e.c, nil
+		}
+	}
+	sc, err := cc.load(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return client{}, fosite.ErrNotFound
+		}
+		return client{}, err
+	}
+	c := client{storage.FositeClient{Client: sc}}
+	if cc.ttl > 0 {
+		cc.mu.Lock()
+		if len(cc.m) > 10000 {
+			cc.m = map[string]cachedClient{}
+		}
+		cc.m[id] = cachedClient{c: c, exp: now.Add(cc.ttl)}
+		cc.mu.Unlock()
+	}
+	return c, nil
+}
+
+// SecretHasher hashes client secrets with a keyed hash. Generated secrets
+// carry 256 bits of entropy, so a slow KDF would buy nothing and cost every
+// token request.
+type SecretHasher struct{ Box *secret.Box }
+
+const clientSecretPurpose = clients.SecretPurpose
+
+// Hash implements fosite.Hasher.
+func (h SecretHasher) Hash(ctx context.Context, data []byte) ([]byte, error) {
+	return h.Box.Hash(clientSecretPurpose, data), nil
+}
+
+// Compare implements fosite.Hasher in constant time.
+func (h SecretHasher) Compare(ctx context.Context, hash, data []byte) error {
+	if !h.Box.Verify(clientSecretPurpose, data, hash) {
+		return fosite.ErrInvalidClient
+	}
+	return nil
+}

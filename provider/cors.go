@@ -1,0 +1,33 @@
+package provider
+
+import (
+	"net/http"
+	"slices"
+)
+
+// newCORS lets the configured origins call an endpoint from a browser. No
+// credentials are allowed: these endpoints authenticate with tokens, not
+// cookies. Other origins get no CORS headers, so browsers refuse them.
+func newCORS(origins []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			w.Header().Add("Vary", "Origin")
+			allowed := origin != "" && slices.Contains(origins, origin)
+			if allowed {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+			}
+			if r.Method == http.MethodOptions {
+				if allowed {
+					w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+					w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+					w.Header().Set("Access-Control-Max-Age", "600")
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,51 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// renderDiscovery renders the OpenID Provider metadata once; nothing in it
+// changes while latch runs.
+func (h *Handler) renderDiscovery() ([]byte, error) {
+	iss := h.cfg.Issuer
+	algs := []string{h.cfg.IDTokenAlg}
+	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	clientAuth := []string{"client_secret_basic", "client_secret_post"}
+	doc := map[string]any{
+		"issuer":                                         iss,
+		"authorization_endpoint":                         iss + PathAuthorize,
+		"token_endpoint":                                 iss + PathToken,
+		"userinfo_endpoint":                              iss + PathUserinfo,
+		"jwks_uri":                                       iss + PathJWKS,
+		"revocation_endpoint":                            iss + PathRevoke,
+		"introspection_endpoint":                         iss + PathIntrospect,
+		"end_session_endpoint":                           iss + PathLogout,
+		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},
+		"claims_supported":                               []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          algs,
+		"userinfo_signing_alg_values_supported":          []string{"none"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          authMethods,
+		"revocation_endpoint_auth_methods_supported":     authMethods,
+		"introspection_endpoint_auth_methods_supported":  clientAuth,
+		"prompt_values_supported":                        []string{"none", "login", "consent"},
+		"claims_parameter_supported":                     false,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"authorization_response_iss_parameter_supported": true,
+		"frontchannel_logout_supported":                  false,
+		"backchannel_logout_supported":                   false,
+	}
+	return json.Marshal(doc)
+}
+
+func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(h.discovery)
+}

@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/latch-idp/latch/session"
+)
+
+// logout is OpenID Connect RP-initiated logout. With a valid id_token_hint
+// naming this browser's session (or no session) the user is signed out at
+// once; otherwise latch asks first, so a third-party page cannot sign users
+// out behind their backs. A post_logout_redirect_uri is followed only when
+// it is registered, character for character, for the hinted client.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request is malformed.")
+		return
+	}
+	hint := r.Form.Get("id_token_hint")
+	redirect := r.Form.Get("post_logout_redirect_uri")
+	state := r.Form.Get("state")
+	clientID := r.Form.Get("client_id")
+
+	var hintSID, hintSub string
+	if hint != "" {
+		t, err := h.idSigner.Decode(ctx, hint)
+		var ve *jwt.ValidationError
+		if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && t != nil) {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an invalid ID token.")
+			return
+		}
+		if iss, _ := t.Claims["iss"].(string); iss != h.cfg.Issuer {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an ID token from another issuer.")
+			return
+		}
+		aud := audiences(t.Claims["aud"])
+		if clientID == "" && len(aud) == 1 {
+			clientID = aud[0]
+		} else if clientID != "" && !slices.Contains(aud, clientID) {
+			h.pages.Error(w, r, http.StatusBadRequest, "The ID token was not issued to this client.")
+			return
+		}
+		hintSID, _ = t.Claims["sid"].(string)
+		hintSub, _ = t.Claims["sub"].(string)
+	}
+	if redirect != "" {
+		if clientID == "" {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request names a redirect but not the client.")
+			return
+		}
+		c, err := h.fstore.clients.getClient(ctx, clientID)
+		if err != nil || !slices.Contains(c.PostLogoutRedirectURIs, redirect) {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out redirect is not registered for this application.")
+			return
+		}
+	}
+
+	sess, err := h.sessions.Get(ctx, r)
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
+		h.serverError(w, r, "load session", err)
+		return
+	}
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes"
+	if confirmed && !h.pages.CSRFValid(r) {
+		h.pages.Error(w, r, http.StatusForbidden, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+		return
+	}
+	hinted := hint != "" && (sess == nil || sess.ID == hintSID || (hintSID == "" && sess.UserID == hintSub))
+	if sess != nil && !hinted && !confirmed {
+		fields := map[string]string{"confirm": "yes"}
+		for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
+			if v := r.Form.Get(k); v != "" {
+				fields[k] = v
+			}
+		}
+		h.pages.ConfirmLogout(w, r, PathLogout, fields)
+		return
+	}
+	if err := h.sessions.End(ctx, w, r); err != nil {
+		h.serverError(w, r, "end session", err)
+		return
+	}
+	if redirect == "" {
+		h.pages.SignedOut(w, r)
+		return
+	}
+	u, _ := url.Parse(redirect)
+	if state != "" {
+		q := u.Query()
+		q.Set("state", state)
+		u.RawQuery = q.Encode()
+	}
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+func audiences(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case []string:
+		return a
+	}
+	return nil
+}

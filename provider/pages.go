@@ -1,0 +1,52 @@
+package provider
+
+import (
+	"embed"
+	"net/http"
+
+	"github.com/latch-idp/latch/web"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Page templates, named as web.Site.Pages keys them: by their path.
+const (
+	pageLogout    = "templates/logout.html"
+	pageSignedOut = "templates/signed_out.html"
+)
+
+// sitePages renders provider's pages with the shared layout.
+type sitePages struct {
+	site  *web.Site
+	pages *web.Pages
+}
+
+// NewPages returns provider's pages on site, parsed and checked now.
+func NewPages(site *web.Site) (Pages, error) {
+	p, err := site.Pages(templates, pageLogout, pageSignedOut)
+	if err != nil {
+		return nil, err
+	}
+	return &sitePages{site: site, pages: p}, nil
+}
+
+func (p *sitePages) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	web.SetSecurityHeaders(w.Header(), p.site.Secure())
+	p.site.Error(w, r, status, message)
+}
+
+func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
+	web.SetSecurityHeaders(w.Header(), p.site.Secure())
+	p.pages.Render(w, r, http.StatusOK, pageLogout, "Sign out", struct {
+		Action string
+		Fields map[string]string
+	}{action, fields})
+}
+
+func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request) {
+	web.SetSecurityHeaders(w.Header(), p.site.Secure())
+	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "Signed out", nil)
+}
+
+func (p *sitePages) CSRFValid(r *http.Request) bool { return p.site.CSRFValid(r) }

@@ -1,0 +1,213 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/session"
+	redisstore "github.com/latch-idp/latch/storage/redis"
+)
+
+// Reuse policies for LATCH_REFRESH_REUSE_REVOKES.
+const (
+	ReuseRevokesFamily = "family"
+	ReuseRevokesUser   = "user"
+)
+
+// Endpoint paths. Discovery advertises them; only discovery and JWKS are
+// part of the public contract.
+const (
+	PathDiscovery  = "/.well-known/openid-configuration"
+	PathJWKS       = "/.well-known/jwks.json"
+	PathAuthorize  = "/oauth2/auth"
+	PathResume     = "/oauth2/auth/resume"
+	PathToken      = "/oauth2/token"
+	PathRevoke     = "/oauth2/revoke"
+	PathIntrospect = "/oauth2/introspect"
+	PathUserinfo   = "/userinfo"
+	PathLogout     = "/oauth2/logout"
+)
+
+// Config is what provider is configured with.
+type Config struct {
+	Issuer             string
+	AccessTokenTTL     time.Duration
+	IDTokenTTL         time.Duration
+	RefreshTokenTTL    time.Duration // absolute lifetime of a refresh token family
+	RefreshIdleTTL     time.Duration // a refresh token unused this long expires
+	AuthorizeCodeTTL   time.Duration
+	RefreshGracePeriod time.Duration
+	ReuseRevokes       string // ReuseRevokesFamily or ReuseRevokesUser
+	IDTokenAlg         string
+	AccessTokenAlg     string
+	ClientCacheTTL     time.Duration
+	// CORSOrigins may call token, userinfo, revocation and JWKS from a
+	// browser.
+	CORSOrigins []string
+}
+
+// Signers sign and verify latch's JWTs (package keys provides them): each
+// signs with the current key of its algorithm and verifies against the key
+// a token's kid names.
+type Signers struct {
+	Access jwt.Signer
+	ID     jwt.Signer
+}
+
+// Pages renders the few pages provider shows itself (package web).
+type Pages interface {
+	// Error shows an error page with a readable message.
+	Error(w http.ResponseWriter, r *http.Request, status int, message string)
+	// ConfirmLogout asks the user to confirm signing out; the form posts
+	// fields back to the logout endpoint.
+	ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
+	// SignedOut tells the user they are signed out.
+	SignedOut(w http.ResponseWriter, r *http.Request)
+	// CSRFValid reports whether a post came from latch's own form.
+	CSRFValid(r *http.Request) bool
+}
+
+// Handler serves the protocol endpoints.
+type Handler struct {
+	cfg      Config
+	store    Durable
+	redis    *redisstore.Store
+	flows    *flow.Store
+	sessions *session.Store
+	pages    Pages
+	jwks     http.Handler
+	log      *slog.Logger
+
+	oauth     fosite.OAuth2Provider
+	fstore    *fositeStore
+	strategy  *strategy
+	idSigner  jwt.Signer
+	discovery []byte
+}
+
+// Deps are the Handler's dependencies.
+type Deps struct {
+	Store    Durable
+	Redis    redis.UniversalClient
+	Flows    *flow.Store
+	Sessions *session.Store
+	Signers  Signers
+	Box      *secret.Box
+	Pages    Pages
+	JWKS     http.Handler // serves the JWK Set (package keys)
+	Log      *slog.Logger
+}
+
+// New composes fosite over the stores and keys.
+func New(cfg Config, d Deps) (*Handler, error) {
+	store, rdb, flows, sessions, signers, box, pages, log := d.Store, d.Redis, d.Flows, d.Sessions, d.Signers, d.Box, d.Pages, d.Log
+	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	if cfg.ReuseRevokes == "" {
+		cfg.ReuseRevokes = ReuseRevokesFamily
+	}
+	if cfg.IDTokenAlg == "" {
+		cfg.IDTokenAlg = "RS256"
+	}
+	if cfg.AccessTokenAlg == "" {
+		cfg.AccessTokenAlg = cfg.IDTokenAlg
+	}
+	if cfg.AuthorizeCodeTTL == 0 {
+		cfg.AuthorizeCodeTTL = 5 * time.Minute
+	}
+	if cfg.RefreshIdleTTL == 0 || cfg.RefreshIdleTTL > cfg.RefreshTokenTTL {
+		cfg.RefreshIdleTTL = cfg.RefreshTokenTTL
+	}
+	secrets := box.Keys("fosite-hmac")
+	fcfg := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenTTL,
+		RefreshTokenLifespan:           cfg.RefreshIdleTTL,
+		AuthorizeCodeLifespan:          cfg.AuthorizeCodeTTL,
+		IDTokenLifespan:                cfg.IDTokenTTL,
+		IDTokenIssuer:                  cfg.Issuer,
+		AccessTokenIssuer:              cfg.Issuer,
+		TokenURL:                       cfg.Issuer + PathToken,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             []string{"offline_access"},
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		AllowedPromptValues:            []string{"none", "login", "consent"},
+		GlobalSecret:                   secrets[0],
+		RotatedGlobalSecrets:           secrets[1:],
+		ClientSecretsHasher:            SecretHasher{Box: box},
+		TokenEntropy:                   32,
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		SendDebugMessagesToClients:     false,
+	}
+	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
+	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
+	h.redis = redisstore.New(rdb, cache.get, cfg.AuthorizeCodeTTL, cfg.AccessTokenTTL)
+	h.fstore = &fositeStore{
+		durable:         store,
+		Store:           h.redis,
+		clients:         cache,
+		refreshAbsolute: cfg.RefreshTokenTTL,
+	}
+	h.strategy = &strategy{
+		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
+		signer:                    signers.Access,
+		issuer:                    cfg.Issuer,
+	}
+	h.idSigner = signers.ID
+	h.oauth = compose.Compose(fcfg, h.fstore, &compose.CommonStrategy{
+		CoreStrategy:               h.strategy,
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg},
+		Signer:                     h.idSigner,
+	},
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	disc, err := h.renderDiscovery()
+	if err != nil {
+		return nil, fmt.Errorf("provider: discovery: %w", err)
+	}
+	h.discovery = disc
+	return h, nil
+}
+
+// Mount adds the protocol endpoints to r.
+func (h *Handler) Mount(r *mux.Router) {
+	cors := newCORS(h.cfg.CORSOrigins)
+	r.Handle(PathDiscovery, cors(http.HandlerFunc(h.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	if h.jwks != nil {
+		r.Handle(PathJWKS, cors(h.jwks)).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	}
+	r.HandleFunc(PathAuthorize, h.authorize).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc(PathResume, h.resume).Methods(http.MethodGet)
+	r.Handle(PathToken, cors(http.HandlerFunc(h.token))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle(PathRevoke, cors(http.HandlerFunc(h.revoke))).Methods(http.MethodPost, http.MethodOptions)
+	r.HandleFunc(PathIntrospect, h.introspect).Methods(http.MethodPost)
+	r.Handle(PathUserinfo, cors(http.HandlerFunc(h.userinfo))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
+	r.HandleFunc(PathLogout, h.logout).Methods(http.MethodGet, http.MethodPost)
+}
+
+// logError logs an unexpected error without its request's secrets.
+func (h *Handler) logError(ctx context.Context, msg string, err error) {
+	h.log.ErrorContext(ctx, msg, "err", err)
+}

@@ -1,0 +1,6 @@
+package web_test
+
+import "embed"
+
+//go:embed testdata/*.html
+var testPages embed.FS

@@ -1,0 +1,231 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/latch-idp/latch/secret"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// MaxFormBytes bounds the body of every page request: forms here are a few
+// fields long.
+const MaxFormBytes = 64 << 10
+
+// StaticPrefix is where the stylesheet is served.
+const StaticPrefix = "/static/"
+
+// layout is the shared layout; pages clone it and define "content". It is
+// never executed itself, so it can always be cloned.
+var layout = template.Must(template.ParseFS(templateFS, "templates/layout.html"))
+
+// errorPage is the one error page.
+var errorPage = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/error.html"))
+
+// View is what every page template receives: the layout reads Title and
+// CSRF, the page its own Data.
+type View struct {
+	Title string
+	CSRF  string // the token every form carries in the field csrf_token
+	Data  any
+}
+
+// Site is the page plumbing of one issuer.
+type Site struct {
+	secure bool // https issuer: Secure __Host- cookies and HSTS
+	csrf   *CSRF
+	log    *slog.Logger
+}
+
+// NewSite returns the plumbing for pages served under issuer. The box keys
+// the CSRF tokens.
+func NewSite(issuer string, box *secret.Box, log *slog.Logger) (*Site, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("web: issuer %q is not an absolute http(s) URL", issuer)
+	}
+	if box == nil {
+		return nil, fmt.Errorf("web: no secret box")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	secure := u.Scheme == "https"
+	return &Site{secure: secure, csrf: &CSRF{box: box, secure: secure}, log: log}, nil
+}
+
+// Secure reports whether cookies are Secure (the issuer is https).
+func (s *Site) Secure() bool { return s.secure }
+
+// Logger returns the site's logger.
+func (s *Site) Logger() *slog.Logger { return s.log }
+
+// Wrap applies what every page needs: security headers, a body size limit
+// and, for unsafe methods, the CSRF check (403 on a missing or wrong token).
+func (s *Site) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetSecurityHeaders(w.Header(), s.secure)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if err := r.ParseForm(); err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					s.Error(w, r, http.StatusRequestEntityTooLarge, "This form is too large.")
+					return
+				}
+				s.Error(w, r, http.StatusBadRequest, "This form could not be read. Go back and try again.")
+				return
+			}
+			if !s.csrf.Valid(r) {
+				s.Error(w, r, http.StatusForbidden, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ContentSecurityPolicy allows only this site's stylesheet and inline
+// images (the TOTP QR code is a data: URL). No script runs at all.
+//
+// There is deliberately no form-action directive: browsers apply it to the
+// redirects that follow a form post, and the consent form's answer is
+// redirected on to the client's redirect URI.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+
+// SetSecurityHeaders sets the headers every page carries; hsts adds
+// Strict-Transport-Security (only when served over https).
+func SetSecurityHeaders(h http.Header, hsts bool) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	if hsts {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+// MountAssets serves the stylesheet under StaticPrefix.
+func (s *Site) MountAssets(r *mux.Router) {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded directory exists at build time
+	}
+	files := http.StripPrefix(StaticPrefix, http.FileServerFS(sub))
+	r.PathPrefix(StaticPrefix).Methods(http.MethodGet, http.MethodHead).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetSecurityHeaders(w.Header(), s.secure)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	}))
+}
+
+// Pages is a set of page templates, each parsed with the layout at start.
+type Pages struct {
+	site *Site
+	tmpl map[string]*template.Template
+}
+
+// Pages parses the named page files of fsys, each with the shared layout.
+// A page file defines "content". An error here is a build mistake: callers
+// fail at start.
+func (s *Site) Pages(fsys fs.FS, files ...string) (*Pages, error) {
+	p := &Pages{site: s, tmpl: make(map[string]*template.Template, len(files))}
+	for _, f := range files {
+		t, err := layout.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if t, err = t.ParseFS(fsys, f); err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", f, err)
+		}
+		p.tmpl[f] = t
+	}
+	return p, nil
+}
+
+// Render writes page with status. The page is executed into a buffer first,
+// so a template error becomes a clean 500 rather than half a page.
+func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	t, ok := p.tmpl[page]
+	if !ok {
+		p.site.log.ErrorContext(r.Context(), "unknown page template", "page", page)
+		p.site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+		return
+	}
+	p.site.render(w, r, t, status, View{Title: title, CSRF: p.site.csrf.Token(w, r), Data: data})
+}
+
+func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, v View) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	SetSecurityHeaders(w.Header(), s.secure)
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+// ErrorPage is the data of the error page.
+type ErrorPage struct {
+	Status  int
+	Message string
+}
+
+// Error writes the error page: a status and a message meant for people.
+func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	s.render(w, r, errorPage, status, View{Title: http.StatusText(status), Data: ErrorPage{Status: status, Message: message}})
+}
+
+// Redirect sends a 303 See Other: after a POST the browser must follow
+// with a GET and never resend the form (RFC 9700 4.12).
+func Redirect(w http.ResponseWriter, r *http.Request, target string) {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// ClientIP is the address of the peer. latch trusts no forwarding header: a
+// deployment behind a proxy must have the proxy rewrite RemoteAddr.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// LocalPath reports whether p is a path on this site, safe to redirect to:
+// it starts with one slash, has no scheme, host or backslash, so it can never
+// send the browser elsewhere.
+func LocalPath(p string) bool {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return false
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
