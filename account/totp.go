@@ -256,18 +256,8 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 
 // checkCode accepts a current TOTP code or an unused backup code.
 func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (bool, error) {
-	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 64 {
-		return false, nil
-	}
-	if mfa.LooksLikeTOTP(code) {
-		return h.c.TOTP.Validate(ctx, u, code)
-	}
-	err := h.c.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(h.c.Box, code))
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	ok, _, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, code)
+	return ok, err
 }
 
 // codesPage shows backup codes, once.

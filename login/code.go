@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
-	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -98,17 +96,5 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 // checkCode accepts a TOTP code (each time step once) or an unused backup
 // code (each once). kind says which matched.
 func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (ok bool, kind string, err error) {
-	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 64 {
-		return false, "", nil
-	}
-	if mfa.LooksLikeTOTP(code) {
-		ok, err := h.c.TOTP.Validate(ctx, u, code)
-		return ok, "totp", err
-	}
-	err = h.c.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(h.c.Box, code))
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, "", nil
-	}
-	return err == nil, "backup", err
+	return h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, code)
 }

@@ -130,3 +130,13 @@ func (b *Box) Keys(purpose string) [][]byte {
 	}
 	return out
 }
+
+// HashAll is the keyed hash of value under every configured secret, newest
+// first: to look up a stored hash that an older secret made.
+func (b *Box) HashAll(purpose string, value []byte) [][]byte {
+	out := make([][]byte, len(b.macs))
+	for i, k := range b.macs {
+		out[i] = mac(k, purpose, value)
+	}
+	return out
+}
