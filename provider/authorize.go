@@ -242,13 +242,26 @@ func maxAge(v string) (d time.Duration, ok bool) {
 }
 
 // checkAuthorizeRequest refuses what latch does not serve: anything but the
-// authorization code flow, and response modes other than query.
+// authorization code flow, response modes other than query, and PKCE other
+// than S256 (required for public clients). fosite checks PKCE only when it
+// issues the code; checking here spares the user a login that cannot end
+// well.
 func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")
 	}
-	if m := ar.GetRequestForm().Get("response_mode"); m != "" && m != "query" {
+	form := ar.GetRequestForm()
+	if m := form.Get("response_mode"); m != "" && m != "query" {
 		return fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
+	}
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method is given without a code_challenge.")
+	case challenge == "" && ar.GetClient().IsPublic():
+		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method S256).")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256.")
 	}
 	return nil
 }

@@ -129,6 +129,12 @@ func (h *Handler) detectRefreshReuse(ctx context.Context, r *http.Request) error
 	if time.Since(rt.RotatedAt) <= h.cfg.RefreshGracePeriod {
 		return nil
 	}
+	// Only an authenticated client sets off a revocation: an old token
+	// alone, with a wrong secret, must not let anyone end the user's
+	// sessions and send alerts. fosite then refuses the request.
+	if _, err := h.authenticator.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+		return nil
+	}
 	return h.revokeForReuse(ctx, rt, clientIP(r), r.UserAgent())
 }
 
@@ -146,7 +152,7 @@ func (h *Handler) revokeForReuse(ctx context.Context, rt storage.RefreshToken, i
 				name = c.Name
 			}
 			fx.Mail = append(fx.Mail, storage.MailJob{To: u.Email, Template: "refresh_reuse", Data: map[string]string{
-				"client_name": name, "client_id": rt.ClientID, "at": at.Format(time.RFC1123),
+				"client_name": name, "client_id": rt.ClientID, "at": at.Format(time.RFC3339),
 				"ip": ip, "user_agent": ua,
 			}})
 		}

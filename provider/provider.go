@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -98,6 +99,11 @@ type Handler struct {
 	strategy  *strategy
 	idSigner  jwt.Signer
 	discovery []byte
+	// authenticator is the *fosite.Fosite behind oauth, to authenticate
+	// clients outside fosite's handlers.
+	authenticator interface {
+		AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error)
+	}
 }
 
 // Deps are the Handler's dependencies.
@@ -183,6 +189,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 	)
+	h.authenticator = h.oauth.(*fosite.Fosite)
 	disc, err := h.renderDiscovery()
 	if err != nil {
 		return nil, fmt.Errorf("provider: discovery: %w", err)
