@@ -22,6 +22,14 @@ import (
 // must log in or consent before a code is issued.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := h.redeemPushed(r); errors.Is(err, errBadRequestURI) {
+		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired or was already used. Go back to the application and sign in again.")
+		return
+	} else if err != nil {
+		h.serverError(w, r, "redeem pushed request", err)
+		return
+	}
 	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)

@@ -21,6 +21,8 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"revocation_endpoint":                            iss + PathRevoke,
 		"introspection_endpoint":                         iss + PathIntrospect,
 		"end_session_endpoint":                           iss + PathLogout,
+		"pushed_authorization_request_endpoint":          iss + PathPAR,
+		"require_pushed_authorization_requests":          false,
 		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported":                               []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},
 		"response_types_supported":                       []string{"code"},

@@ -42,6 +42,7 @@ const (
 	PathIntrospect = "/oauth2/introspect"
 	PathUserinfo   = "/userinfo"
 	PathLogout     = "/oauth2/logout"
+	PathPAR        = "/oauth2/par"
 )
 
 // Config is what provider is configured with.
@@ -140,25 +141,27 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	secrets := box.Keys("fosite-hmac")
 	fcfg := &fosite.Config{
-		AccessTokenLifespan:            cfg.AccessTokenTTL,
-		RefreshTokenLifespan:           cfg.RefreshIdleTTL,
-		AuthorizeCodeLifespan:          cfg.AuthorizeCodeTTL,
-		IDTokenLifespan:                cfg.IDTokenTTL,
-		IDTokenIssuer:                  cfg.Issuer,
-		AccessTokenIssuer:              cfg.Issuer,
-		TokenURL:                       cfg.Issuer + PathToken,
-		EnforcePKCEForPublicClients:    true,
-		EnablePKCEPlainChallengeMethod: false,
-		RefreshTokenScopes:             []string{"offline_access"},
-		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
-		AllowedPromptValues:            []string{"none", "login", "consent"},
-		GlobalSecret:                   secrets[0],
-		RotatedGlobalSecrets:           secrets[1:],
-		ClientSecretsHasher:            SecretHasher{Box: box},
-		TokenEntropy:                   32,
-		MinParameterEntropy:            fosite.MinParameterEntropy,
-		SendDebugMessagesToClients:     false,
+		AccessTokenLifespan:             cfg.AccessTokenTTL,
+		RefreshTokenLifespan:            cfg.RefreshIdleTTL,
+		AuthorizeCodeLifespan:           cfg.AuthorizeCodeTTL,
+		IDTokenLifespan:                 cfg.IDTokenTTL,
+		IDTokenIssuer:                   cfg.Issuer,
+		AccessTokenIssuer:               cfg.Issuer,
+		TokenURL:                        cfg.Issuer + PathToken,
+		EnforcePKCEForPublicClients:     true,
+		EnablePKCEPlainChallengeMethod:  false,
+		RefreshTokenScopes:              []string{"offline_access"},
+		ScopeStrategy:                   fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:        fosite.DefaultAudienceMatchingStrategy,
+		AllowedPromptValues:             []string{"none", "login", "consent"},
+		GlobalSecret:                    secrets[0],
+		RotatedGlobalSecrets:            secrets[1:],
+		ClientSecretsHasher:             SecretHasher{Box: box},
+		TokenEntropy:                    32,
+		MinParameterEntropy:             fosite.MinParameterEntropy,
+		PushedAuthorizeRequestURIPrefix: parPrefix,
+		PushedAuthorizeContextLifespan:  parLifetime,
+		SendDebugMessagesToClients:      false,
 	}
 	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
 	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
@@ -168,6 +171,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		Store:           h.redis,
 		clients:         cache,
 		refreshAbsolute: cfg.RefreshTokenTTL,
+		parTTL:          parLifetime,
 	}
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
@@ -188,6 +192,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
+		compose.PushedAuthorizeHandlerFactory,
 	)
 	h.authenticator = h.oauth.(*fosite.Fosite)
 	disc, err := h.renderDiscovery()
@@ -207,6 +212,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	}
 	r.HandleFunc(PathAuthorize, h.authorize).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc(PathResume, h.resume).Methods(http.MethodGet)
+	r.HandleFunc(PathPAR, h.par).Methods(http.MethodPost)
 	r.Handle(PathToken, cors(http.HandlerFunc(h.token))).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle(PathRevoke, cors(http.HandlerFunc(h.revoke))).Methods(http.MethodPost, http.MethodOptions)
 	r.HandleFunc(PathIntrospect, h.introspect).Methods(http.MethodPost)

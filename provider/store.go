@@ -37,6 +37,7 @@ type fositeStore struct {
 	*redisstore.Store
 	clients         *clientCache
 	refreshAbsolute time.Duration
+	parTTL          time.Duration
 }
 
 var (
