@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// tokenResponse is the part of a token endpoint answer the bench reads.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// postForm posts form to u, with HTTP basic authentication when user is
+// set, and decodes a 200 token response; anything else is an error.
+func postToken(ctx context.Context, c *http.Client, u string, form url.Values, user, pass string) (tokenResponse, error) {
+	var tr tokenResponse
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return tr, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	resp, body, err := do(c, req)
+	if err != nil {
+		return tr, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return tr, httpError(req, resp, body)
+	}
+	if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
+		return tr, fmt.Errorf("%s %s: 200 without an access token: %.100s", req.Method, req.URL.Path, body)
+	}
+	return tr, nil
+}
+
+func (b *bench) clientCredentials(ctx context.Context, rsaLimit float64) {
+	s := scenario{name: "client_credentials " + b.c.alg, workers: b.c.workers}
+	switch {
+	case b.c.alg == "ES256":
+		s.target, s.targetTxt = 8000, "≥ 8,000/s (Hydra 340/s, Dex 900/s)"
+	case rsaLimit > 0:
+		s.target = 0.75 * rsaLimit
+		s.targetTxt = fmt.Sprintf("≥ %s/s = 75%% of this machine's RS256 limit (Hydra 340/s, Dex 900/s)", thousands(int(s.target)))
+	default:
+		s.target, s.targetTxt = 1350, "≥ 1,350/s = 75% of ~1,800 RS256 signatures/s (Hydra 340/s, Dex 900/s)"
+	}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	s.newWorker = func(context.Context, int) (func(context.Context) error, error) {
+		c := newClient(nil)
+		return func(ctx context.Context) error {
+			_, err := postToken(ctx, c, b.ep.Token, form, b.c.clientID, b.c.clientSecret)
+			return err
+		}, nil
+	}
+	b.run(ctx, s)
+}
+
+func (b *bench) introspection(ctx context.Context) {
+	// One JWT access token, introspected over and over by the client that
+	// holds it (the resource server's usual pattern).
+	tok, err := postToken(ctx, newClient(nil), b.ep.Token, url.Values{"grant_type": {"client_credentials"}}, b.c.clientID, b.c.clientSecret)
+	s := scenario{name: "introspection (JWT)", workers: b.c.workers, target: 15000, targetTxt: "≥ 15,000/s (Hydra 3,300/s)"}
+	body := url.Values{"token": {tok.AccessToken}}.Encode()
+	s.newWorker = func(context.Context, int) (func(context.Context) error, error) {
+		if err != nil {
+			return nil, err
+		}
+		c := newClient(nil)
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.ep.Introspection, strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(url.QueryEscape(b.c.clientID), url.QueryEscape(b.c.clientSecret))
+			resp, rb, err := do(c, req)
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusOK {
+				return httpError(req, resp, rb)
+			}
+			if !bytes.Contains(rb, []byte(`"active":true`)) {
+				return fmt.Errorf("POST %s: token not active: %.100s", req.URL.Path, rb)
+			}
+			return nil
+		}, nil
+	}
+	b.run(ctx, s)
+}
+
+func (b *bench) refresh(ctx context.Context) {
+	s := scenario{name: "refresh rotation", workers: b.c.workers, target: 1000, targetTxt: "≥ 1,000/s (Hydra 127/s)"}
+	s.newWorker = func(ctx context.Context, _ int) (func(context.Context) error, error) {
+		c := newClient(nil)
+		tr, err := b.login(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if tr.RefreshToken == "" {
+			return nil, errors.New("the code flow issued no refresh token (is the public client first-party with the refresh_token grant?)")
+		}
+		rt := tr.RefreshToken
+		return func(ctx context.Context) error {
+			if rt == "" {
+				// The last refresh failed, so its token may be spent or
+				// its family revoked: start a new family.
+				tr, err := b.login(ctx, c)
+				if err != nil {
+					return fmt.Errorf("new refresh token after an error: %w", err)
+				}
+				rt = tr.RefreshToken
+			}
+			tr, err := postToken(ctx, c, b.ep.Token, url.Values{
+				"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {b.c.publicClientID},
+			}, "", "")
+			rt = tr.RefreshToken
+			if err == nil && rt == "" {
+				err = errors.New("refresh answered without a new refresh token")
+			}
+			return err
+		}, nil
+	}
+	b.run(ctx, s)
+}
+
+// get measures GETs of a static document.
+func (b *bench) get(ctx context.Context, name, u string, target float64, targetTxt string) {
+	s := scenario{name: name, workers: b.c.workers, target: target, targetTxt: targetTxt}
+	s.newWorker = func(context.Context, int) (func(context.Context) error, error) {
+		c := newClient(nil)
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			resp, body, err := do(c, req)
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusOK || len(body) == 0 {
+				return httpError(req, resp, body)
+			}
+			return nil
+		}, nil
+	}
+	b.run(ctx, s)
+}
+
+func (b *bench) codeFlow(ctx context.Context) {
+	s := scenario{name: "code+PKCE flow with login", workers: b.c.flowWorkers, target: 50, targetTxt: "≥ 50/s (Argon2id login each time)"}
+	s.newWorker = func(context.Context, int) (func(context.Context) error, error) {
+		c := newClient(nil)
+		return func(ctx context.Context) error {
+			_, err := b.login(ctx, c)
+			return err
+		}, nil
+	}
+	b.run(ctx, s)
+}
