@@ -18,12 +18,13 @@ import (
 type Config struct {
 	Dev bool
 
-	Issuer      string
-	Listen      string
-	DatabaseURL string
-	RedisURL    string
-	Secrets     [][]byte
-	CORSOrigins []string
+	Issuer        string
+	Listen        string
+	MetricsListen string
+	DatabaseURL   string
+	RedisURL      string
+	Secrets       [][]byte
+	CORSOrigins   []string
 
 	AccessTokenTTL     time.Duration
 	RefreshTokenTTL    time.Duration
@@ -205,6 +206,7 @@ func bindServe(fs *flag.FlagSet, c *Config) *configFlags {
 	cf := newConfigFlags(fs)
 	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
 	cf.add("LATCH_LISTEN", ":8080", "address to listen on", str(&c.Listen))
+	cf.add("LATCH_METRICS_LISTEN", "", "address of the Prometheus metrics and profiler listener, e.g. 127.0.0.1:9464 (empty: off)", str(&c.MetricsListen))
 	cf.add("LATCH_DATABASE_URL", "", "PostgreSQL URL (required without --dev)", str(&c.DatabaseURL))
 	cf.add("LATCH_REDIS_URL", "", "Redis URL, redis:// or rediss:// (required without --dev)", str(&c.RedisURL))
 	cf.add("LATCH_SECRET", "", "system secret, at least 32 bytes; comma-separated newest first to rotate (also LATCH_SECRET_FILE)", func(v string) error {

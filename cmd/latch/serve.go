@@ -34,6 +34,7 @@ import (
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/memory"
 	"github.com/latch-idp/latch/storage/postgres"
+	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -74,9 +75,9 @@ func newLogger(c *Config, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Dev {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 // server is one running latch: stores, background workers and the router.
@@ -89,6 +90,7 @@ type server struct {
 	keys     *keys.Manager
 	provider *provider.Handler
 	handler  http.Handler
+	tel      *telemetry.Telemetry
 	mail     interface {
 		Start(context.Context) error
 		Stop(context.Context) error
@@ -244,7 +246,9 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 		return nil, err
 	}
 
+	s.tel = telemetry.New(log)
 	r := mux.NewRouter()
+	r.Use(s.tel.Middleware)
 	site.MountAssets(r)
 	s.provider.Mount(r)
 	loginH.Mount(r)
@@ -345,17 +349,36 @@ func (s *server) ListenAndServe(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(s.out, "latch: serving %s on %s\n", s.cfg.Issuer, ln.Addr())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{hs}
+	if s.cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsListen)
+		if err != nil {
+			hs.Close()
+			return fmt.Errorf("LATCH_METRICS_LISTEN: %v", err)
+		}
+		ms := &http.Server{Handler: s.tel.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
+		servers = append(servers, ms)
+		fmt.Fprintf(s.out, "latch: metrics and profiler on %s\n", mln.Addr())
+		go func() { errc <- ms.Serve(mln) }()
+	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return hs.Shutdown(sctx)
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(sctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops background work and releases connections.

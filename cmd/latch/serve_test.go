@@ -22,7 +22,7 @@ func TestServeDev(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--hibp", "off"}, nil, &out, &errOut)
+		done <- run(ctx, []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--hibp", "off"}, nil, &out, &errOut)
 	}()
 	addr := regexp.MustCompile(`serving \S+ on (127\.0\.0\.1:\d+)`)
 	var m []string
@@ -72,8 +72,31 @@ func TestServeDev(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "access_token") {
 		t.Fatalf("client_credentials: %d %s", resp.StatusCode, body)
 	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("every response carries a request ID")
+	}
 	if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", err, resp)
+	}
+
+	mm := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
+	if mm == nil {
+		t.Fatalf("no metrics listener announced:\n%s", out.String())
+	}
+	resp, err = http.Get("http://" + mm[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `latch_http_requests_total{code="200",method="POST",route="/oauth2/token"} 1`) {
+		t.Errorf("metrics lack the token request:\n%s", metrics)
+	}
+	if strings.Contains(string(metrics), "latch_http") && strings.Contains(string(metrics), "scope=") {
+		t.Error("metrics must not carry query strings")
+	}
+	if resp, err := http.Get(base + "/metrics"); err == nil && resp.StatusCode == 200 {
+		t.Error("metrics must not be served on the public listener")
 	}
 
 	cancel()
