@@ -166,17 +166,10 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what str
 	h.c.Site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
 }
 
-func (h *Handler) busy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "2")
-	h.c.Site.Error(w, r, http.StatusTooManyRequests, "We're very busy right now. Wait a moment and try again.")
-}
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w, r) }
 
 func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent {
-	ua := r.UserAgent()
-	if len(ua) > 200 {
-		ua = ua[:200]
-	}
-	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: ua}
+	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 }
 
 func (h *Handler) audit(ctx context.Context, e storage.AuditEvent) {
@@ -376,21 +369,10 @@ var errChanged = errors.New("account: changed concurrently")
 // tooMany re-renders the account page with a message, set by field, that
 // says when to retry.
 func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, sess *session.Session, u storage.User, wait time.Duration, field func(*accountPage, string)) {
-	w.Header().Set("Retry-After", retryAfter(wait))
+	web.SetRetryAfter(w.Header(), wait)
 	var v accountPage
-	field(&v, "Too many failed attempts. Try again "+retryText(wait)+".")
+	field(&v, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
 	h.renderAccount(w, r, http.StatusTooManyRequests, sess, u, v)
-}
-
-func retryText(d time.Duration) string {
-	switch {
-	case d <= time.Minute:
-		return "in a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("in %d minutes", int(d.Round(time.Minute)/time.Minute))
-	default:
-		return "later"
-	}
 }
 
 func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {

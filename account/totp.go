@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"image/png"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,8 +138,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "check rate limit", err)
 		return
 	} else if wait > 0 {
-		w.Header().Set("Retry-After", retryAfter(wait))
-		retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+retryText(wait)+".")
+		web.SetRetryAfter(w.Header(), wait)
+		retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+web.RetryText(wait)+".")
 		return
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
@@ -157,8 +156,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, "count failure", err)
 			return
 		} else if wait > 0 {
-			w.Header().Set("Retry-After", retryAfter(wait))
-			retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+retryText(wait)+".")
+			web.SetRetryAfter(w.Header(), wait)
+			retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+web.RetryText(wait)+".")
 			return
 		}
 		retry(http.StatusBadRequest, "That code is not valid. Enter the 6-digit code your app shows now.")
@@ -193,10 +192,6 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.renderCodes(w, r, codesPage{Codes: codes, Enabled: true})
-}
-
-func retryAfter(d time.Duration) string {
-	return strconv.Itoa(int(d.Round(time.Second) / time.Second))
 }
 
 func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {

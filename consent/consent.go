@@ -157,7 +157,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e := storage.AuditEvent{At: time.Now().UTC(), UserID: u.ID, ClientID: f.ClientID, IP: web.ClientIP(r), UserAgent: r.UserAgent()}
+	e := storage.AuditEvent{At: time.Now().UTC(), UserID: u.ID, ClientID: f.ClientID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 	switch r.PostFormValue("decision") {
 	case "allow":
 		if err := h.remember(ctx, u.ID, f.ClientID, f.Scopes); err != nil {

@@ -1,11 +1,10 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
-	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -61,7 +60,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "load user", err)
 		return
 	}
-	ok, kind, err := h.checkCode(ctx, u, r.PostFormValue("code"))
+	ok, kind, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
 	if err != nil {
 		h.internalError(w, r, "check code", err)
 		return
@@ -69,7 +68,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		e := h.event(r, "login_failed", u.ID)
 		e.Detail = map[string]string{"reason": "wrong_code"}
-		h.audit(ctx, r, e)
+		h.audit(ctx, e)
 		wait, err := h.fail(ctx, accountKey, ipKey)
 		if err != nil {
 			h.internalError(w, r, "count failure", err)
@@ -85,16 +84,10 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 	if err := h.c.AccountLimit.Reset(ctx, accountKey); err != nil {
 		h.c.Log.WarnContext(ctx, "login: reset rate limit", "err", err)
 	}
-	if kind == "backup" {
-		h.audit(ctx, r, h.event(r, "backup_code_used", u.ID))
+	if kind == mfa.KindBackup {
+		h.audit(ctx, h.event(r, "backup_code_used", u.ID))
 	}
 	p.NeedCode = false
 	p.AMR = append(p.AMR, "otp")
 	h.next(w, r, p, false)
-}
-
-// checkCode accepts a TOTP code (each time step once) or an unused backup
-// code (each once). kind says which matched.
-func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (ok bool, kind string, err error) {
-	return h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, code)
 }

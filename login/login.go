@@ -158,24 +158,18 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what str
 }
 
 // busy answers a password check that found no free slot.
-func (h *Handler) busy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "2")
-	h.c.Site.Error(w, r, http.StatusTooManyRequests, "We're very busy right now. Wait a moment and try again.")
-}
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w, r) }
 
-// audit appends e, logging rather than failing the request on error: the
-// event is a record, not a precondition.
-func (h *Handler) audit(ctx context.Context, r *http.Request, e storage.AuditEvent) {
-	e.At = time.Now().UTC()
-	e.IP = web.ClientIP(r)
-	e.UserAgent = truncate(r.UserAgent(), 200)
+// audit appends e (made by event), logging rather than failing the request
+// on error: the event is a record, not a precondition.
+func (h *Handler) audit(ctx context.Context, e storage.AuditEvent) {
 	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
 		h.c.Log.ErrorContext(ctx, "login: append audit event", "kind", e.Kind, "err", err)
 	}
 }
 
 func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent {
-	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: truncate(r.UserAgent(), 200)}
+	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 }
 
 // noticeMail is a security notice with the time and the address it came from.
@@ -185,26 +179,15 @@ func noticeMail(to, template string, r *http.Request) storage.MailJob {
 	}}
 }
 
-// normalizeEmail is the form emails are compared and rate-limited in.
-func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+// normalizeEmail is the form emails are compared and rate-limited in. It is
+// valid UTF-8 without NUL, so that no typed email can fail a lookup in
+// PostgreSQL: a garbled one is just an unknown email.
+func normalizeEmail(s string) string {
+	return web.Clip(strings.ToLower(strings.TrimSpace(s)), maxEmailInput)
 }
 
-// retryText says when to retry, in words.
-func retryText(d time.Duration) string {
-	switch {
-	case d <= time.Minute:
-		return "in a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("in %d minutes", int(d.Round(time.Minute)/time.Minute))
-	default:
-		return "later"
-	}
-}
+// maxEmailInput bounds a typed email; no address is this long (validEmail
+// allows 254 bytes).
+const maxEmailInput = 1024
 
 var errUsed = errors.New("login: link already used")

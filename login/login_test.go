@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -459,6 +460,20 @@ func TestRegistration(t *testing.T) {
 		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"short"}}), http.StatusBadRequest)
 		if _, err := e.Store.GetUserByEmail(t.Context(), "b@example.com"); !errors.Is(err, storage.ErrNotFound) {
 			t.Error("a user was created")
+		}
+	})
+
+	t.Run("case=registrations from one address are limited", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: true})
+		c := e.NewClient()
+		// webtest's IP limit is 20 within the window: the 20th is refused.
+		for i := range 19 {
+			mustStatus(t, c.Submit(t, "/register", url.Values{"email": {fmt.Sprintf("u%d@example.com", i)}, "password": {pw}}), http.StatusOK)
+		}
+		r := c.Submit(t, "/register", url.Values{"email": {"last@example.com"}, "password": {pw}})
+		mustStatus(t, r, http.StatusTooManyRequests)
+		if e.CountMail("last@example.com", "verify_email") != 0 {
+			t.Error("a limited registration sent mail")
 		}
 	})
 

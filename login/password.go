@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +144,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	if !known || !ok || u.Disabled {
 		e := h.event(r, "login_failed", u.ID)
 		e.Detail = map[string]string{"reason": failReason(known, ok, u.Disabled)}
-		h.audit(ctx, r, e)
+		h.audit(ctx, e)
 		wait, err := h.fail(ctx, accountKey, ipKey)
 		if err != nil {
 			h.internalError(w, r, "count failure", err)
@@ -355,8 +354,8 @@ func (h *Handler) fail(ctx context.Context, accountKey, ipKey string) (time.Dura
 // tooMany sets Retry-After and has render show a message that says when to
 // retry. It says nothing about whether the account exists.
 func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, render func(msg string)) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
-	render("Too many failed attempts. Try again " + retryText(wait) + ".")
+	web.SetRetryAfter(w.Header(), wait)
+	render("Too many failed attempts. Try again " + web.RetryText(wait) + ".")
 }
 
 // loginURL is the sign-in page for a flow or a return path.

@@ -59,7 +59,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := registerPage{
 		Email:  normalizeEmail(r.PostFormValue("email")),
-		Name:   truncate(strings.TrimSpace(r.PostFormValue("name")), 200),
+		Name:   web.Clip(strings.TrimSpace(r.PostFormValue("name")), 200),
 		FlowID: r.PostFormValue("flow"),
 	}
 	pw := r.PostFormValue("password")
@@ -76,6 +76,17 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.EmailError != "" || v.PassError != "" {
 		h.renderRegister(w, r, http.StatusBadRequest, v)
+		return
+	}
+	// Every registration counts against the client's address, as /forgot
+	// does: each one mails a stranger's address and costs a password hash.
+	if wait, err := h.c.IPLimit.Fail(ctx, "register:"+web.ClientIP(r)); err != nil {
+		h.internalError(w, r, "count registration", err)
+		return
+	} else if wait > 0 {
+		web.SetRetryAfter(w.Header(), wait)
+		v.EmailError = "Too many accounts were created from your network. Try again " + web.RetryText(wait) + "."
+		h.renderRegister(w, r, http.StatusTooManyRequests, v)
 		return
 	}
 	phc, err := h.c.Hasher.Hash(ctx, pw)

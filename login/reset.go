@@ -57,7 +57,7 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, "enqueue reset mail", err)
 			return
 		}
-		h.audit(ctx, r, h.event(r, "password_reset_requested", u.ID))
+		h.audit(ctx, h.event(r, "password_reset_requested", u.ID))
 	case err == nil, errors.Is(err, storage.ErrNotFound):
 	default:
 		h.internalError(w, r, "load user", err)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/web"
 )
 
 // ErrNoSession is returned when the request carries no live session.
@@ -96,7 +98,7 @@ func (s *Store) Create(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	now := time.Now().UTC()
 	sess := &Session{
 		ID: publicID(token), UserID: userID, AuthTime: now, AMR: amr,
-		CreatedAt: now, LastSeen: now, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 200),
+		CreatedAt: now, LastSeen: now, IP: web.ClientIP(r), UserAgent: web.UserAgent(r),
 	}
 	if err := s.write(ctx, sess); err != nil {
 		return nil, err
@@ -227,22 +229,4 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 		keys = append(keys, sessionKey(id))
 	}
 	return s.rdb.Del(ctx, keys...).Err()
-}
-
-// clientIP is the peer address. latch does not trust forwarding headers.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			return host[:i]
-		}
-	}
-	return host
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -80,6 +80,22 @@ func MarshalRequest(r fosite.Requester) ([]byte, error) {
 	})
 }
 
+// RefreshFacts reads the subject and the refresh-token expiry of req's
+// session, which may be nil (fosite's contract allows it), for the refresh
+// token stores.
+func RefreshFacts(req fosite.Requester) (subject string, expires time.Time) {
+	switch sess := req.GetSession().(type) {
+	case nil:
+		return "", time.Time{}
+	case *Session:
+		if sess == nil || sess.DefaultSession == nil {
+			return "", time.Time{}
+		}
+	}
+	sess := req.GetSession()
+	return sess.GetSubject(), sess.GetExpiresAt(fosite.RefreshToken).UTC()
+}
+
 // RequestClientID returns the client ID of a serialized request.
 func RequestClientID(data []byte) (string, error) {
 	var sr struct {

@@ -146,3 +146,21 @@ func TestClientIPIgnoresForwardingHeaders(t *testing.T) {
 		t.Errorf("ClientIP = %q", got)
 	}
 }
+
+func TestClipKeepsValidUTF8WithinBound(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"a\x00b", 10, "ab"},
+		{"a\xffb", 10, "a\uFFFDb"},
+		{"ééé", 5, "éé"}, // 6 bytes: the cut falls inside the third é
+		{"abc", 0, ""},
+	} {
+		if got := web.Clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func (s *Store) CreateRefreshTokenSession(_ context.Context, signature, accessSi
 	if err != nil {
 		return errorf("create refresh token", err)
 	}
-	subject, expires := sessionFacts(req)
+	subject, expires := storage.RefreshFacts(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.clients[req.GetClient().GetID()]; !ok {
@@ -45,21 +45,6 @@ func (s *Store) CreateRefreshTokenSession(_ context.Context, signature, accessSi
 		Request:         data,
 	}
 	return nil
-}
-
-// sessionFacts reads the subject and refresh expiry of req's session, which
-// may be nil (fosite's contract allows it).
-func sessionFacts(req fosite.Requester) (subject string, expires time.Time) {
-	switch sess := req.GetSession().(type) {
-	case nil:
-		return "", time.Time{}
-	case *storage.Session:
-		if sess == nil || sess.DefaultSession == nil {
-			return "", time.Time{}
-		}
-	}
-	sess := req.GetSession()
-	return sess.GetSubject(), sess.GetExpiresAt(fosite.RefreshToken).UTC()
 }
 
 // inGrace reports whether t was rotated, not revoked, within the grace

@@ -29,28 +29,13 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 	if err != nil {
 		return fmt.Errorf("postgres: create refresh token: %w", err)
 	}
-	subject, expires := sessionFacts(req)
+	subject, expires := storage.RefreshFacts(req)
 	_, err = s.db(ctx).Exec(ctx, createRefreshSQL, signature, req.GetID(), req.GetClient().GetID(),
 		nullString(subject), accessSignature, now(), nullTime(expires), data)
 	if err != nil {
 		return fmt.Errorf("postgres: create refresh token: %w", translateFosite(err))
 	}
 	return nil
-}
-
-// sessionFacts reads the subject and refresh expiry of req's session, which
-// may be nil (fosite's contract allows it).
-func sessionFacts(req fosite.Requester) (subject string, expires time.Time) {
-	switch sess := req.GetSession().(type) {
-	case nil:
-		return "", time.Time{}
-	case *storage.Session:
-		if sess == nil || sess.DefaultSession == nil {
-			return "", time.Time{}
-		}
-	}
-	sess := req.GetSession()
-	return sess.GetSubject(), sess.GetExpiresAt(fosite.RefreshToken).UTC()
 }
 
 // The grace test is done by the database clock, the one that set rotated_at,
