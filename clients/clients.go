@@ -8,6 +8,7 @@ package clients
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -36,13 +38,18 @@ type Metadata struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
 	FirstParty              bool     `json:"first_party"`
-	CreatedAt               int64    `json:"client_id_issued_at,omitempty"`
-	SecretExpiresAt         *int64   `json:"client_secret_expires_at,omitempty"`
+	// For private_key_jwt (RFC 7523): the client's public keys, inline or
+	// by URL, and the algorithm of its assertions (RS256 or ES256).
+	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                     string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	CreatedAt                   int64           `json:"client_id_issued_at,omitempty"`
+	SecretExpiresAt             *int64          `json:"client_secret_expires_at,omitempty"`
 }
 
 var (
 	grantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
-	authMethods = []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone}
+	authMethods = []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone, storage.AuthMethodPrivateKeyJWT}
 )
 
 // New validates m and builds the client to store. For a confidential client
@@ -56,20 +63,23 @@ func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
 	}
 	now := time.Now().UTC()
 	c := storage.Client{
-		ID:                      m.ClientID,
-		Name:                    m.ClientName,
-		RedirectURIs:            m.RedirectURIs,
-		GrantTypes:              m.GrantTypes,
-		ResponseTypes:           m.ResponseTypes,
-		Scopes:                  strings.Fields(m.Scope),
-		TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
-		PostLogoutRedirectURIs:  m.PostLogoutRedirectURIs,
-		FirstParty:              m.FirstParty,
-		CreatedAt:               now,
-		UpdatedAt:               now,
+		ID:                          m.ClientID,
+		Name:                        m.ClientName,
+		RedirectURIs:                m.RedirectURIs,
+		GrantTypes:                  m.GrantTypes,
+		ResponseTypes:               m.ResponseTypes,
+		Scopes:                      strings.Fields(m.Scope),
+		TokenEndpointAuthMethod:     m.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:      m.PostLogoutRedirectURIs,
+		FirstParty:                  m.FirstParty,
+		JWKS:                        string(m.JWKS),
+		JWKSURI:                     m.JWKSURI,
+		TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
+		CreatedAt:                   now,
+		UpdatedAt:                   now,
 	}
 	var sec string
-	if !c.Public() {
+	if c.TokenEndpointAuthMethod == storage.AuthMethodBasic || c.TokenEndpointAuthMethod == storage.AuthMethodPost {
 		sec, c.SecretHash = NewSecret(box)
 	}
 	return c, sec, nil
@@ -125,6 +135,7 @@ func Validate(m *Metadata) error {
 	if !slices.Contains(authMethods, m.TokenEndpointAuthMethod) {
 		bad("token_endpoint_auth_method: %q is not supported (use %s)", m.TokenEndpointAuthMethod, strings.Join(authMethods, ", "))
 	}
+	checkClientKeys(m, bad)
 	if m.TokenEndpointAuthMethod == storage.AuthMethodNone && slices.Contains(m.GrantTypes, "client_credentials") {
 		bad("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
 	}
@@ -145,6 +156,38 @@ func Validate(m *Metadata) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkClientKeys checks the keys of a private_key_jwt client, and that
+// other clients register none.
+func checkClientKeys(m *Metadata, bad func(string, ...any)) {
+	hasJWKS := len(m.JWKS) > 0 && string(m.JWKS) != "null"
+	if m.TokenEndpointAuthMethod != storage.AuthMethodPrivateKeyJWT {
+		if hasJWKS || m.JWKSURI != "" || m.TokenEndpointAuthSigningAlg != "" {
+			bad("jwks, jwks_uri and token_endpoint_auth_signing_alg are for token_endpoint_auth_method private_key_jwt")
+		}
+		return
+	}
+	if m.TokenEndpointAuthSigningAlg == "" {
+		m.TokenEndpointAuthSigningAlg = keys.RS256
+	}
+	if m.TokenEndpointAuthSigningAlg != keys.RS256 && m.TokenEndpointAuthSigningAlg != keys.ES256 {
+		bad("token_endpoint_auth_signing_alg: %q is not supported (use RS256 or ES256)", m.TokenEndpointAuthSigningAlg)
+		return
+	}
+	switch {
+	case hasJWKS == (m.JWKSURI != ""):
+		bad("jwks, jwks_uri: a private_key_jwt client registers exactly one of them")
+	case hasJWKS:
+		if err := keys.CheckClientKeySet(m.JWKS, m.TokenEndpointAuthSigningAlg); err != nil {
+			bad("jwks: %v", err)
+		}
+	default:
+		u, err := url.Parse(m.JWKSURI)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("jwks_uri: %q must be an https URL", m.JWKSURI)
+		}
+	}
 }
 
 // checkRedirectURI accepts absolute URIs without a fragment: https, http
@@ -178,17 +221,24 @@ func checkRedirectURI(raw string) error {
 
 // ToMetadata describes a stored client (without any secret).
 func ToMetadata(c storage.Client) Metadata {
+	var jwks json.RawMessage
+	if c.JWKS != "" {
+		jwks = json.RawMessage(c.JWKS)
+	}
 	return Metadata{
-		ClientID:                c.ID,
-		ClientName:              c.Name,
-		RedirectURIs:            nonNil(c.RedirectURIs),
-		GrantTypes:              nonNil(c.GrantTypes),
-		ResponseTypes:           nonNil(c.ResponseTypes),
-		Scope:                   strings.Join(c.Scopes, " "),
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		PostLogoutRedirectURIs:  nonNil(c.PostLogoutRedirectURIs),
-		FirstParty:              c.FirstParty,
-		CreatedAt:               c.CreatedAt.Unix(),
+		JWKS:                        jwks,
+		ClientID:                    c.ID,
+		ClientName:                  c.Name,
+		RedirectURIs:                nonNil(c.RedirectURIs),
+		GrantTypes:                  nonNil(c.GrantTypes),
+		ResponseTypes:               nonNil(c.ResponseTypes),
+		Scope:                       strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod:     c.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:      nonNil(c.PostLogoutRedirectURIs),
+		FirstParty:                  c.FirstParty,
+		JWKSURI:                     c.JWKSURI,
+		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
+		CreatedAt:                   c.CreatedAt.Unix(),
 	}
 }
 

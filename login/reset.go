@@ -116,7 +116,14 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 	}
 	// The write succeeds only while the password is the one the token
 	// covers; reading the link proved the address, so it is verified too.
-	err := h.setPassword(ctx, r, u, pw, "password_reset", func(cur *storage.User) { cur.EmailVerified = true })
+	err := h.setPassword(ctx, r, u, pw, "password_reset", func(cur *storage.User) {
+		if !cur.EmailVerified {
+			// Whoever set up a second factor on this account before its
+			// owner proved the address must not keep it.
+			cur.TOTPSecret = nil
+		}
+		cur.EmailVerified = true
+	})
 	if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
 		return

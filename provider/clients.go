@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +18,19 @@ import (
 // client is a registered client as fosite sees it.
 type client struct {
 	storage.FositeClient
+	keys *jose.JSONWebKeySet // parsed JWKS, for private_key_jwt
+}
+
+// newClient adapts a stored client, parsing its registered keys once.
+func newClient(sc storage.Client) client {
+	c := client{FositeClient: storage.FositeClient{Client: sc}}
+	if sc.JWKS != "" {
+		var set jose.JSONWebKeySet
+		if json.Unmarshal([]byte(sc.JWKS), &set) == nil {
+			c.keys = &set
+		}
+	}
+	return c
 }
 
 var (
@@ -24,12 +38,17 @@ var (
 	_ fosite.ResponseModeClient  = client{}
 )
 
-func (c client) GetRequestURIs() []string                     { return nil }
-func (c client) GetJSONWebKeys() *jose.JSONWebKeySet          { return nil }
-func (c client) GetJSONWebKeysURI() string                    { return "" }
-func (c client) GetRequestObjectSigningAlgorithm() string     { return "" }
-func (c client) GetTokenEndpointAuthMethod() string           { return c.TokenEndpointAuthMethod }
-func (c client) GetTokenEndpointAuthSigningAlgorithm() string { return "RS256" }
+func (c client) GetRequestURIs() []string                 { return nil }
+func (c client) GetJSONWebKeys() *jose.JSONWebKeySet      { return c.keys }
+func (c client) GetJSONWebKeysURI() string                { return c.JWKSURI }
+func (c client) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+func (c client) GetTokenEndpointAuthSigningAlgorithm() string {
+	if c.TokenEndpointAuthSigningAlg == "" {
+		return "RS256"
+	}
+	return c.TokenEndpointAuthSigningAlg
+}
 
 // GetScopes adds offline_access for a first-party client that may refresh:
 // latch grants it to such clients without their asking (see advance), and
@@ -91,7 +110,7 @@ func (cc *clientCache) getClient(ctx context.Context, id string) (client, error)
 		}
 		return client{}, err
 	}
-	c := client{storage.FositeClient{Client: sc}}
+	c := newClient(sc)
 	if cc.ttl > 0 {
 		cc.mu.Lock()
 		if len(cc.m) > 10000 {

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
 )
 
 // maxFormBytes bounds the body of protocol requests.
@@ -26,17 +27,16 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeAccessError(ctx, w, r, nil, err)
 		return
 	}
-	if r.PostFormValue("grant_type") == "refresh_token" {
-		if err := h.detectRefreshReuse(ctx, r); err != nil {
-			h.logError(ctx, "refresh reuse handling", err)
-			h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrTemporarilyUnavailable)
-			return
-		}
-	}
 	ar, err := h.oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		if err := h.refreshUser(ctx, ar); err != nil {
+			h.writeAccessError(ctx, w, r, ar, err)
+			return
+		}
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		cid := ar.GetClient().GetID()
@@ -106,36 +106,56 @@ func (h *Handler) writeAccessError(ctx context.Context, w http.ResponseWriter, r
 	h.oauth.WriteAccessError(ctx, w, ar, err)
 }
 
-// detectRefreshReuse recognises a refresh token that was already rotated
-// (outside the grace period) and revokes its whole family, or with
-// LATCH_REFRESH_REUSE_REVOKES=user everything of the user: the refresh
+// handleReuse is called when a refresh token that is no longer active is
+// presented at the token endpoint by the client it was issued to (the
+// stores already applied the grace period). A token that was rotated, not
+// revoked, is reuse, taken as theft: its whole family is revoked, or with
+// LATCH_REFRESH_REUSE_REVOKES=user everything of the user — the refresh
 // tokens in one transaction with the audit event and the alert email, the
-// access-token sessions in Redis right after. fosite then answers
-// invalid_grant on its own.
-func (h *Handler) detectRefreshReuse(ctx context.Context, r *http.Request) error {
-	token := r.PostFormValue("refresh_token")
-	if token == "" {
-		return nil
-	}
-	rt, err := h.store.GetRefreshToken(ctx, h.strategy.RefreshTokenSignature(ctx, token))
+// access-token sessions in Redis right after. fosite then revokes the
+// family again on its own and answers invalid_grant.
+func (h *Handler) handleReuse(ctx context.Context, signature string) error {
+	rt, err := h.store.GetRefreshToken(ctx, signature)
 	if isNotFound(err) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if rt.Active || !rt.RevokedAt.IsZero() || rt.RotatedAt.IsZero() {
+	if !rt.RevokedAt.IsZero() || rt.RotatedAt.IsZero() {
+		return nil // revoked already: its family was dealt with then
+	}
+	var ip, ua string
+	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
+		ip, ua = web.ClientIP(r), web.UserAgent(r)
+	}
+	return h.revokeForReuse(ctx, rt, ip, ua)
+}
+
+// refreshUser brings a refresh grant's session up to date with the user:
+// the role and the claims of new tokens are the user's now, not those of
+// the first grant, and a disabled or deleted user gets no more tokens.
+func (h *Handler) refreshUser(ctx context.Context, ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*storage.Session)
+	if !ok || sess.GetSubject() == "" || sess.GetSubject() == ar.GetClient().GetID() {
 		return nil
 	}
-	if time.Since(rt.RotatedAt) <= h.cfg.RefreshGracePeriod {
-		return nil
+	u, err := h.store.GetUser(ctx, sess.GetSubject())
+	if isNotFound(err) || (err == nil && u.Disabled) {
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant is no longer active.")
+	} else if err != nil {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
-	// Only an authenticated client sets off a revocation: an old token
-	// alone, with a wrong secret, must not let anyone end the user's
-	// sessions and send alerts. fosite then refuses the request.
-	if _, err := h.authenticator.AuthenticateClient(ctx, r, r.PostForm); err != nil {
-		return nil
+	sess.Role = u.Role
+	sess.Username = u.Email
+	if c := sess.IDTokenClaims(); c != nil {
+		if c.Extra == nil {
+			c.Extra = map[string]interface{}{}
+		}
+		for k, v := range userClaims(u, ar.GetGrantedScopes()) {
+			c.Extra[k] = v
+		}
 	}
-	return h.revokeForReuse(ctx, rt, clientIP(r), r.UserAgent())
+	return nil
 }
 
 func (h *Handler) revokeForReuse(ctx context.Context, rt storage.RefreshToken, ip, ua string) error {
@@ -163,47 +183,12 @@ func (h *Handler) revokeForReuse(ctx context.Context, rt storage.RefreshToken, i
 		if err != nil {
 			return err
 		}
-		return h.revokeUserVolatile(ctx, rt.UserID, families)
+		return h.revokeVolatile(ctx, rt.UserID, families)
 	}
 	if err := h.store.RevokeRefreshFamily(ctx, rt.RequestID, fx); err != nil {
 		return err
 	}
 	return h.redis.RevokeAccessToken(ctx, rt.RequestID)
-}
-
-// revokeUserVolatile ends what Redis holds for a user: access-token
-// sessions and browser sessions.
-func (h *Handler) revokeUserVolatile(ctx context.Context, userID string, families []string) error {
-	if err := h.redis.RevokeAccessTokens(ctx, families); err != nil {
-		return err
-	}
-	if err := h.redis.RevokeUserAccessTokens(ctx, userID); err != nil {
-		return err
-	}
-	return h.sessions.DeleteUser(ctx, userID)
-}
-
-// RevokeUser revokes every refresh token, access token and browser session
-// of the user (password reset, disabling, reuse with the user policy).
-func (h *Handler) RevokeUser(ctx context.Context, userID string) error {
-	families, err := h.store.RevokeUserRefreshTokens(ctx, userID, storage.Effects{})
-	if err != nil {
-		return err
-	}
-	return h.revokeUserVolatile(ctx, userID, families)
-}
-
-// RevokeClientGrant deletes the user's consent for the client and revokes
-// the tokens of that grant.
-func (h *Handler) RevokeClientGrant(ctx context.Context, userID, clientID string) error {
-	families, err := h.store.DeleteConsent(ctx, userID, clientID)
-	if err != nil && !isNotFound(err) {
-		return err
-	}
-	if err := h.redis.RevokeAccessTokens(ctx, families); err != nil {
-		return err
-	}
-	return h.redis.RevokeUserClientAccessTokens(ctx, userID, clientID)
 }
 
 // introspect is RFC 7662 introspection. The caller must authenticate as a
@@ -282,13 +267,4 @@ func bearerError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
-}
-
-// clientIP is the peer address; latch does not trust forwarding headers.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }

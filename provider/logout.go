@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite/token/jwt"
 
@@ -34,6 +35,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		var ve *jwt.ValidationError
 		if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && t != nil) {
 			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an invalid ID token.")
+			return
+		}
+		if typ, _ := t.Header["typ"].(string); strings.EqualFold(typ, accessTokenType) {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an access token, not an ID token.")
 			return
 		}
 		if iss, _ := t.Claims["iss"].(string); iss != h.cfg.Issuer {

@@ -32,12 +32,10 @@ func NewPages(site *web.Site) (Pages, error) {
 }
 
 func (p *sitePages) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	web.SetSecurityHeaders(w.Header(), p.site.Secure())
 	p.site.Error(w, r, status, message)
 }
 
 func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
-	web.SetSecurityHeaders(w.Header(), p.site.Secure())
 	p.pages.Render(w, r, http.StatusOK, pageLogout, "Sign out", struct {
 		Action string
 		Fields map[string]string
@@ -45,7 +43,6 @@ func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action
 }
 
 func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request) {
-	web.SetSecurityHeaders(w.Header(), p.site.Secure())
 	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "Signed out", nil)
 }
 

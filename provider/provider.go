@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -100,11 +99,9 @@ type Handler struct {
 	strategy  *strategy
 	idSigner  jwt.Signer
 	discovery []byte
-	// authenticator is the *fosite.Fosite behind oauth, to authenticate
-	// clients outside fosite's handlers.
-	authenticator interface {
-		AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error)
-	}
+	// Revoker is exported through the Handler: login and account call
+	// RevokeUser and RevokeClientGrant on it.
+	*Revoker
 }
 
 // Deps are the Handler's dependencies.
@@ -173,6 +170,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		refreshAbsolute: cfg.RefreshTokenTTL,
 		parTTL:          parLifetime,
 	}
+	h.fstore.onReuse = h.handleReuse
+	h.Revoker = NewRevoker(store, h.redis, sessions)
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
 		signer:                    signers.Access,
@@ -194,7 +193,6 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		compose.OAuth2PKCEFactory,
 		compose.PushedAuthorizeHandlerFactory,
 	)
-	h.authenticator = h.oauth.(*fosite.Fosite)
 	disc, err := h.renderDiscovery()
 	if err != nil {
 		return nil, fmt.Errorf("provider: discovery: %w", err)

@@ -38,6 +38,8 @@ type fositeStore struct {
 	clients         *clientCache
 	refreshAbsolute time.Duration
 	parTTL          time.Duration
+	// onReuse handles the reuse of a rotated refresh token (Handler.handleReuse).
+	onReuse func(ctx context.Context, signature string) error
 }
 
 var (
@@ -53,12 +55,15 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	return s.clients.get(ctx, id)
 }
 
-// ClientAssertionJWTValid and SetClientAssertionJWT back private_key_jwt's
-// replay protection; latch does not offer private_key_jwt, so no assertion
-// is ever recorded.
-func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error { return nil }
+// ClientAssertionJWTValid and SetClientAssertionJWT keep private_key_jwt
+// assertions single use: each jti is remembered in Redis until the
+// assertion expires.
+func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	return s.Store.ClientAssertionUnused(ctx, jti)
+}
+
 func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	return nil
+	return s.Store.MarkClientAssertion(ctx, jti, exp)
 }
 
 func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
@@ -73,8 +78,22 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	return s.durable.CreateRefreshTokenSession(ctx, signature, accessSignature, req)
 }
 
+// GetRefreshTokenSession reads a refresh token. At the token endpoint, a
+// token that is no longer active, presented by the client it was issued
+// to, goes to onReuse before fosite answers: fosite has authenticated the
+// client by then, and the store has applied the grace period.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	return s.durable.GetRefreshTokenSession(ctx, signature, session)
+	req, err := s.durable.GetRefreshTokenSession(ctx, signature, session)
+	if errors.Is(err, fosite.ErrInactiveToken) && req != nil && s.onReuse != nil {
+		ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
+		if ok && ar.GetGrantTypes().ExactOne("refresh_token") && ar.GetClient() != nil &&
+			ar.GetClient().GetID() == req.GetClient().GetID() {
+			if rerr := s.onReuse(ctx, signature); rerr != nil {
+				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(rerr)
+			}
+		}
+	}
+	return req, err
 }
 
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {

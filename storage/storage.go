@@ -29,6 +29,9 @@ const (
 	AuthMethodBasic = "client_secret_basic"
 	AuthMethodPost  = "client_secret_post"
 	AuthMethodNone  = "none"
+	// AuthMethodPrivateKeyJWT authenticates with a JWT signed by a key the
+	// client registered (JWKS or JWKSURI), RFC 7523.
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // Client is a registered OAuth 2.0 client. Field names follow RFC 7591.
@@ -43,8 +46,13 @@ type Client struct {
 	TokenEndpointAuthMethod string
 	PostLogoutRedirectURIs  []string
 	FirstParty              bool
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// For private_key_jwt: the client's public keys, inline (a JWK Set in
+	// JSON) or by URL, and the algorithm its assertions use.
+	JWKS                        string
+	JWKSURI                     string
+	TokenEndpointAuthSigningAlg string
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
 }
 
 // Public reports whether the client authenticates without a secret.

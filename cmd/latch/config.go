@@ -313,7 +313,10 @@ func (c *Config) validate() error {
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
 	}
-	for _, o := range c.CORSOrigins {
+	for i, o := range c.CORSOrigins {
+		// Browsers send an origin without a trailing slash.
+		o = strings.TrimRight(o, "/")
+		c.CORSOrigins[i] = o
 		ou, err := url.Parse(o)
 		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") {
 			bad("LATCH_CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
@@ -244,12 +245,11 @@ func audit(userID, kind string, detail map[string]string) storage.Effects {
 // revokeUser revokes a user's refresh tokens in PostgreSQL and, when
 // LATCH_REDIS_URL is set, their access tokens and browser sessions too.
 func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
-	families, err := st.RevokeUserRefreshTokens(e.ctx, userID, storage.Effects{})
-	if err != nil {
-		return err
-	}
 	rurl := lookupEnv("LATCH_REDIS_URL")
 	if rurl == "" {
+		if _, err := st.RevokeUserRefreshTokens(e.ctx, userID, storage.Effects{}); err != nil {
+			return err
+		}
 		fmt.Fprintln(e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
 		return nil
 	}
@@ -260,11 +260,5 @@ func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	rs := redisstore.New(rdb, nil, time.Minute, time.Hour)
-	if err := rs.RevokeAccessTokens(e.ctx, families); err != nil {
-		return err
-	}
-	if err := rs.RevokeUserAccessTokens(e.ctx, userID); err != nil {
-		return err
-	}
-	return session.NewStore(rdb, session.Options{}).DeleteUser(e.ctx, userID)
+	return provider.NewRevoker(st, rs, session.NewStore(rdb, session.Options{})).RevokeUser(e.ctx, userID)
 }

@@ -216,17 +216,26 @@ func validateClient(c storage.Client) error {
 	if c.ID == "" {
 		return fmt.Errorf("client without an ID")
 	}
+	hasKeys := (c.JWKS != "") != (c.JWKSURI != "")
 	switch c.TokenEndpointAuthMethod {
 	case storage.AuthMethodBasic, storage.AuthMethodPost:
 		if c.SecretHash == nil {
 			return fmt.Errorf("confidential client without a secret")
 		}
-	case storage.AuthMethodNone:
+	case storage.AuthMethodNone, storage.AuthMethodPrivateKeyJWT:
 		if c.SecretHash != nil {
-			return fmt.Errorf("public client with a secret")
+			return fmt.Errorf("client with a secret it does not authenticate with")
 		}
 	default:
 		return fmt.Errorf("unknown token_endpoint_auth_method")
+	}
+	if hasKeys != (c.TokenEndpointAuthMethod == storage.AuthMethodPrivateKeyJWT) {
+		return fmt.Errorf("exactly the private_key_jwt clients register keys, from one source")
+	}
+	switch c.TokenEndpointAuthSigningAlg {
+	case "", "RS256", "ES256":
+	default:
+		return fmt.Errorf("unknown token_endpoint_auth_signing_alg")
 	}
 	return nil
 }

@@ -274,3 +274,36 @@ func (s *Store) RevokeUserClientAccessTokens(ctx context.Context, userID, client
 	}
 	return nil
 }
+
+const prefixJTI = "latch:jti:"
+
+// ClientAssertionUnused returns fosite.ErrJTIKnown when a client assertion
+// with this jti was already used.
+func (s *Store) ClientAssertionUnused(ctx context.Context, jti string) error {
+	n, err := s.rdb.Exists(ctx, prefixJTI+jti).Result()
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+// MarkClientAssertion records a client assertion's jti until exp, with SET
+// NX: of two racing uses of one assertion, the second gets
+// fosite.ErrJTIKnown.
+func (s *Store) MarkClientAssertion(ctx context.Context, jti string, exp time.Time) error {
+	ttl := time.Until(exp) + time.Minute
+	if ttl < time.Minute {
+		ttl = time.Minute
+	}
+	ok, err := s.rdb.SetNX(ctx, prefixJTI+jti, 1, ttl).Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}

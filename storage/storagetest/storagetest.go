@@ -103,6 +103,16 @@ func publicClient(id string) storage.Client {
 	return c
 }
 
+// keyClient authenticates with private_key_jwt against registered keys.
+func keyClient(id string) storage.Client {
+	c := publicClient(id)
+	c.TokenEndpointAuthMethod = storage.AuthMethodPrivateKeyJWT
+	c.FirstParty = false
+	c.JWKS = `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
+	c.TokenEndpointAuthSigningAlg = "ES256"
+	return c
+}
+
 func mustClient(t *testing.T, s Store, c storage.Client) storage.Client {
 	t.Helper()
 	if err := s.CreateClient(t.Context(), c); err != nil {
@@ -240,7 +250,7 @@ func parallel(n int, f func(i int)) {
 func clientCases() []testCase {
 	return []testCase{
 		{name: "client-create-get-round-trips-every-field", run: func(t *testing.T, s Store) {
-			for _, want := range []storage.Client{confidentialClient("conf"), publicClient("pub")} {
+			for _, want := range []storage.Client{confidentialClient("conf"), publicClient("pub"), keyClient("jwt")} {
 				got := mustClient(t, s, want)
 				recent(t, "CreatedAt", got.CreatedAt)
 				if !got.UpdatedAt.Equal(got.CreatedAt) {
@@ -271,8 +281,23 @@ func clientCases() []testCase {
 		{name: "client-invalid-rejected", run: func(t *testing.T, s Store) {
 			bad := map[string]storage.Client{}
 			c := confidentialClient("a")
-			c.TokenEndpointAuthMethod = "private_key_jwt"
+			c.TokenEndpointAuthMethod = "tls_client_auth"
 			bad["unknown auth method"] = c
+			c = keyClient("d")
+			c.JWKS = ""
+			bad["private_key_jwt without keys"] = c
+			c = keyClient("e")
+			c.JWKSURI = "https://keys.example.com/jwks.json"
+			bad["private_key_jwt with keys from two sources"] = c
+			c = keyClient("f")
+			c.SecretHash = hash("x")
+			bad["private_key_jwt with a secret"] = c
+			c = confidentialClient("g")
+			c.JWKSURI = "https://keys.example.com/jwks.json"
+			bad["keys on a secret client"] = c
+			c = keyClient("h")
+			c.TokenEndpointAuthSigningAlg = "HS256"
+			bad["a symmetric assertion algorithm"] = c
 			c = confidentialClient("b")
 			c.SecretHash = nil
 			bad["confidential without secret"] = c
