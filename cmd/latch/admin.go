@@ -101,11 +101,25 @@ func (e *cliEnv) clients(args []string) error {
 	if err != nil {
 		return err
 	}
-	needID := func() (string, error) {
-		if len(pos) != 1 {
-			return "", fmt.Errorf("%w: latch clients %s CLIENT_ID", errUsage, sub)
+	switch sub {
+	case "create", "list", "get", "delete", "rotate-secret":
+	default:
+		return fmt.Errorf("%w: unknown subcommand clients %s", errUsage, sub)
+	}
+	if sub != "create" && sub != "list" && len(pos) != 1 {
+		return fmt.Errorf("%w: latch clients %s CLIENT_ID", errUsage, sub)
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	load := func(id string) (storage.Client, error) {
+		c, err := st.GetClient(e.ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return c, fmt.Errorf("no client %q", id)
 		}
-		return pos[0], nil
+		return c, err
 	}
 	switch sub {
 	case "create":
@@ -132,11 +146,6 @@ func (e *cliEnv) clients(args []string) error {
 		if err != nil {
 			return fmt.Errorf("client metadata: %w", err)
 		}
-		st, err := e.openStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		if err := st.CreateClient(e.ctx, c); errors.Is(err, storage.ErrAlreadyExists) {
 			return fmt.Errorf("a client with client_id %q already exists", c.ID)
 		} else if err != nil {
@@ -150,11 +159,6 @@ func (e *cliEnv) clients(args []string) error {
 		}
 		return e.printJSON(out)
 	case "list":
-		st, err := e.openStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		cs, err := st.ListClients(e.ctx)
 		if err != nil {
 			return err
@@ -173,64 +177,36 @@ func (e *cliEnv) clients(args []string) error {
 		}
 		return tw.Flush()
 	case "get":
-		id, err := needID()
+		c, err := load(pos[0])
 		if err != nil {
-			return err
-		}
-		st, err := e.openStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		c, err := st.GetClient(e.ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no client %q", id)
-		} else if err != nil {
 			return err
 		}
 		return e.printJSON(clients.ToMetadata(c))
 	case "delete":
-		id, err := needID()
-		if err != nil {
-			return err
-		}
-		st, err := e.openStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		if err := st.DeleteClient(e.ctx, id); errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no client %q", id)
+		if err := st.DeleteClient(e.ctx, pos[0]); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no client %q", pos[0])
 		} else if err != nil {
 			return err
 		}
 		if *asJSON {
-			return e.printJSON(map[string]string{"deleted": id})
+			return e.printJSON(map[string]string{"deleted": pos[0]})
 		}
-		fmt.Fprintf(e.stdout, "deleted client %s\n", id)
+		fmt.Fprintf(e.stdout, "deleted client %s\n", pos[0])
 		return nil
 	case "rotate-secret":
-		id, err := needID()
+		c, err := load(pos[0])
 		if err != nil {
 			return err
+		}
+		if c.Public() {
+			return fmt.Errorf("client %q is public (token_endpoint_auth_method none): it has no secret", c.ID)
+		}
+		if c.TokenEndpointAuthMethod == storage.AuthMethodPrivateKeyJWT {
+			return fmt.Errorf("client %q authenticates with private_key_jwt: it has no secret", c.ID)
 		}
 		box, err := e.box()
 		if err != nil {
 			return err
-		}
-		st, err := e.openStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		c, err := st.GetClient(e.ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no client %q", id)
-		} else if err != nil {
-			return err
-		}
-		if c.Public() {
-			return fmt.Errorf("client %q is public (token_endpoint_auth_method none): it has no secret", id)
 		}
 		var sec string
 		sec, c.SecretHash = clients.NewSecret(box)
@@ -238,9 +214,9 @@ func (e *cliEnv) clients(args []string) error {
 		if err := st.UpdateClient(e.ctx, c); err != nil {
 			return err
 		}
-		return e.printJSON(map[string]string{"client_id": id, "client_secret": sec})
+		return e.printJSON(map[string]string{"client_id": c.ID, "client_secret": sec})
 	}
-	return fmt.Errorf("%w: unknown subcommand clients %s", errUsage, sub)
+	return nil
 }
 
 // readLine reads one line (a password from stdin).
