@@ -30,12 +30,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, "redeem pushed request", err)
 		return
 	}
-	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
+	ar, err := h.authorizeRequest(ctx, r)
 	if err != nil {
-		h.writeAuthorizeError(w, r, ar, err)
-		return
-	}
-	if err := checkAuthorizeRequest(ar); err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
 		return
 	}
@@ -83,16 +79,23 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 	orig.Form, orig.PostForm = nil, nil
 	orig.Header = r.Header.Clone()
 	orig.Header.Del("Content-Type")
-	ar, err := h.oauth.NewAuthorizeRequest(ctx, orig)
+	ar, err := h.authorizeRequest(ctx, orig)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
 		return
 	}
-	if err := checkAuthorizeRequest(ar); err != nil {
-		h.writeAuthorizeError(w, r, ar, err)
-		return
-	}
 	h.advance(w, r, ar, f)
+}
+
+// authorizeRequest is fosite's validation of an authorization request and
+// latch's own (checkAuthorizeRequest), the same at the start and at every
+// resume.
+func (h *Handler) authorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
+	if err == nil {
+		err = checkAuthorizeRequest(ar)
+	}
+	return ar, err
 }
 
 // advance takes the flow to its next step: login, consent, or the code.
