@@ -33,8 +33,10 @@ func TestRefreshLifetimes(t *testing.T) {
 		s := startServer(t, func(c *Config) { c.RefreshTokenTTL = 3 * time.Second })
 		u := s.user(t, "user")
 		rp := s.client(t, meta)
-		start := time.Now()
 		tok := rp.login(t, s.browser(), u, offline, nil)
+		// The family was granted before this instant, so its absolute end
+		// is at most 3s after it, however slow the machine.
+		start := time.Now()
 		// Rotated at 2s, the new token would live until 5s on its idle
 		// lifetime alone; the family's absolute lifetime ends it at 3s.
 		time.Sleep(2 * time.Second)
