@@ -289,6 +289,14 @@ func (c *Config) validate() error {
 			bad("LATCH_SECRET", "is required: at least 32 random bytes, e.g. `openssl rand -base64 48`")
 		}
 	}
+	if c.RedisURL != "" {
+		// Parse only: clients connect lazily, so this reaches no server.
+		if rdb, err := openRedis(c.RedisURL); err != nil {
+			errs = append(errs, err)
+		} else {
+			rdb.Close()
+		}
+	}
 	if c.AccessTokenTTL < time.Minute {
 		bad("LATCH_ACCESS_TOKEN_TTL", "must be at least 1m")
 	}

@@ -63,6 +63,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(&c, stderr)
+	redis.SetLogger(redisLogger{log})
 	srv, err := newServer(ctx, &c, stdout, log)
 	if err != nil {
 		return err
@@ -166,11 +167,9 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 			return nil, err
 		}
 		s.mail = q
-		opts, err := redis.ParseURL(c.RedisURL)
-		if err != nil {
-			return nil, errors.New("LATCH_REDIS_URL: not a valid redis:// or rediss:// URL")
+		if s.rdb, err = openRedis(c.RedisURL); err != nil {
+			return nil, err
 		}
-		s.rdb = redis.NewClient(opts)
 	}
 	s.closers = append(s.closers, func() { s.rdb.Close() }, s.store.Close)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
