@@ -52,11 +52,12 @@ const BackupCodeCount = 10
 type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
+	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error)
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
 	CountBackupCodes(ctx context.Context, userID string) (int, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
-	GetClient(ctx context.Context, id string) (storage.Client, error)
+	ListClients(ctx context.Context) ([]storage.Client, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 }
 
@@ -193,6 +194,7 @@ type accountPage struct {
 	NewError        string // tied to new_password
 	TOTPEnabled     bool
 	DisableError    string // tied to the code field of the turn-off form
+	CodesError      string // tied to the code field of the new-backup-codes form
 	BackupCodesLeft int
 	Apps            []app
 	Sessions        []sessionRow
@@ -243,13 +245,23 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		h.internalError(w, r, "list consents", err)
 		return
 	}
+	// One query for the names, not one per app; only when there are apps
+	// to name, which is not the common case.
+	names := map[string]string{}
+	if len(consents) > 0 {
+		clients, err := h.c.Store.ListClients(ctx)
+		if err != nil {
+			h.internalError(w, r, "list clients", err)
+			return
+		}
+		for _, cl := range clients {
+			names[cl.ID] = cl.Name
+		}
+	}
 	for _, c := range consents {
 		a := app{ClientID: c.ClientID, Name: c.ClientID}
-		if cl, err := h.c.Store.GetClient(ctx, c.ClientID); err == nil && cl.Name != "" {
-			a.Name = cl.Name
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			h.internalError(w, r, "load client", err)
-			return
+		if n := names[c.ClientID]; n != "" {
+			a.Name = n
 		}
 		for _, s := range c.Scopes {
 			a.Scopes = append(a.Scopes, consent.Describe(s))

@@ -140,8 +140,8 @@ func TestTOTP(t *testing.T) {
 	t.Run("case=regenerated backup codes replace the old ones", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, _ := signedIn(t, e)
-		_, old := enroll(t, e, c)
-		r := c.Submit(t, "/account/backup-codes", nil)
+		secret, old := enroll(t, e, c)
+		r := c.Submit(t, "/account/backup-codes", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}})
 		mustStatus(t, r, http.StatusOK)
 		fresh := webtest.Attr(r.Body, "data-backup-code")
 		if len(fresh) != 10 {
@@ -156,6 +156,75 @@ func TestTOTP(t *testing.T) {
 		if page := c.Get(t, "/account"); strings.Contains(page.Body, "data-backup-code") {
 			t.Error("account page shows backup codes")
 		}
+	})
+}
+
+// A session cookie alone must not mint a new second factor: making new
+// backup codes asks for the app's current code.
+func TestNewBackupCodesNeedACurrentTOTPCode(t *testing.T) {
+	t.Run("case=without a valid TOTP code nothing changes", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, u := signedIn(t, e)
+		secret, old := enroll(t, e, c)
+		for _, tc := range []struct{ name, code string }{
+			{"no code", ""},
+			{"a wrong code", "000000"},
+			// A leaked backup code must not turn into ten fresh ones.
+			{"a backup code", old[0]},
+			// enroll's confirming code: accepted once, never again.
+			{"a replayed code", webtest.Code(t, secret, 0)},
+		} {
+			r := c.Submit(t, "/account/backup-codes", url.Values{"code": {tc.code}})
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("%s: status %d, want 400", tc.name, r.Status)
+			}
+			if !strings.Contains(r.Body, `aria-describedby="codes-code-hint codes-code-error"`) || !strings.Contains(r.Body, `id="codes-code-error"`) {
+				t.Errorf("%s: no error tied to the code field", tc.name)
+			}
+			if got := webtest.Attr(r.Body, "data-backup-code"); len(got) != 0 {
+				t.Fatalf("%s: %d backup codes shown", tc.name, len(got))
+			}
+		}
+		if n, _ := e.Store.CountBackupCodes(t.Context(), u.ID); n != 10 {
+			t.Errorf("%d backup codes left, want the 10 from enrollment (the backup code offered must not be used up)", n)
+		}
+		if n := e.CountMail(email, "backup_codes_regenerated"); n != 0 {
+			t.Errorf("%d regeneration notices sent", n)
+		}
+		c2 := e.NewClient()
+		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {old[1]}}), "/account")
+	})
+
+	t.Run("case=the form asks for the code", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, _ := signedIn(t, e)
+		enroll(t, e, c)
+		page := c.Get(t, "/account")
+		form := page.Body[strings.Index(page.Body, `action="/account/backup-codes"`):]
+		form = form[:strings.Index(form, "</form>")]
+		if !strings.Contains(form, `name="code"`) || !strings.Contains(form, `autocomplete="one-time-code"`) || !strings.Contains(form, `<label for="codes-code">`) {
+			t.Errorf("backup-codes form lacks a labelled code field:\n%s", form)
+		}
+	})
+
+	t.Run("case=wrong codes are rate limited with the other code entries", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, _ := signedIn(t, e)
+		secret, _ := enroll(t, e, c)
+		// Failures count with those of turning TOTP off: one budget (5 in
+		// webtest) for guessing the user's codes on this page.
+		mustStatus(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {"000000"}}), http.StatusBadRequest)
+		for range 3 {
+			mustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {"000000"}}), http.StatusBadRequest)
+		}
+		r := c.Submit(t, "/account/backup-codes", url.Values{"code": {"000000"}})
+		mustStatus(t, r, http.StatusTooManyRequests)
+		if r.Header.Get("Retry-After") == "" || !strings.Contains(r.Body, `id="codes-code-error"`) {
+			t.Errorf("lockout without Retry-After or an error on the code field:\n%s", r.Body)
+		}
+		// Locked out, even the right code waits.
+		mustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), http.StatusTooManyRequests)
 	})
 }
 

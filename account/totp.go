@@ -166,29 +166,23 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.c.Limit.Reset(ctx, key); err != nil {
 		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
-	sealed := h.c.TOTP.Seal(u.ID, en.Secret)
+	// A fresh set of backup codes comes with the second factor, in the same
+	// write, so that losing the phone never locks the user out.
+	codes, hashes, err := h.newBackupCodes()
+	if err != nil {
+		h.internalError(w, r, "create backup codes", err)
+		return
+	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{h.event(r, "totp_enabled", u.ID)},
 		Mail:  []storage.MailJob{notice(u.Email, "totp_enabled", r)},
 	}
-	if _, err := h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
-		if cur.TOTPEnabled() {
-			return errChanged
-		}
-		cur.TOTPSecret = sealed
-		return nil
-	}); errors.Is(err, errChanged) {
+	if _, err := h.c.Store.SetTOTP(ctx, u.ID, h.c.TOTP.Seal(u.ID, en.Secret), hashes, fx); errors.Is(err, storage.ErrAlreadyExists) {
+		// Another tab or request enrolled first; its codes stand.
 		web.Redirect(w, r, Path)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "enable TOTP", err)
-		return
-	}
-	// A fresh set of backup codes comes with the second factor, so that
-	// losing the phone does not lock the user out.
-	codes, err := h.newBackupCodes(ctx, u.ID, storage.Effects{})
-	if err != nil {
-		h.internalError(w, r, "create backup codes", err)
 		return
 	}
 	h.renderCodes(w, r, codesPage{Codes: codes, Enabled: true})
@@ -235,15 +229,10 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 		Audit: []storage.AuditEvent{h.event(r, "totp_disabled", u.ID)},
 		Mail:  []storage.MailJob{notice(u.Email, "totp_disabled", r)},
 	}
-	if _, err := h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
-		cur.TOTPSecret = nil
-		return nil
-	}); err != nil {
+	// The secret and the backup codes go in one write: a failure half-way
+	// must not leave codes that outlive the factor they stand in for.
+	if _, err := h.c.Store.SetTOTP(ctx, u.ID, nil, nil, fx); err != nil {
 		h.internalError(w, r, "disable TOTP", err)
-		return
-	}
-	if err := h.c.Store.ReplaceBackupCodes(ctx, u.ID, nil, storage.Effects{}); err != nil {
-		h.internalError(w, r, "remove backup codes", err)
 		return
 	}
 	web.Redirect(w, r, Path+"?done=totp_off")
@@ -265,38 +254,74 @@ func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, v codesPag
 	h.pages.Render(w, r, http.StatusOK, pageCodes, "Your backup codes", v)
 }
 
-// newBackupCodes replaces the user's backup codes, atomically with fx, and
-// returns the new ones: the only time they are ever readable.
-func (h *Handler) newBackupCodes(ctx context.Context, userID string, fx storage.Effects) ([]string, error) {
-	codes, err := mfa.GenerateBackupCodes(BackupCodeCount)
+// newBackupCodes returns a fresh set of backup codes, to show once, and
+// the hashes to store.
+func (h *Handler) newBackupCodes() (codes []string, hashes [][]byte, err error) {
+	codes, err = mfa.GenerateBackupCodes(BackupCodeCount)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	hashes := make([][]byte, len(codes))
+	hashes = make([][]byte, len(codes))
 	for i, c := range codes {
 		hashes[i] = mfa.HashBackupCode(h.c.Box, c)
 	}
-	if err := h.c.Store.ReplaceBackupCodes(ctx, userID, hashes, fx); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codes, hashes, nil
 }
 
+// regenerateCodes replaces the backup codes. It asks for a current TOTP
+// code, not a backup code: a session cookie alone must not mint a second
+// factor, and one leaked backup code must not turn into ten fresh ones.
 func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
 	sess, u, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
+	ctx := r.Context()
 	if !u.TOTPEnabled() {
 		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{Notice: "Turn on two-step sign-in first: backup codes stand in for its codes."})
+		return
+	}
+	codeError := func(v *accountPage, msg string) { v.CodesError = msg }
+	key := "account-code:" + u.ID
+	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return
+	} else if wait > 0 {
+		h.tooMany(w, r, sess, u, wait, codeError)
+		return
+	}
+	valid := false
+	if code := r.PostFormValue("code"); mfa.LooksLikeTOTP(code) {
+		var err error
+		if valid, err = h.c.TOTP.Validate(ctx, u, code); err != nil {
+			h.internalError(w, r, "check code", err)
+			return
+		}
+	}
+	if !valid {
+		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
+			h.internalError(w, r, "count failure", err)
+			return
+		} else if wait > 0 {
+			h.tooMany(w, r, sess, u, wait, codeError)
+			return
+		}
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{CodesError: "That code is not valid. Enter the 6-digit code your app shows now."})
+		return
+	}
+	if err := h.c.Limit.Reset(ctx, key); err != nil {
+		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
+	}
+	codes, hashes, err := h.newBackupCodes()
+	if err != nil {
+		h.internalError(w, r, "generate backup codes", err)
 		return
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{h.event(r, "backup_codes_regenerated", u.ID)},
 		Mail:  []storage.MailJob{notice(u.Email, "backup_codes_regenerated", r)},
 	}
-	codes, err := h.newBackupCodes(r.Context(), u.ID, fx)
-	if err != nil {
+	if err := h.c.Store.ReplaceBackupCodes(ctx, u.ID, hashes, fx); err != nil {
 		h.internalError(w, r, "regenerate backup codes", err)
 		return
 	}

@@ -172,6 +172,13 @@ type Store interface {
 	// when there is none. Of two racing uses exactly one succeeds.
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
 	CountBackupCodes(ctx context.Context, userID string) (unused int, err error)
+	// SetTOTP turns the user's second factor on or off in one transaction
+	// with fx: it stores the sealed secret (nil turns TOTP off) and replaces
+	// every backup code with backupHashes (there must be none when turning
+	// it off). Setting a secret while one is set is ErrAlreadyExists, so of
+	// two racing enrollments one wins; ErrNotFound when the user does not
+	// exist. On any error nothing is changed.
+	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx Effects) (User, error)
 
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	SaveConsent(ctx context.Context, c Consent) error // upsert: the scopes replace the stored ones

@@ -16,6 +16,7 @@ import (
 	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
 	"github.com/redis/go-redis/v9"
 )
@@ -166,7 +167,7 @@ func TestCLIClients(t *testing.T) {
 }
 
 func TestCLIUsers(t *testing.T) {
-	cliEnvFor(t)
+	dsn := cliEnvFor(t)
 	rurl := testenv.RedisURL(t)
 	t.Setenv("LATCH_REDIS_URL", rurl)
 	var u userView
@@ -255,10 +256,58 @@ func TestCLIUsers(t *testing.T) {
 			t.Fatal("not enabled")
 		}
 	})
-	t.Run("case=reset-mfa", func(t *testing.T) {
+	t.Run("case=reset-mfa removes the secret and the backup codes together, or neither", func(t *testing.T) {
+		ctx := t.Context()
+		st, err := postgres.New(ctx, dsn, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.SetTOTP(ctx, u.ID, []byte("sealed secret"), [][]byte{[]byte("h1"), []byte("h2")}, storage.Effects{}); err != nil {
+			t.Fatal(err)
+		}
+		state := func() (on bool, codes, resets int) {
+			t.Helper()
+			got, err := st.GetUser(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if codes, err = st.CountBackupCodes(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			events, err := st.ListAudit(ctx, u.ID, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range events {
+				if e.Kind == "mfa_reset" {
+					resets++
+				}
+			}
+			return got.TOTPEnabled(), codes, resets
+		}
+		// The database refuses to delete backup codes: the reset fails as
+		// a whole, rather than turning TOTP off and keeping the codes.
+		if _, err := st.Pool().Exec(ctx, `CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+			CREATE TRIGGER refuse_delete BEFORE DELETE ON backup_codes FOR EACH ROW EXECUTE FUNCTION refuse_delete()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cli(t, "", "users", "reset-mfa", "alice@example.com"); err == nil {
+			t.Fatal("reset-mfa succeeded although the backup codes could not be deleted")
+		}
+		if on, codes, resets := state(); !on || codes != 2 || resets != 0 {
+			t.Fatalf("failed reset left TOTP on %t, %d backup codes, %d mfa_reset events; want it untouched", on, codes, resets)
+		}
+		if _, err := st.Pool().Exec(ctx, `DROP TRIGGER refuse_delete ON backup_codes`); err != nil {
+			t.Fatal(err)
+		}
 		out := mustCLI(t, "", "users", "reset-mfa", "alice@example.com")
 		if !strings.Contains(out, "reset two-factor") {
 			t.Fatalf("got %q", out)
+		}
+		if on, codes, resets := state(); on || codes != 0 || resets != 1 {
+			t.Fatalf("after reset: TOTP on %t, %d backup codes, %d mfa_reset events", on, codes, resets)
 		}
 	})
 }

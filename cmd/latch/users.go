@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
@@ -219,14 +218,10 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		u, err = st.UpdateUser(e.ctx, u.ID, audit(u.ID, "mfa_reset", nil), func(u *storage.User) error {
-			u.TOTPSecret = nil
-			return nil
-		})
+		// The secret and the backup codes go together, with the audit
+		// event: a failure leaves the user's second factor as it was.
+		u, err = st.SetTOTP(e.ctx, u.ID, nil, nil, audit(u.ID, "mfa_reset", nil))
 		if err != nil {
-			return err
-		}
-		if err := st.ReplaceBackupCodes(e.ctx, u.ID, nil, storage.Effects{}); err != nil {
 			return err
 		}
 		return print(u, "reset two-factor authentication of")
@@ -253,11 +248,10 @@ func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
 		fmt.Fprintln(e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
 		return nil
 	}
-	opts, err := redis.ParseURL(rurl)
+	rdb, err := openRedis(rurl)
 	if err != nil {
-		return errors.New("LATCH_REDIS_URL: not a valid redis:// URL")
+		return err
 	}
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	rs := redisstore.New(rdb, nil, time.Minute, time.Hour)
 	return provider.NewRevoker(st, rs, session.NewStore(rdb, session.Options{})).RevokeUser(e.ctx, userID)

@@ -471,21 +471,67 @@ func (s *Store) ReplaceBackupCodes(_ context.Context, userID string, hashes [][]
 		s.mu.Unlock()
 		return errorf("replace backup codes", storage.ErrNotFound)
 	}
-	codes := make([]backupCode, 0, len(hashes))
-	for _, h := range hashes {
-		for _, c := range codes {
-			if string(c.hash) == string(h) {
-				s.mu.Unlock()
-				return errorf("replace backup codes", storage.ErrAlreadyExists)
-			}
-		}
-		codes = append(codes, backupCode{hash: clone(h)})
+	codes, err := newBackupCodes(hashes)
+	if err != nil {
+		s.mu.Unlock()
+		return errorf("replace backup codes", err)
 	}
 	s.backupCodes[userID] = codes
 	mail := s.applyEffects(withUser(fx, userID))
 	s.mu.Unlock()
 	s.deliver(mail)
 	return nil
+}
+
+// newBackupCodes checks hashes for duplicates, as the primary key of
+// PostgreSQL's backup_codes does, and returns them unused.
+func newBackupCodes(hashes [][]byte) ([]backupCode, error) {
+	codes := make([]backupCode, 0, len(hashes))
+	for _, h := range hashes {
+		for _, c := range codes {
+			if string(c.hash) == string(h) {
+				return nil, storage.ErrAlreadyExists
+			}
+		}
+		codes = append(codes, backupCode{hash: clone(h)})
+	}
+	return codes, nil
+}
+
+// SetTOTP stores the sealed secret (nil clears it) and replaces the user's
+// backup codes, with fx, all under the lock: nothing changes on error.
+func (s *Store) SetTOTP(_ context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error) {
+	if len(secret) == 0 && len(backupHashes) > 0 {
+		return storage.User{}, errorf("set TOTP", fmt.Errorf("backup codes without a TOTP secret"))
+	}
+	if err := validateEffects(fx); err != nil {
+		return storage.User{}, errorf("set TOTP", err)
+	}
+	codes, err := newBackupCodes(backupHashes)
+	if err != nil {
+		return storage.User{}, errorf("set TOTP", err)
+	}
+	s.mu.Lock()
+	u, ok := s.users[userID]
+	if !ok {
+		s.mu.Unlock()
+		return storage.User{}, errorf("set TOTP", storage.ErrNotFound)
+	}
+	if len(secret) > 0 && u.TOTPEnabled() {
+		s.mu.Unlock()
+		return storage.User{}, errorf("set TOTP", storage.ErrAlreadyExists)
+	}
+	u.TOTPSecret = nil
+	if len(secret) > 0 {
+		u.TOTPSecret = clone(secret)
+	}
+	u.UpdatedAt = now()
+	s.users[userID] = copyUser(u)
+	s.backupCodes[userID] = codes
+	mail := s.applyEffects(withUser(fx, userID))
+	s.mu.Unlock()
+	s.deliver(mail)
+	return copyUser(u), nil
 }
 
 // UseBackupCode marks the unused code with this hash used;

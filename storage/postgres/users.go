@@ -182,6 +182,51 @@ func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []
 	return nil
 }
 
+const (
+	lockTOTPSQL = `SELECT totp_secret FROM users WHERE id = $1 FOR UPDATE`
+	setTOTPSQL  = `UPDATE users SET totp_secret = $2, updated_at = $3 WHERE id = $1 RETURNING ` + userColumns
+)
+
+// SetTOTP stores the sealed secret (nil clears it) and replaces the user's
+// backup codes, with fx, in one transaction. The user's row is locked
+// first, so of two racing enrollments the second finds the first's secret.
+func (s *Store) SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error) {
+	if len(secret) == 0 {
+		if len(backupHashes) > 0 {
+			return storage.User{}, fmt.Errorf("postgres: set TOTP: backup codes without a TOTP secret")
+		}
+		secret = nil // NULL, never an empty bytea
+	}
+	var u storage.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var current []byte
+		if err := tx.QueryRow(ctx, lockTOTPSQL, userID).Scan(&current); err != nil {
+			return translate(err)
+		}
+		if secret != nil && len(current) > 0 {
+			return storage.ErrAlreadyExists
+		}
+		var err error
+		if u, err = scanUser(tx.QueryRow(ctx, setTOTPSQL, userID, secret, now())); err != nil {
+			return translate(err)
+		}
+		if _, err := tx.Exec(ctx, deleteBackupCodesSQL, userID); err != nil {
+			return translate(err)
+		}
+		t := now()
+		for _, h := range backupHashes {
+			if _, err := tx.Exec(ctx, insertBackupCodeSQL, userID, h, t); err != nil {
+				return translate(err)
+			}
+		}
+		return s.writeEffects(ctx, tx, withUser(fx, userID))
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("postgres: set TOTP: %w", err)
+	}
+	return u, nil
+}
+
 // One statement both checks and marks: of two racing uses of a code, the
 // second finds used_at set once the first commits and matches no row.
 const useBackupCodeSQL = `UPDATE backup_codes SET used_at = now()

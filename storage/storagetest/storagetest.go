@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	cases = append(cases, clientCases()...)
 	cases = append(cases, userCases()...)
 	cases = append(cases, backupCodeCases()...)
+	cases = append(cases, totpCases()...)
 	cases = append(cases, consentCases()...)
 	cases = append(cases, refreshCases()...)
 	cases = append(cases, signingKeyCases()...)
@@ -633,6 +634,165 @@ func backupCodeCases() []testCase {
 			if wins.Load() != 1 {
 				t.Errorf("%d racing uses of one code succeeded, want 1", wins.Load())
 			}
+		}},
+	}
+}
+
+// --- TOTP ---
+
+// totpState is what SetTOTP changes, as seen from outside.
+type totpState struct {
+	secret    string
+	updatedAt int64 // µs: comparable with ==
+	codes     int
+	audit     int
+	mail      int
+}
+
+func totpStateOf(t *testing.T, s Store, userID string) totpState {
+	t.Helper()
+	u, err := s.GetUser(t.Context(), userID)
+	noErr(t, "GetUser", err)
+	n, err := s.CountBackupCodes(t.Context(), userID)
+	noErr(t, "CountBackupCodes", err)
+	return totpState{secret: string(u.TOTPSecret), updatedAt: u.UpdatedAt.UnixMicro(), codes: n, audit: len(audit(t, s, "")), mail: len(outbox(t, s))}
+}
+
+func totpCases() []testCase {
+	return []testCase{
+		{name: "totp-set-stores-secret-and-replaces-codes-with-effects", run: func(t *testing.T, s Store) {
+			u := mustUser(t, s, "a@example.com")
+			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("old")}, storage.Effects{}))
+			time.Sleep(2 * time.Millisecond)
+			got, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("2"), hash("3")}, effects("totp_enabled", "a@example.com"))
+			noErr(t, "SetTOTP", err)
+			stored, err := s.GetUser(t.Context(), u.ID)
+			noErr(t, "GetUser", err)
+			if !reflect.DeepEqual(got, stored) {
+				t.Errorf("SetTOTP returned\n %+v\nbut stored\n %+v", got, stored)
+			}
+			if string(stored.TOTPSecret) != "sealed-1" || !stored.UpdatedAt.After(u.UpdatedAt) || stored.PasswordHash != u.PasswordHash {
+				t.Errorf("after SetTOTP: %+v", stored)
+			}
+			if n, _ := s.CountBackupCodes(t.Context(), u.ID); n != 3 {
+				t.Errorf("CountBackupCodes = %d, want 3", n)
+			}
+			wantErr(t, "UseBackupCode(replaced)", s.UseBackupCode(t.Context(), u.ID, hash("old")), storage.ErrNotFound)
+			noErr(t, "UseBackupCode(new)", s.UseBackupCode(t.Context(), u.ID, hash("2")))
+			if a := audit(t, s, u.ID); len(a) != 1 || a[0].Kind != "totp_enabled" {
+				t.Errorf("audit = %+v", a)
+			}
+			if m := outbox(t, s); len(m) != 1 || m[0].Template != "totp_enabled" {
+				t.Errorf("mail = %+v", m)
+			}
+		}},
+		{name: "totp-clear-removes-secret-and-every-code-with-effects", run: func(t *testing.T, s Store) {
+			u := mustUser(t, s, "a@example.com")
+			_, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("2")}, storage.Effects{})
+			noErr(t, "SetTOTP", err)
+			noErr(t, "UseBackupCode", s.UseBackupCode(t.Context(), u.ID, hash("1")))
+			got, err := s.SetTOTP(t.Context(), u.ID, nil, nil, effects("totp_disabled", "a@example.com"))
+			noErr(t, "SetTOTP(nil)", err)
+			if got.TOTPEnabled() || got.TOTPSecret != nil {
+				t.Errorf("SetTOTP(nil) returned secret %q", got.TOTPSecret)
+			}
+			stored, err := s.GetUser(t.Context(), u.ID)
+			noErr(t, "GetUser", err)
+			if !reflect.DeepEqual(got, stored) {
+				t.Errorf("SetTOTP returned\n %+v\nbut stored\n %+v", got, stored)
+			}
+			if n, _ := s.CountBackupCodes(t.Context(), u.ID); n != 0 {
+				t.Errorf("CountBackupCodes = %d, want 0", n)
+			}
+			wantErr(t, "UseBackupCode(cleared)", s.UseBackupCode(t.Context(), u.ID, hash("2")), storage.ErrNotFound)
+			if a := audit(t, s, u.ID); len(a) != 1 || a[0].Kind != "totp_disabled" {
+				t.Errorf("audit = %+v", a)
+			}
+			// Clearing what is clear already is no error: an operator's
+			// reset of a user without TOTP still removes stray codes.
+			_, err = s.SetTOTP(t.Context(), u.ID, nil, nil, storage.Effects{})
+			noErr(t, "SetTOTP(nil) again", err)
+		}},
+		{name: "totp-set-while-set-already-exists-and-changes-nothing", run: func(t *testing.T, s Store) {
+			u := mustUser(t, s, "a@example.com")
+			_, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1")}, effects("totp_enabled", "a@example.com"))
+			noErr(t, "SetTOTP", err)
+			before := totpStateOf(t, s, u.ID)
+			_, err = s.SetTOTP(t.Context(), u.ID, []byte("sealed-2"), [][]byte{hash("2")}, effects("totp_enabled", "a@example.com"))
+			wantErr(t, "SetTOTP(while set)", err, storage.ErrAlreadyExists)
+			if after := totpStateOf(t, s, u.ID); after != before {
+				t.Errorf("refused SetTOTP changed %+v to %+v", before, after)
+			}
+			noErr(t, "UseBackupCode(first set)", s.UseBackupCode(t.Context(), u.ID, hash("1")))
+		}},
+		{name: "totp-failure-leaves-nothing-half-done", run: func(t *testing.T, s Store) {
+			u := mustUser(t, s, "a@example.com")
+			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("old")}, storage.Effects{}))
+			// The store refuses an audit event without a kind: for a
+			// transactional backend that happens after the secret and the
+			// codes are written, and must undo them.
+			badFx := effects("totp_enabled", "a@example.com")
+			badFx.Audit = append(badFx.Audit, storage.AuditEvent{})
+			check := func(what string, err error, want totpState) {
+				t.Helper()
+				if err == nil {
+					t.Fatalf("%s: no error", what)
+				}
+				if got := totpStateOf(t, s, u.ID); got != want {
+					t.Fatalf("failed %s changed %+v to %+v", what, want, got)
+				}
+			}
+			off := totpStateOf(t, s, u.ID)
+			_, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("2")}, badFx)
+			check("SetTOTP with refused effects", err, off)
+			_, err = s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("1")}, effects("totp_enabled", "a@example.com"))
+			wantErr(t, "SetTOTP(duplicate codes)", err, storage.ErrAlreadyExists)
+			check("SetTOTP with duplicate codes", err, off)
+			_, err = s.SetTOTP(t.Context(), u.ID, nil, [][]byte{hash("1")}, storage.Effects{})
+			check("SetTOTP with codes but no secret", err, off)
+			noErr(t, "UseBackupCode(old)", s.UseBackupCode(t.Context(), u.ID, hash("old")))
+
+			_, err = s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("2")}, storage.Effects{})
+			noErr(t, "SetTOTP", err)
+			on := totpStateOf(t, s, u.ID)
+			_, err = s.SetTOTP(t.Context(), u.ID, nil, nil, badFx)
+			check("clearing SetTOTP with refused effects", err, on)
+			noErr(t, "UseBackupCode(kept)", s.UseBackupCode(t.Context(), u.ID, hash("1")))
+		}},
+		{name: "totp-unknown-user-not-found", run: func(t *testing.T, s Store) {
+			_, err := s.SetTOTP(t.Context(), "no-such-id", []byte("sealed-1"), [][]byte{hash("1")}, effects("totp_enabled", "a@example.com"))
+			wantErr(t, "SetTOTP", err, storage.ErrNotFound)
+			_, err = s.SetTOTP(t.Context(), "no-such-id", nil, nil, storage.Effects{})
+			wantErr(t, "SetTOTP(nil)", err, storage.ErrNotFound)
+			if m := outbox(t, s); len(m) != 0 {
+				t.Errorf("mail = %+v", m)
+			}
+		}},
+		{name: "totp-racing-enrollments-one-wins", run: func(t *testing.T, s Store) {
+			u := mustUser(t, s, "a@example.com")
+			const n = 8
+			var wins atomic.Int32
+			var winner atomic.Int32
+			parallel(n, func(i int) {
+				_, err := s.SetTOTP(t.Context(), u.ID, fmt.Appendf(nil, "sealed-%d", i),
+					[][]byte{hash(fmt.Sprint(i, "a")), hash(fmt.Sprint(i, "b"))}, storage.Effects{})
+				switch {
+				case err == nil:
+					wins.Add(1)
+					winner.Store(int32(i))
+				case !errors.Is(err, storage.ErrAlreadyExists):
+					t.Errorf("SetTOTP: %v", err)
+				}
+			})
+			if wins.Load() != 1 {
+				t.Fatalf("%d racing enrollments succeeded, want 1", wins.Load())
+			}
+			w := winner.Load()
+			st := totpStateOf(t, s, u.ID)
+			if st.secret != fmt.Sprintf("sealed-%d", w) || st.codes != 2 {
+				t.Errorf("stored %+v, want the winner's secret and its 2 codes", st)
+			}
+			noErr(t, "UseBackupCode(winner's)", s.UseBackupCode(t.Context(), u.ID, hash(fmt.Sprint(w, "a"))))
 		}},
 	}
 }
