@@ -48,6 +48,7 @@ type Config struct {
 	Argon2Iterations  int
 	Argon2Parallelism int
 	HashConcurrency   int
+	HashWait          time.Duration
 
 	LoginLimitAccount int
 	LoginLimitIP      int
@@ -232,6 +233,7 @@ func bindServe(fs *flag.FlagSet, c *Config) *configFlags {
 	cf.add("LATCH_ARGON2_ITERATIONS", "2", "Argon2id iterations", num(&c.Argon2Iterations, 2))
 	cf.add("LATCH_ARGON2_PARALLELISM", "1", "Argon2id parallelism", num(&c.Argon2Parallelism, 1))
 	cf.add("LATCH_HASH_CONCURRENCY", "4", "password hashes computed at once; more wait briefly, then get 429", num(&c.HashConcurrency, 1))
+	cf.add("LATCH_HASH_WAIT", "2s", "how long a request waits for a password-hashing slot before it gets 429", dur(&c.HashWait))
 	cf.add("LATCH_LOGIN_LIMIT_ACCOUNT", "5", "failed logins per account within the window before it is locked", num(&c.LoginLimitAccount, 1))
 	cf.add("LATCH_LOGIN_LIMIT_IP", "20", "failed logins per client IP within the window before it is locked", num(&c.LoginLimitIP, 1))
 	cf.add("LATCH_LOGIN_LIMIT_WINDOW", "15m", "window of the login rate limits", dur(&c.LoginLimitWindow))

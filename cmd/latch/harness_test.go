@@ -99,6 +99,7 @@ func testConfig(t *testing.T) *Config {
 		Argon2Iterations:   1,
 		Argon2Parallelism:  1,
 		HashConcurrency:    4,
+		HashWait:           2 * time.Second,
 		LoginLimitAccount:  50,
 		LoginLimitIP:       1000,
 		LoginLimitWindow:   15 * time.Minute,

@@ -215,7 +215,7 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 		return nil, err
 	}
 
-	hasher := password.NewHasher(password.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Iterations), Parallelism: uint8(c.Argon2Parallelism)}, c.HashConcurrency, 2*time.Second)
+	hasher := password.NewHasher(password.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Iterations), Parallelism: uint8(c.Argon2Parallelism)}, c.HashConcurrency, c.HashWait)
 	policy := password.DefaultPolicy()
 	policy.MinLength = c.PasswordMinLength
 	checker := password.Checker{Policy: policy, Breach: password.NewBreach(password.BreachOptions{
