@@ -2,10 +2,12 @@ package webtest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -49,6 +51,21 @@ func Browser(t testing.TB) context.Context {
 	return ctx
 }
 
+// Tab opens a tab of ctx's browser in a browser context of its own, so it
+// starts with no cookies and shares none with other tabs: a second user, or
+// a fresh one, without the cost of another browser. It closes at cleanup.
+func Tab(ctx context.Context, t testing.TB) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The tab lives as long as the context of its first run: that run must
+	// have no deadline.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return tab
+}
+
 // Do runs steps in the browser of ctx, each batch within timeout, and on
 // failure fails t with the page the browser was on.
 func Do(ctx context.Context, t testing.TB, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
@@ -56,10 +73,34 @@ func Do(ctx context.Context, t testing.TB, timeout time.Duration, steps ...chrom
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := chromedp.Do(tctx, steps...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		t.Fatalf("browser: %v\nat %s:\n%s", err, loc, body)
+		fail(ctx, t, err)
 	}
+}
+
+// fail fails t with err and the page the browser of ctx is on.
+func fail(ctx context.Context, t testing.TB, err error) {
+	t.Helper()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	t.Fatalf("browser: %v\nat %s:\n%s", err, loc, body)
+}
+
+// Load runs steps that load a new document (a navigation, a click that
+// submits a form) within timeout, waits for it, and returns the response
+// of that document, after any redirects. On failure it fails t with the
+// page the browser was on.
+func Load(ctx context.Context, t testing.TB, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) *network.Response {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(tctx, steps...)
+	if err == nil && resp == nil {
+		err = errors.New("no document was loaded")
+	}
+	if err != nil {
+		fail(ctx, t, err)
+	}
+	return resp
 }
 
 // Get runs one action that returns a value, within timeout.

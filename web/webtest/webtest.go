@@ -296,11 +296,14 @@ func (e *Env) StartFlow(t testing.TB, clientID string, scopes []string, mutate f
 // Result is what the fake provider answers when a flow is finished.
 type Result struct {
 	Flow flow.Flow `json:"flow"`
+	// Error is the OAuth error provider would send the client:
+	// access_denied for a denied flow, as provider's authorize does.
+	Error string `json:"error,omitempty"`
 }
 
 // resume plays provider: a signed-in flow of a third-party client without
 // a decision goes to consent; any other flow is finished, and answered with
-// the flow as JSON.
+// the flow (and the error, for a denied one) as JSON.
 func (e *Env) resume(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, err := e.Flows.Get(ctx, r.URL.Query().Get("flow"), flow.StageResume)
@@ -321,8 +324,12 @@ func (e *Env) resume(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no flow", http.StatusBadRequest)
 		return
 	}
+	res := Result{Flow: *f}
+	if f.Denied {
+		res.Error = "access_denied"
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(Result{Flow: *f})
+	json.NewEncoder(w).Encode(res)
 }
 
 // Revoker is the real revocation on storage and sessions, as provider's
