@@ -335,9 +335,14 @@ func TestBrowser(t *testing.T) {
 		focused := func() string {
 			return webtest.Get(tab, t, wait, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.name || "" : ""`))
 		}
-		// The email field has the focus when the page opens.
-		if f := focused(); f != "email" {
-			t.Fatalf("focus on load: %q", f)
+		// The email field has the focus when the page opens (autofocus
+		// applies just after load, so wait for it).
+		deadline := time.Now().Add(wait)
+		for f := focused(); f != "email"; f = focused() {
+			if time.Now().After(deadline) {
+				t.Fatalf("focus on load: %q", f)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		webtest.Do(tab, t, wait, chromedp.KeyEvent(kbEmail), chromedp.KeyEvent(kb.Tab))
 		if f := focused(); f != "password" {
