@@ -292,36 +292,14 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	key := "account-password:" + u.ID
-	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
-		h.internalError(w, r, "check rate limit", err)
-		return
-	} else if wait > 0 {
-		h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.CurrentError = msg })
-		return
-	}
 	current, next := r.PostFormValue("current_password"), r.PostFormValue("new_password")
-	ok, _, err := h.c.Hasher.Verify(ctx, u.PasswordHash, current)
-	if errors.Is(err, password.ErrBusy) {
-		h.busy(w, r)
+	if !h.limited(w, r, "account-password:"+u.ID, "Your current password is not correct.",
+		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CurrentError = msg }),
+		func() (bool, error) {
+			ok, _, err := h.c.Hasher.Verify(ctx, u.PasswordHash, current)
+			return ok, err
+		}) {
 		return
-	} else if err != nil {
-		h.internalError(w, r, "verify password", err)
-		return
-	}
-	if !ok {
-		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		} else if wait > 0 {
-			h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.CurrentError = msg })
-			return
-		}
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{CurrentError: "Your current password is not correct."})
-		return
-	}
-	if err := h.c.Limit.Reset(ctx, key); err != nil {
-		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
 	if err := h.c.Checker.Check(ctx, next); err != nil {
 		var perr *password.Error
@@ -380,11 +358,55 @@ var errChanged = errors.New("account: changed concurrently")
 
 // tooMany re-renders the account page with a message, set by field, that
 // says when to retry.
-func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, sess *session.Session, u storage.User, wait time.Duration, field func(*accountPage, string)) {
-	web.SetRetryAfter(w.Header(), wait)
-	var v accountPage
-	field(&v, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
-	h.renderAccount(w, r, http.StatusTooManyRequests, sess, u, v)
+// limited runs check under the failure limit of key: while the key is
+// locked, or when a wrong answer locks it, fail gets 429 (with Retry-After
+// set) and a message saying when to retry; any other wrong answer gets 400
+// and wrong. It reports whether check passed, and then clears the count.
+func (h *Handler) limited(w http.ResponseWriter, r *http.Request, key, wrong string, fail func(status int, msg string), check func() (bool, error)) bool {
+	ctx := r.Context()
+	locked := func(wait time.Duration) {
+		web.SetRetryAfter(w.Header(), wait)
+		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
+	}
+	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+		h.internalError(w, r, "check rate limit", err)
+		return false
+	} else if wait > 0 {
+		locked(wait)
+		return false
+	}
+	ok, err := check()
+	if errors.Is(err, password.ErrBusy) {
+		h.busy(w, r)
+		return false
+	} else if err != nil {
+		h.internalError(w, r, "check", err)
+		return false
+	}
+	if !ok {
+		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
+			h.internalError(w, r, "count failure", err)
+		} else if wait > 0 {
+			locked(wait)
+		} else {
+			fail(http.StatusBadRequest, wrong)
+		}
+		return false
+	}
+	if err := h.c.Limit.Reset(ctx, key); err != nil {
+		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
+	}
+	return true
+}
+
+// onAccount renders a failure on the account page, the message tied to the
+// field field sets.
+func (h *Handler) onAccount(w http.ResponseWriter, r *http.Request, sess *session.Session, u storage.User, field func(*accountPage, string)) func(int, string) {
+	return func(status int, msg string) {
+		var v accountPage
+		field(&v, msg)
+		h.renderAccount(w, r, status, sess, u, v)
+	}
 }
 
 func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package account
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -133,38 +132,15 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.renderTOTP(w, r, status, totpPage{Secret: en.Secret, QR: qrURL(png), Pending: pending, Error: msg})
 	}
-	key := "account-code:" + u.ID
-	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
-		h.internalError(w, r, "check rate limit", err)
-		return
-	} else if wait > 0 {
-		web.SetRetryAfter(w.Header(), wait)
-		retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+web.RetryText(wait)+".")
-		return
-	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
-	valid := false
-	if mfa.LooksLikeTOTP(code) {
-		var err error
-		if valid, err = h.c.TOTP.Check(ctx, u.ID, en.Secret, code); err != nil {
-			h.internalError(w, r, "check code", err)
-			return
-		}
-	}
-	if !valid {
-		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		} else if wait > 0 {
-			web.SetRetryAfter(w.Header(), wait)
-			retry(http.StatusTooManyRequests, "Too many wrong codes. Try again "+web.RetryText(wait)+".")
-			return
-		}
-		retry(http.StatusBadRequest, "That code is not valid. Enter the 6-digit code your app shows now.")
+	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the 6-digit code your app shows now.", retry,
+		func() (bool, error) {
+			if !mfa.LooksLikeTOTP(code) {
+				return false, nil
+			}
+			return h.c.TOTP.Check(ctx, u.ID, en.Secret, code)
+		}) {
 		return
-	}
-	if err := h.c.Limit.Reset(ctx, key); err != nil {
-		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
 	// A fresh set of backup codes comes with the second factor, in the same
 	// write, so that losing the phone never locks the user out.
@@ -198,32 +174,13 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 		web.Redirect(w, r, Path)
 		return
 	}
-	key := "account-code:" + u.ID
-	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
-		h.internalError(w, r, "check rate limit", err)
+	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the current code from your app, or a backup code.",
+		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.DisableError = msg }),
+		func() (bool, error) {
+			ok, _, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
+			return ok, err
+		}) {
 		return
-	} else if wait > 0 {
-		h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.DisableError = msg })
-		return
-	}
-	ok, err := h.checkCode(ctx, u, r.PostFormValue("code"))
-	if err != nil {
-		h.internalError(w, r, "check code", err)
-		return
-	}
-	if !ok {
-		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		} else if wait > 0 {
-			h.tooMany(w, r, sess, u, wait, func(v *accountPage, msg string) { v.DisableError = msg })
-			return
-		}
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{DisableError: "That code is not valid. Enter the current code from your app, or a backup code."})
-		return
-	}
-	if err := h.c.Limit.Reset(ctx, key); err != nil {
-		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{h.event(r, "totp_disabled", u.ID)},
@@ -236,12 +193,6 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.Redirect(w, r, Path+"?done=totp_off")
-}
-
-// checkCode accepts a current TOTP code or an unused backup code.
-func (h *Handler) checkCode(ctx context.Context, u storage.User, code string) (bool, error) {
-	ok, _, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, code)
-	return ok, err
 }
 
 // codesPage shows backup codes, once.
@@ -281,36 +232,16 @@ func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
 		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{Notice: "Turn on two-step sign-in first: backup codes stand in for its codes."})
 		return
 	}
-	codeError := func(v *accountPage, msg string) { v.CodesError = msg }
-	key := "account-code:" + u.ID
-	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
-		h.internalError(w, r, "check rate limit", err)
+	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the 6-digit code your app shows now.",
+		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CodesError = msg }),
+		func() (bool, error) {
+			code := r.PostFormValue("code")
+			if !mfa.LooksLikeTOTP(code) {
+				return false, nil
+			}
+			return h.c.TOTP.Validate(ctx, u, code)
+		}) {
 		return
-	} else if wait > 0 {
-		h.tooMany(w, r, sess, u, wait, codeError)
-		return
-	}
-	valid := false
-	if code := r.PostFormValue("code"); mfa.LooksLikeTOTP(code) {
-		var err error
-		if valid, err = h.c.TOTP.Validate(ctx, u, code); err != nil {
-			h.internalError(w, r, "check code", err)
-			return
-		}
-	}
-	if !valid {
-		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		} else if wait > 0 {
-			h.tooMany(w, r, sess, u, wait, codeError)
-			return
-		}
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{CodesError: "That code is not valid. Enter the 6-digit code your app shows now."})
-		return
-	}
-	if err := h.c.Limit.Reset(ctx, key); err != nil {
-		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
 	codes, hashes, err := h.newBackupCodes()
 	if err != nil {
