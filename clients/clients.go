@@ -201,6 +201,9 @@ func checkRedirectURI(raw string) error {
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return fmt.Errorf("%q must not contain a fragment", raw)
 	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not contain user information", raw)
+	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {

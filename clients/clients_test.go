@@ -21,6 +21,7 @@ func TestValidate(t *testing.T) {
 		{"plain http elsewhere", clients.Metadata{RedirectURIs: []string{"http://app.example.com/cb"}}, "loopback"},
 		{"fragment", clients.Metadata{RedirectURIs: []string{"https://app.example.com/cb#x"}}, "fragment"},
 		{"relative", clients.Metadata{RedirectURIs: []string{"/cb"}}, "absolute"},
+		{"user information", clients.Metadata{RedirectURIs: []string{"https://me@app.example.com/cb"}}, "user information"},
 		{"missing redirect", clients.Metadata{}, "redirect_uris"},
 		{"implicit grant", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"implicit"}}, "grant_types"},
 		{"password grant", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"password"}}, "grant_types"},

@@ -258,6 +258,11 @@ func maxAge(v string) (d time.Duration, ok bool) {
 // issues the code; checking here spares the user a login that cannot end
 // well.
 func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
+	if u := ar.GetRedirectURI(); u != nil && u.User != nil {
+		// fosite's RFC 8252 loopback match compares scheme, host, path and
+		// query, not user information.
+		return fosite.ErrInvalidRequest.WithHint("The redirect_uri must match a registered one exactly.")
+	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")
 	}
@@ -327,7 +332,7 @@ func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar
 	if rfc.CodeField >= 500 {
 		h.logError(r.Context(), "authorize", err)
 	}
-	if ar == nil || !ar.IsRedirectURIValid() {
+	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI().User != nil {
 		msg := "The application sent an invalid sign-in request"
 		if rfc.HintField != "" {
 			msg += ": " + rfc.HintField
