@@ -252,16 +252,22 @@ func maxAge(v string) (d time.Duration, ok bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// checkAuthorizeRequest refuses what latch does not serve: anything but the
-// authorization code flow, response modes other than query, and PKCE other
-// than S256 (required for public clients). fosite checks PKCE only when it
-// issues the code; checking here spares the user a login that cannot end
-// well.
+// checkAuthorizeRequest refuses what latch does not serve: repeated
+// parameters, anything but the authorization code flow, response modes
+// other than query, and PKCE other than S256 (required for public
+// clients). fosite checks PKCE only when it issues the code; checking here
+// spares the user a login that cannot end well.
 func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if u := ar.GetRedirectURI(); u != nil && u.User != nil {
 		// fosite's RFC 8252 loopback match compares scheme, host, path and
 		// query, not user information.
 		return fosite.ErrInvalidRequest.WithHint("The redirect_uri must match a registered one exactly.")
+	}
+	for k, vs := range ar.GetRequestForm() {
+		if len(vs) > 1 {
+			// RFC 6749 sections 3.1 and 4.1.2.1; fosite reads the first.
+			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is repeated.", k)
+		}
 	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")

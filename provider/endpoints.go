@@ -33,6 +33,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		if err := checkRefreshScope(ar); err != nil {
+			h.writeAccessError(ctx, w, r, ar, err)
+			return
+		}
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") || ar.GetGrantTypes().ExactOne("authorization_code") {
 		if err := h.refreshUser(ctx, ar); err != nil {
 			h.writeAccessError(ctx, w, r, ar, err)
 			return
@@ -131,9 +137,24 @@ func (h *Handler) handleReuse(ctx context.Context, signature string) error {
 	return h.revokeForReuse(ctx, rt, ip, ua)
 }
 
-// refreshUser brings a refresh grant's session up to date with the user:
-// the role and the claims of new tokens are the user's now, not those of
-// the first grant, and a disabled or deleted user gets no more tokens.
+// checkRefreshScope refuses a refresh that asks for a scope the grant does
+// not hold (RFC 6749 section 6): fosite would ignore the scope parameter and
+// answer with the granted scopes, leaving the client to believe it got
+// more.
+func checkRefreshScope(ar fosite.AccessRequester) error {
+	for _, s := range strings.Fields(ar.GetRequestForm().Get("scope")) {
+		if !ar.GetGrantedScopes().Has(s) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q was not granted to this refresh token.", s)
+		}
+	}
+	return nil
+}
+
+// refreshUser brings the session of a refresh grant or a code exchange up
+// to date with the user: the role and the claims of new tokens are the
+// user's now, not those of the first grant, and a disabled or deleted user
+// gets no more tokens, also from a code issued before the account was
+// disabled.
 func (h *Handler) refreshUser(ctx context.Context, ar fosite.AccessRequester) error {
 	sess, ok := ar.GetSession().(*storage.Session)
 	if !ok || sess.GetSubject() == "" || sess.GetSubject() == ar.GetClient().GetID() {
@@ -210,7 +231,54 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		h.oauth.WriteIntrospectionError(ctx, w, err)
 		return
 	}
-	h.oauth.WriteIntrospectionResponse(ctx, w, resp)
+	writeIntrospection(w, h.cfg.Issuer, resp)
+}
+
+// writeIntrospection answers RFC 7662 introspection. Unlike fosite's
+// writer it says what the token is — token_use access_token or
+// refresh_token, and token_type Bearer only for access tokens — and gives
+// each token its own expiry, so a resource server cannot mistake a refresh
+// token for a bearer token.
+func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.IntrospectionResponder) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	if !resp.IsActive() {
+		w.Write([]byte(`{"active":false}` + "\n"))
+		return
+	}
+	ar := resp.GetAccessRequester()
+	sess := ar.GetSession()
+	out := map[string]any{"active": true, "iss": issuer, "client_id": ar.GetClient().GetID()}
+	kind := fosite.AccessToken
+	if resp.GetTokenUse() == fosite.RefreshToken {
+		kind = fosite.RefreshToken
+		out["token_use"] = "refresh_token"
+	} else {
+		out["token_use"] = "access_token"
+		out["token_type"] = "Bearer"
+		aud := []string(ar.GetGrantedAudience())
+		if len(aud) == 0 {
+			aud = []string{ar.GetClient().GetID()}
+		}
+		out["aud"] = aud
+	}
+	if exp := sess.GetExpiresAt(kind); !exp.IsZero() {
+		out["exp"] = exp.Unix()
+	}
+	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 {
+		out["scope"] = strings.Join(scopes, " ")
+	}
+	if !ar.GetRequestedAt().IsZero() {
+		out["iat"] = ar.GetRequestedAt().Unix()
+	}
+	if sub := sess.GetSubject(); sub != "" {
+		out["sub"] = sub
+	}
+	if u := sess.GetUsername(); u != "" {
+		out["username"] = u
+	}
+	json.NewEncoder(w).Encode(out)
 }
 
 // revoke is RFC 7009 revocation.
@@ -222,6 +290,18 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			h.logError(ctx, "revoke", err)
 		}
+	}
+	// fosite answers 200 to these two: the token of another client
+	// (RFC 7009 section 2.1: the request is refused and the client told),
+	// and a storage failure (section 2.2.1: 503, so the client knows the
+	// token may still be valid and retries).
+	switch {
+	case errors.Is(err, fosite.ErrUnauthorizedClient):
+		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrUnauthorizedClient.WithHint("The token was not issued to this client."))
+		return
+	case errors.Is(err, fosite.ErrTemporarilyUnavailable), errors.Is(err, fosite.ErrServerError):
+		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrTemporarilyUnavailable)
+		return
 	}
 	h.oauth.WriteRevocationResponse(ctx, w, err)
 }
@@ -235,7 +315,11 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, "invalid_request", "")
 		return
 	}
-	_, ar, err := h.oauth.IntrospectToken(ctx, token, fosite.AccessToken, storage.NewSession(""), "openid")
+	use, ar, err := h.oauth.IntrospectToken(ctx, token, fosite.AccessToken, storage.NewSession(""), "openid")
+	if err == nil && use != fosite.AccessToken {
+		// fosite falls back to refresh tokens; they are no bearer tokens.
+		err = fosite.ErrRequestUnauthorized
+	}
 	if err != nil {
 		if errors.Is(err, fosite.ErrInvalidScope) {
 			bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")

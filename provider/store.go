@@ -96,6 +96,16 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	return req, err
 }
 
+// DeletePKCERequestSession keeps a code's PKCE challenge: fosite deletes it
+// at the first exchange attempt, before it compares the verifier, and an
+// attempt after a failed one would then find no challenge and pass as a
+// flow that never used PKCE (for a confidential client). The challenge
+// expires with the code's record instead, and a redeemed code is refused
+// anyway.
+func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return nil
+}
+
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
 	return s.durable.DeleteRefreshTokenSession(ctx, signature)
 }
