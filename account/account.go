@@ -356,8 +356,6 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 
 var errChanged = errors.New("account: changed concurrently")
 
-// tooMany re-renders the account page with a message, set by field, that
-// says when to retry.
 // limited runs check under the failure limit of key: while the key is
 // locked, or when a wrong answer locks it, fail gets 429 (with Retry-After
 // set) and a message saying when to retry; any other wrong answer gets 400
@@ -368,10 +366,15 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, key, wrong str
 		web.SetRetryAfter(w.Header(), wait)
 		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
 	}
-	if wait, err := h.c.Limit.Check(ctx, key); err != nil {
+	// Admitted before the check and released after the count, so that
+	// parallel tries cannot all pass the limit before the first one fails.
+	wait, release, err := h.c.Limit.Begin(ctx, key)
+	if err != nil {
 		h.internalError(w, r, "check rate limit", err)
 		return false
-	} else if wait > 0 {
+	}
+	defer release()
+	if wait > 0 {
 		locked(wait)
 		return false
 	}

@@ -23,7 +23,7 @@ type BootstrapStore interface {
 // the Checker refuses (too short, breached) is an error that says why.
 func Bootstrap(ctx context.Context, store BootstrapStore, hasher *password.Hasher, checker password.Checker, email, pw string) (created bool, err error) {
 	email = normalizeEmail(email)
-	if !validEmail(email) {
+	if !newEmail(email) {
 		return false, fmt.Errorf("admin bootstrap: %q is not an email address", email)
 	}
 	if _, err := store.GetUserByEmail(ctx, email); err == nil {

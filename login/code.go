@@ -35,12 +35,8 @@ func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, err := h.loadPending(ctx, r)
-	if errors.Is(err, errNoPending) {
-		h.pendingExpired(w, r)
-		return
-	} else if err != nil {
-		h.internalError(w, r, "load pending sign-in", err)
+	p, u, ok := h.loadPendingUser(w, r)
+	if !ok {
 		return
 	}
 	if !p.NeedCode {
@@ -48,16 +44,14 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accountKey, ipKey := "code:"+p.UserID, "ip:"+web.ClientIP(r)
-	if wait, err := h.limited(ctx, accountKey, ipKey); err != nil {
+	wait, release, err := h.begin(ctx, accountKey, ipKey)
+	if err != nil {
 		h.internalError(w, r, "check rate limit", err)
 		return
-	} else if wait > 0 {
-		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
-		return
 	}
-	u, err := h.c.Store.GetUser(ctx, p.UserID)
-	if err != nil {
-		h.internalError(w, r, "load user", err)
+	defer release()
+	if wait > 0 {
+		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
 		return
 	}
 	ok, kind, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))

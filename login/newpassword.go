@@ -47,21 +47,12 @@ func (h *Handler) showNewPassword(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postNewPassword(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, err := h.loadPending(ctx, r)
-	if errors.Is(err, errNoPending) {
-		h.pendingExpired(w, r)
-		return
-	} else if err != nil {
-		h.internalError(w, r, "load pending sign-in", err)
+	p, u, ok := h.loadPendingUser(w, r)
+	if !ok {
 		return
 	}
 	if p.NeedCode || p.MustChange == "" {
 		h.next(w, r, p, false)
-		return
-	}
-	u, err := h.c.Store.GetUser(ctx, p.UserID)
-	if err != nil {
-		h.internalError(w, r, "load user", err)
 		return
 	}
 	v := newPasswordPage{Reason: p.MustChange, Email: u.Email}
@@ -78,7 +69,8 @@ func (h *Handler) postNewPassword(w http.ResponseWriter, r *http.Request) {
 		h.renderNewPassword(w, r, http.StatusBadRequest, v)
 		return
 	}
-	if err := h.setPassword(ctx, r, u, newPW, "password_changed", nil); errors.Is(err, password.ErrBusy) {
+	phc, err := h.setPassword(ctx, r, u, newPW, "password_changed", nil)
+	if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
 		return
 	} else if errors.Is(err, errUsed) {
@@ -89,6 +81,7 @@ func (h *Handler) postNewPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.MustChange = ""
+	p.Password = h.passwordBinding(phc)
 	h.next(w, r, p, false)
 }
 
@@ -117,11 +110,12 @@ func (h *Handler) acceptable(ctx context.Context, u storage.User, pw string) (st
 // setPassword stores a hash of pw, unless the password changed since u was
 // read (errUsed), clears password_must_change, mails the notice and records
 // auditKind in the same write, then revokes every session and token of the
-// user. mutate, when set, changes more in the same write.
-func (h *Handler) setPassword(ctx context.Context, r *http.Request, u storage.User, pw, auditKind string, mutate func(*storage.User)) error {
+// user. mutate, when set, changes more in the same write. It returns the
+// stored hash.
+func (h *Handler) setPassword(ctx context.Context, r *http.Request, u storage.User, pw, auditKind string, mutate func(*storage.User)) (string, error) {
 	phc, err := h.c.Hasher.Hash(ctx, pw)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{h.event(r, auditKind, u.ID)},
@@ -139,8 +133,8 @@ func (h *Handler) setPassword(ctx context.Context, r *http.Request, u storage.Us
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	// Whoever knew the old password is signed out everywhere.
-	return h.c.Revoker.RevokeUser(ctx, u.ID)
+	return phc, h.c.Revoker.RevokeUser(ctx, u.ID)
 }

@@ -114,10 +114,13 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	accountKey, ipKey := "pw:"+email, "ip:"+web.ClientIP(r)
-	if wait, err := h.limited(ctx, accountKey, ipKey); err != nil {
+	wait, release, err := h.begin(ctx, accountKey, ipKey)
+	if err != nil {
 		h.internalError(w, r, "check rate limit", err)
 		return
-	} else if wait > 0 {
+	}
+	defer release()
+	if wait > 0 {
 		h.tooMany(w, r, wait, func(msg string) {
 			v.Error = msg
 			h.renderLogin(w, r, http.StatusTooManyRequests, v)
@@ -166,9 +169,9 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if rehash {
-		h.upgradeHash(ctx, u, pw)
+		u.PasswordHash = h.upgradeHash(ctx, u, pw)
 	}
-	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled()}
+	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled(), Password: h.passwordBinding(u.PasswordHash)}
 	if u.PasswordMustChange {
 		p.MustChange = "You need to choose a new password before you continue."
 	} else if err := h.c.Checker.Check(ctx, pw); err != nil {
@@ -194,12 +197,13 @@ func failReason(known, ok, disabled bool) string {
 }
 
 // upgradeHash stores a hash of pw with the current parameters, unless the
-// password changed meanwhile. A failure only postpones the upgrade.
-func (h *Handler) upgradeHash(ctx context.Context, u storage.User, pw string) {
+// password changed meanwhile, and returns the hash now stored (u's own when
+// the upgrade did not happen). A failure only postpones the upgrade.
+func (h *Handler) upgradeHash(ctx context.Context, u storage.User, pw string) string {
 	phc, err := h.c.Hasher.Hash(ctx, pw)
 	if err != nil {
 		h.c.Log.WarnContext(ctx, "login: rehash password", "err", err)
-		return
+		return u.PasswordHash
 	}
 	_, err = h.c.Store.UpdateUser(ctx, u.ID, storage.Effects{}, func(cur *storage.User) error {
 		if cur.PasswordHash != u.PasswordHash {
@@ -208,9 +212,13 @@ func (h *Handler) upgradeHash(ctx context.Context, u storage.User, pw string) {
 		cur.PasswordHash = phc
 		return nil
 	})
-	if err != nil && !errors.Is(err, errUsed) {
-		h.c.Log.WarnContext(ctx, "login: store upgraded hash", "err", err)
+	if err != nil {
+		if !errors.Is(err, errUsed) {
+			h.c.Log.WarnContext(ctx, "login: store upgraded hash", "err", err)
+		}
+		return u.PasswordHash
 	}
+	return phc
 }
 
 // next sends the sign-in to its next step: the code, a new password, or
@@ -275,11 +283,18 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		if u.Disabled {
 			return errDisabled
 		}
+		if !h.goesOn(p, *u) {
+			// The password changed since the password step.
+			return errUsed
+		}
 		u.LastLoginAt = now
 		return nil
 	})
 	if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
 		h.renderLogin(w, r, http.StatusUnauthorized, loginPage{FlowID: p.FlowID, ReturnTo: p.ReturnTo, Error: failedMessage})
+		return
+	} else if errors.Is(err, errUsed) {
+		h.pendingExpired(w, r)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "record sign-in", err)
@@ -324,18 +339,27 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 	web.Redirect(w, r, flow.ResumePath(f.ID))
 }
 
-// limited reports how long the caller must wait before trying, by the
-// longest of the account and IP limits.
-func (h *Handler) limited(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
-	a, err := h.c.AccountLimit.Check(ctx, accountKey)
+// begin admits one attempt under the account and IP limits, or reports how
+// long the caller must wait, by the longest of the two. The caller defers
+// release, which must run after the attempt was counted (fail, or a reset
+// on success): parallel attempts cannot all pass the limits before the
+// first of them fails.
+func (h *Handler) begin(ctx context.Context, accountKey, ipKey string) (wait time.Duration, release func(), err error) {
+	a, releaseA, err := h.c.AccountLimit.Begin(ctx, accountKey)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	b, err := h.c.IPLimit.Check(ctx, ipKey)
+	b, releaseB, err := h.c.IPLimit.Begin(ctx, ipKey)
 	if err != nil {
-		return 0, err
+		releaseA()
+		return 0, nil, err
 	}
-	return max(a, b), nil
+	release = func() { releaseA(); releaseB() }
+	if a > 0 || b > 0 {
+		release()
+		return max(a, b), func() {}, nil
+	}
+	return 0, release, nil
 }
 
 // fail counts a failure against both limits.

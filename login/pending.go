@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/storage"
 )
 
 // pendingTTL bounds how long the steps after the password may take.
@@ -33,6 +35,54 @@ type pending struct {
 	NeedCode bool     `json:"need_code"`
 	// MustChange, when set, is why the user must choose a new password.
 	MustChange string `json:"must_change,omitempty"`
+	// Password binds the sign-in to the password it was begun with (see
+	// passwordBinding): once the password changes, by a reset or on the
+	// account page, the steps after it stop.
+	Password []byte `json:"pw"`
+}
+
+const bindingPurpose = "latch login pending password v1"
+
+// passwordBinding is the keyed hash of a stored password hash that a
+// pending sign-in keeps: it tells whether the password changed without
+// putting anything a guesser could use in Redis.
+func (h *Handler) passwordBinding(phc string) []byte {
+	return h.c.Box.Hash(bindingPurpose, []byte(phc))
+}
+
+// goesOn reports whether p may still go on for u: u is enabled and its
+// password is the one p was begun with.
+func (h *Handler) goesOn(p *pending, u storage.User) bool {
+	return !u.Disabled && h.c.Box.Verify(bindingPurpose, []byte(u.PasswordHash), p.Password)
+}
+
+// loadPendingUser returns the request's pending sign-in and its user while
+// the sign-in may go on. Otherwise it writes the answer itself (ending a
+// pending sign-in whose user was disabled, deleted or changed password
+// since the password step) and returns ok=false.
+func (h *Handler) loadPendingUser(w http.ResponseWriter, r *http.Request) (*pending, storage.User, bool) {
+	ctx := r.Context()
+	p, err := h.loadPending(ctx, r)
+	if errors.Is(err, errNoPending) {
+		h.pendingExpired(w, r)
+		return nil, storage.User{}, false
+	} else if err != nil {
+		h.internalError(w, r, "load pending sign-in", err)
+		return nil, storage.User{}, false
+	}
+	u, err := h.c.Store.GetUser(ctx, p.UserID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.internalError(w, r, "load user", err)
+		return nil, storage.User{}, false
+	}
+	if err != nil || !h.goesOn(p, u) {
+		if _, err := h.takePending(ctx, w, r); err != nil && !errors.Is(err, errNoPending) {
+			h.c.Log.WarnContext(ctx, "login: end stale pending sign-in", "err", err)
+		}
+		h.pendingExpired(w, r)
+		return nil, storage.User{}, false
+	}
+	return p, u, true
 }
 
 func (h *Handler) pendingCookieName() string {

@@ -52,6 +52,20 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".")
 }
 
+// newEmail accepts the address of a new account: a valid one, in printable
+// ASCII only. Look-alike letters (fullwidth, Cyrillic), combining marks and
+// invisible characters would let one mailbox, or what reads as one, get a
+// second account: mail servers that apply IDNA mapping deliver
+// "ada@ｅｘａｍｐｌｅ.com" to ada@example.com.
+func newEmail(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return validEmail(s)
+}
+
 func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	if h.closed(w, r) {
 		return
@@ -63,7 +77,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		FlowID: r.PostFormValue("flow"),
 	}
 	pw := r.PostFormValue("password")
-	if !validEmail(v.Email) {
+	if !newEmail(v.Email) {
 		v.EmailError = "Enter an email address like name@example.com."
 	}
 	if err := h.c.Checker.Check(ctx, pw); err != nil {
@@ -179,4 +193,12 @@ func (h *Handler) verifyToken(r *http.Request, token string) (storage.User, bool
 
 func (h *Handler) badLink(w http.ResponseWriter, r *http.Request) {
 	h.c.Site.Error(w, r, http.StatusBadRequest, "This link is invalid, has expired or was already used.")
+}
+
+// AccountEmail normalizes the address of a new account (trimmed, lower
+// case) and reports whether it is acceptable, by the rules /register
+// applies; the CLI creates accounts by the same rules.
+func AccountEmail(s string) (string, bool) {
+	s = normalizeEmail(s)
+	return s, newEmail(s)
 }

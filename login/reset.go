@@ -116,7 +116,7 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 	}
 	// The write succeeds only while the password is the one the token
 	// covers; reading the link proved the address, so it is verified too.
-	err := h.setPassword(ctx, r, u, pw, "password_reset", func(cur *storage.User) {
+	_, err := h.setPassword(ctx, r, u, pw, "password_reset", func(cur *storage.User) {
 		if !cur.EmailVerified {
 			// Whoever set up a second factor on this account before its
 			// owner proved the address must not keep it.

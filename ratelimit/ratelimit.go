@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -64,6 +65,70 @@ func (l *Limiter) Check(ctx context.Context, key string) (retryAfter time.Durati
 	return ttl, nil
 }
 
+// attemptTTL bounds how long an attempt Begin admitted counts as under way:
+// one whose release never runs (a replica that stopped mid-request) gives
+// its place back after this long.
+const attemptTTL = 30 * time.Second
+
+// busyWait is the retry time Begin answers while the attempts under way
+// could use up the failures left before the lock.
+const busyWait = time.Second
+
+// begin admits an attempt unless the key is locked (it returns the lock's
+// TTL) or the attempts under way already fill what is left of the limit
+// (-1); a key whose lock has ended gets one attempt at a time. Attempts
+// under way are members of a sorted set, scored by when they lapse.
+var begin = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl > 0 then
+  return ttl
+end
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local failed = tonumber(redis.call('GET', KEYS[1]) or '0')
+local room = math.max(tonumber(ARGV[1]) - failed, 1)
+if redis.call('ZCARD', KEYS[3]) >= room then
+  return -1
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 0
+`)
+
+// Begin admits one attempt at key whose outcome is not known yet (a
+// password or a code about to be checked), and returns release, to call
+// once the attempt has been counted by Fail or Reset. Check alone cannot
+// bound attempts that run in parallel: all of them may pass it before the
+// first one fails. Begin counts the attempts under way and answers a wait
+// while they could use up the failures left before the lock, so that no
+// more than limit attempts are checked within a window (and after a lock
+// ends, one at a time). With retryAfter > 0 the attempt must not be made;
+// release is then a no-op. release never fails the request: an attempt
+// whose release is lost gives its place back after attemptTTL.
+func (l *Limiter) Begin(ctx context.Context, key string) (retryAfter time.Duration, release func(), err error) {
+	countKey, lockKey := l.keys(key)
+	runningKey := l.base(key) + ":running"
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return 0, nil, err
+	}
+	id := hex.EncodeToString(b)
+	ms, err := begin.Run(ctx, l.rdb, []string{countKey, lockKey, runningKey},
+		l.limit, time.Now().UnixMilli(), id, attemptTTL.Milliseconds()).Int64()
+	if err != nil {
+		return 0, nil, fmt.Errorf("ratelimit %s: begin attempt: %w", l.name, err)
+	}
+	switch {
+	case ms > 0:
+		return time.Duration(ms) * time.Millisecond, func() {}, nil
+	case ms < 0:
+		return busyWait, func() {}, nil
+	}
+	return 0, func() {
+		l.rdb.ZRem(context.WithoutCancel(ctx), runningKey, id)
+	}, nil
+}
+
 // fail counts one failure. From the limit-th failure within the window on,
 // it sets the lock, doubling with each further failure up to the cap, and
 // keeps the count alive through the lock and one more window, so a key that
@@ -106,7 +171,8 @@ func (l *Limiter) Fail(ctx context.Context, key string) (retryAfter time.Duratio
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Reset forgets key's failures and lifts its lock, after a success.
+// Reset forgets key's failures and lifts its lock, after a success. The
+// attempts under way stay counted until they are released.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	countKey, lockKey := l.keys(key)
 	if err := l.rdb.Del(ctx, countKey, lockKey).Err(); err != nil && !errors.Is(err, redis.Nil) {
@@ -115,10 +181,15 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// keys returns the Redis keys of key: only its SHA-256 appears, and the
-// braces keep both keys in one Redis Cluster slot, as the script needs.
+// keys returns the Redis keys of key's count and lock.
 func (l *Limiter) keys(key string) (count, lock string) {
-	sum := sha256.Sum256([]byte(key))
-	base := "latch:ratelimit:" + l.name + ":{" + hex.EncodeToString(sum[:]) + "}"
+	base := l.base(key)
 	return base + ":count", base + ":lock"
+}
+
+// base prefixes every Redis key of key: only its SHA-256 appears, and the
+// braces keep all of them in one Redis Cluster slot, as the scripts need.
+func (l *Limiter) base(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "latch:ratelimit:" + l.name + ":{" + hex.EncodeToString(sum[:]) + "}"
 }

@@ -157,3 +157,94 @@ func TestKeysAreHashedAndExpire(t *testing.T) {
 		}
 	}
 }
+
+func TestBegin(t *testing.T) {
+	rdb := testenv.Redis(t)
+	t.Run("case=parallel attempts are admitted only up to the failures left", func(t *testing.T) {
+		l := New(rdb, "begin-parallel", 3, time.Minute)
+		if _, err := l.Fail(t.Context(), "k"); err != nil {
+			t.Fatal(err)
+		}
+		var admitted, busy atomic.Int32
+		var mu sync.Mutex
+		var releases []func()
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				wait, release, err := l.Begin(t.Context(), "k")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if wait == 0 {
+					admitted.Add(1)
+				} else {
+					busy.Add(1)
+				}
+				mu.Lock()
+				releases = append(releases, release)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if admitted.Load() != 2 || busy.Load() != 18 {
+			t.Fatalf("%d admitted and %d told to wait, want 2 (3 allowed, 1 failed already) and 18", admitted.Load(), busy.Load())
+		}
+		for _, release := range releases {
+			release()
+		}
+		// Released, the places are free again.
+		if wait, release, err := l.Begin(t.Context(), "k"); err != nil || wait != 0 {
+			t.Fatalf("Begin after release = %v, %v; want admitted", wait, err)
+		} else {
+			release()
+		}
+	})
+	t.Run("case=a locked key is told the lock's time", func(t *testing.T) {
+		l := New(rdb, "begin-locked", 1, time.Minute).WithLockout(10*time.Second, time.Minute)
+		if _, err := l.Fail(t.Context(), "k"); err != nil {
+			t.Fatal(err)
+		}
+		wait, release, err := l.Begin(t.Context(), "k")
+		if err != nil || wait <= 9*time.Second || wait > 10*time.Second {
+			t.Fatalf("Begin = %v, %v; want about 10s", wait, err)
+		}
+		release()
+	})
+	t.Run("case=after a lock ends, one attempt at a time", func(t *testing.T) {
+		l := New(rdb, "begin-after-lock", 1, time.Minute).WithLockout(50*time.Millisecond, time.Hour)
+		if _, err := l.Fail(t.Context(), "k"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		wait, release, err := l.Begin(t.Context(), "k")
+		if err != nil || wait != 0 {
+			t.Fatalf("first Begin after the lock = %v, %v; want admitted", wait, err)
+		}
+		if wait, _, err := l.Begin(t.Context(), "k"); err != nil || wait == 0 {
+			t.Fatalf("second Begin while the first runs = %v, %v; want a wait", wait, err)
+		}
+		if got, _ := l.Fail(t.Context(), "k"); got != 100*time.Millisecond {
+			t.Fatalf("Fail = %v, want the doubled lock 100ms", got)
+		}
+		release()
+	})
+	t.Run("case=its keys are hashed and expire", func(t *testing.T) {
+		l := New(rdb, "begin-keys", 3, time.Minute)
+		_, release, err := l.Begin(t.Context(), "carol@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		keys, err := rdb.Keys(t.Context(), "latch:ratelimit:begin-keys:*").Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys %v, %v; want the one set of attempts under way", keys, err)
+		}
+		if strings.Contains(keys[0], "carol") {
+			t.Fatalf("Redis key %q holds the key in clear", keys[0])
+		}
+		if ttl, err := rdb.PTTL(t.Context(), keys[0]).Result(); err != nil || ttl <= 0 {
+			t.Fatalf("Redis key %q has TTL %v (%v), want one", keys[0], ttl, err)
+		}
+	})
+}
