@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/session"
@@ -116,8 +116,9 @@ func (e *cliEnv) users(args []string) error {
 	}
 	switch sub {
 	case "create":
-		if email == "" || !strings.Contains(email, "@") {
-			return fmt.Errorf("%w: --email is required and must be an email address", errUsage)
+		var okEmail bool
+		if email, okEmail = login.AccountEmail(email); !okEmail {
+			return fmt.Errorf("%w: --email is required and must be an email address like name@example.com (ASCII only)", errUsage)
 		}
 		if role != storage.RoleUser && role != storage.RoleAdmin {
 			return fmt.Errorf("%w: --role must be user or admin", errUsage)
