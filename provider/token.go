@@ -3,9 +3,12 @@ package provider
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -26,6 +29,55 @@ type strategy struct {
 	*oauth2.HMACSHAStrategyUnPrefixed
 	signer jwt.Signer
 	issuer string
+	// verified remembers access tokens whose signature and claims were
+	// checked, until they expire: introspection and userinfo see the same
+	// token again and again. Revocation is decided by the token's session
+	// in Redis, which is looked up every time.
+	verified verifiedTokens
+}
+
+// verifiedTokens maps the SHA-256 of a verified token to its expiry.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[[32]byte]time.Time
+}
+
+// maxVerified bounds the cache; when full it starts over.
+const maxVerified = 100_000
+
+func (v *verifiedTokens) valid(key [32]byte, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	exp, ok := v.m[key]
+	return ok && now.Before(exp)
+}
+
+func (v *verifiedTokens) add(key [32]byte, exp time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerified {
+		v.m = make(map[[32]byte]time.Time)
+	}
+	v.m[key] = exp
+}
+
+// jwtExpiry reads the exp claim of a token already verified.
+func jwtExpiry(token string) (time.Time, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, errors.New("provider: not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, err
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Exp == 0 {
+		return time.Time{}, errors.New("provider: no exp")
+	}
+	return time.Unix(c.Exp, 0), nil
 }
 
 var _ oauth2.CoreStrategy = (*strategy)(nil)
@@ -85,6 +137,20 @@ func (s *strategy) GenerateAccessToken(ctx context.Context, req fosite.Requester
 // names), the type and the expiry. Whether the token was revoked is decided
 // by its session in Redis, which fosite's validator looks up.
 func (s *strategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
+	key := sha256.Sum256([]byte(token))
+	if s.verified.valid(key, time.Now()) {
+		return nil
+	}
+	if err := s.validate(ctx, token); err != nil {
+		return err
+	}
+	if exp, err := jwtExpiry(token); err == nil {
+		s.verified.add(key, exp)
+	}
+	return nil
+}
+
+func (s *strategy) validate(ctx context.Context, token string) error {
 	t, err := s.signer.Decode(ctx, token)
 	if err != nil {
 		var ve *jwt.ValidationError

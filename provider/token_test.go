@@ -1,0 +1,40 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"testing"
+	"time"
+)
+
+func TestVerifiedTokensForgetAtExpiry(t *testing.T) {
+	var v verifiedTokens
+	key := sha256.Sum256([]byte("a.b.c"))
+	now := time.Now()
+	if v.valid(key, now) {
+		t.Fatal("an unknown token is not verified")
+	}
+	v.add(key, now.Add(time.Minute))
+	if !v.valid(key, now) {
+		t.Fatal("a verified token is remembered")
+	}
+	if v.valid(key, now.Add(2*time.Minute)) {
+		t.Fatal("a verified token is forgotten when it expires")
+	}
+	if v.valid(sha256.Sum256([]byte("a.b.d")), now) {
+		t.Fatal("another token string is another entry")
+	}
+}
+
+func TestJWTExpiry(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1800000000}`))
+	exp, err := jwtExpiry("h." + payload + ".s")
+	if err != nil || exp.Unix() != 1800000000 {
+		t.Fatalf("got %v %v", exp, err)
+	}
+	for _, bad := range []string{"", "a.b", "h." + base64.RawURLEncoding.EncodeToString([]byte(`{}`)) + ".s", "h.!!.s"} {
+		if _, err := jwtExpiry(bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}
