@@ -692,7 +692,7 @@ func TestAttackCSRF(t *testing.T) {
 	c := e.NewClient()
 	tok := c.CSRF(t)
 	form := url.Values{"email": {email}, "password": {pw}}
-	paths := []string{"/login", "/login/code", "/login/new-password", "/register", "/verify", "/forgot", "/reset", "/consent",
+	paths := []string{"/login", "/login/code", "/login/new-password", "/register", "/verify", "/verify/resend", "/forgot", "/reset", "/consent",
 		"/account/password", "/account/totp", "/account/totp/disable", "/account/backup-codes", "/account/apps/revoke", "/account/sessions/end", "/account/signout"}
 
 	send := func(t *testing.T, path, contentType string, body []byte) int {

@@ -6,5 +6,7 @@
 //
 // It must never log a password, a code, a token or a secret, and must never
 // reveal whether an account exists: a wrong email and a wrong password get
-// the same answer, in about the same time.
+// the same answer, in about the same time. It must never give a session to
+// an account whose address is unverified: after the right password such an
+// account gets only a page that re-sends the verification link.
 package login

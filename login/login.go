@@ -81,6 +81,7 @@ const (
 	pageForgot      = "templates/forgot.html"
 	pageReset       = "templates/reset.html"
 	pageMessage     = "templates/message.html"
+	pageUnverified  = "templates/unverified.html"
 )
 
 // New checks the configuration and parses the page templates.
@@ -102,7 +103,7 @@ func New(c Config) (*Handler, error) {
 		c.Log = slog.Default()
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	pages, err := c.Site.Pages(templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage)
+	pages, err := c.Site.Pages(templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage, pageUnverified)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(PathRegister, w(http.HandlerFunc(h.postRegister))).Methods(http.MethodPost)
 	r.Handle(PathVerify, w(http.HandlerFunc(h.showVerify))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathVerify, w(http.HandlerFunc(h.postVerify))).Methods(http.MethodPost)
+	r.Handle(PathResendVerification, w(http.HandlerFunc(h.postResendVerification))).Methods(http.MethodPost)
 	r.Handle(PathForgot, w(http.HandlerFunc(h.showForgot))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathForgot, w(http.HandlerFunc(h.postForgot))).Methods(http.MethodPost)
 	r.Handle(PathReset, w(http.HandlerFunc(h.showReset))).Methods(http.MethodGet, http.MethodHead)

@@ -211,7 +211,7 @@ func TestCSRF(t *testing.T) {
 			if tok != "" {
 				f.Set("csrf_token", tok)
 			}
-			for _, path := range []string{"/login", "/register", "/forgot", "/login/code", "/reset", "/consent", "/account/password", "/account/signout"} {
+			for _, path := range []string{"/login", "/register", "/forgot", "/login/code", "/reset", "/verify/resend", "/consent", "/account/password", "/account/signout"} {
 				r := c.Post(t, path, f)
 				mustStatus(t, r, http.StatusForbidden)
 			}
@@ -251,6 +251,8 @@ func TestSecurityHeaders(t *testing.T) {
 		check(t, path, c.Get(t, path))
 	}
 	check(t, "POST /login", c.Login(t, email, "wrong password here"))
+	unverified(t, e, "unverified@example.com")
+	check(t, "POST /login unverified", c.Login(t, "unverified@example.com", pw))
 	mustRedirect(t, c.Login(t, email, pw), "/account")
 	check(t, "/account signed in", c.Get(t, "/account"))
 	check(t, "/account/totp", c.Get(t, "/account/totp"))
@@ -406,6 +408,10 @@ func TestRegistration(t *testing.T) {
 		mustStatus(t, c.Get(t, "/register"), http.StatusOK)
 		r := c.Submit(t, "/register", url.Values{"email": {"New@Example.com"}, "name": {"New User"}, "password": {pw}})
 		mustStatus(t, r, http.StatusOK)
+		if !strings.Contains(r.Body, "before you sign in") || strings.Contains(r.Body, "sign in now") {
+			t.Errorf("registration does not say the link must be opened first: %s", r.Body)
+		}
+		mustStatus(t, c.Login(t, "new@example.com", pw), http.StatusForbidden)
 		u, err := e.Store.GetUserByEmail(t.Context(), "new@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -540,7 +546,7 @@ func TestBootstrap(t *testing.T) {
 	ctx := context.Background()
 	hasher := password.NewHasher(webtest.TestParams, 4, time.Second)
 	checker := password.Checker{Policy: password.DefaultPolicy()}
-	t.Run("case=creates the admin once, with must-change", func(t *testing.T) {
+	t.Run("case=creates the admin once, verified, with must-change", func(t *testing.T) {
 		store := memory.New(memory.Options{})
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -568,7 +574,7 @@ func TestBootstrap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Role != storage.RoleAdmin || !u.PasswordMustChange {
+		if u.Role != storage.RoleAdmin || !u.PasswordMustChange || !u.EmailVerified {
 			t.Errorf("admin = %+v", u)
 		}
 		if ok, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", "a long admin passphrase"); ok || err != nil {
@@ -582,5 +588,224 @@ func TestBootstrap(t *testing.T) {
 				t.Errorf("%q accepted", bad)
 			}
 		}
+	})
+}
+
+// unverified creates a user whose address is not confirmed, as /register
+// leaves one.
+func unverified(t *testing.T, e *webtest.Env, email string) storage.User {
+	t.Helper()
+	return e.CreateUser(t, email, pw, func(u *storage.User) { u.EmailVerified = false })
+}
+
+// resendToken returns the resend token of an unverified page.
+func resendToken(t *testing.T, r *webtest.Response) url.Values {
+	t.Helper()
+	tok := webtest.Attr(r.Body, `name="token" value`)
+	if len(tok) != 1 || !strings.Contains(r.Body, `action="/verify/resend"`) {
+		t.Fatalf("no resend button on the page: %d %s", r.Status, r.Body)
+	}
+	return url.Values{"token": tok}
+}
+
+// verifyFromMail opens the last verification link mailed to to and
+// confirms it.
+func verifyFromMail(t *testing.T, e *webtest.Env, c *webtest.Client, to string) {
+	t.Helper()
+	page := c.Get(t, e.LastMail(t, to, "verify_email").Data["link"])
+	mustStatus(t, page, http.StatusOK)
+	mustRedirect(t, c.Submit(t, "/verify", url.Values{"token": webtest.Attr(page.Body, `name="token" value`)}), "/login?done=verified")
+}
+
+func TestUnverifiedEmail(t *testing.T) {
+	t.Run("case=the right password of an unverified address gets the confirm page, no session and no flow advance", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := unverified(t, e, email)
+		f := e.StartFlow(t, "first", []string{"openid"}, nil)
+		c := e.NewClient()
+		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
+		mustStatus(t, r, http.StatusForbidden)
+		if !strings.Contains(r.Body, "Confirm your email first") || !strings.Contains(r.Body, email) {
+			t.Errorf("unverified page: %s", r.Body)
+		}
+		resendToken(t, r)
+		if !strings.Contains(r.Body, `href="/login?flow=`+f.ID+`"`) {
+			t.Error("the page does not lead back to the sign-in of the flow")
+		}
+		if c.Cookie(e.Sessions.CookieName()) != "" || c.Cookie("latch_login") != "" {
+			t.Error("a session or pending sign-in cookie was set")
+		}
+		if sessions, _ := e.Sessions.List(t.Context(), u.ID); len(sessions) != 0 {
+			t.Errorf("%d sessions for an unverified user", len(sessions))
+		}
+		if _, err := e.Flows.Get(t.Context(), f.ID, flow.StageLogin); err != nil {
+			t.Errorf("the flow left the login stage: %v", err)
+		}
+		if got := e.User(t, u.ID); !got.LastLoginAt.IsZero() {
+			t.Error("LastLoginAt was set")
+		}
+		events, _ := e.Store.ListAudit(t.Context(), u.ID, 10)
+		if len(events) == 0 || events[0].Kind != "login_refused" || events[0].Detail["reason"] != "email_unverified" {
+			t.Errorf("audit = %+v, want login_refused first", events)
+		}
+		mustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
+		if n := e.CountMail(email, "verify_email"); n != 0 {
+			t.Errorf("signing in mailed %d links; only the button mails", n)
+		}
+	})
+
+	t.Run("case=the second step is not reached before the address is confirmed", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := unverified(t, e, email)
+		e.EnableTOTP(t, u.ID)
+		c := e.NewClient()
+		mustStatus(t, c.Login(t, email, pw), http.StatusForbidden)
+		mustRedirect(t, c.Get(t, "/login/code"), "/login")
+	})
+
+	t.Run("case=a wrong password of an unverified address gets the uniform answer", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		unverified(t, e, email)
+		c := e.NewClient()
+		wrong := c.Login(t, email, "not the right password at all")
+		unknown := c.Login(t, "nobody@example.com", "not the right password at all")
+		mustStatus(t, wrong, http.StatusUnauthorized)
+		if strings.ReplaceAll(wrong.Body, email, "X") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "X") {
+			t.Error("a wrong password tells an unverified account apart from an unknown email")
+		}
+		if strings.Contains(wrong.Body, "verify/resend") || strings.Contains(wrong.Body, "Confirm your email") {
+			t.Error("the unverified page is shown without the password")
+		}
+	})
+
+	t.Run("case=the button mails a new link that verifies, and then sign-in completes the flow", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Registration: true})
+		c := e.NewClient()
+		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {email}, "password": {pw}}), http.StatusOK)
+		first := e.LastMail(t, email, "verify_email")
+		f := e.StartFlow(t, "first", []string{"openid"}, nil)
+		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
+		mustStatus(t, r, http.StatusForbidden)
+
+		sent := c.Submit(t, "/verify/resend", resendToken(t, r))
+		mustStatus(t, sent, http.StatusOK)
+		if !strings.Contains(sent.Body, "We sent a new link to "+email) {
+			t.Errorf("page after resending: %s", sent.Body)
+		}
+		if n := e.CountMail(email, "verify_email"); n != 2 {
+			t.Fatalf("%d verification mails, want 2", n)
+		}
+		second := e.LastMail(t, email, "verify_email")
+		if second.Data["link"] == "" || !strings.HasPrefix(second.Data["link"], e.URL+"/verify?token=") {
+			t.Fatalf("resent mail %+v (first %+v)", second, first)
+		}
+		verifyFromMail(t, e, c, email)
+		u, err := e.Store.GetUserByEmail(t.Context(), email)
+		if err != nil || !u.EmailVerified {
+			t.Fatalf("after the resent link: %+v, %v", u, err)
+		}
+		mustStatus(t, c.Get(t, first.Data["link"]), http.StatusBadRequest)
+
+		r = c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
+		mustRedirect(t, r, flow.ResumePath(f.ID))
+		if res := webtest.DecodeResult(t, c.Follow(t, r)); res.Flow.UserID != u.ID {
+			t.Errorf("flow finished for %q, want %q", res.Flow.UserID, u.ID)
+		}
+		// A resend token outlives nothing: once verified, it only says so.
+		done := c.Submit(t, "/verify/resend", resendToken(t, sent))
+		mustStatus(t, done, http.StatusOK)
+		if !strings.Contains(done.Body, "is confirmed") || e.CountMail(email, "verify_email") != 2 {
+			t.Errorf("resend after verification: %s", done.Body)
+		}
+	})
+
+	t.Run("case=resending is limited per account", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		unverified(t, e, email)
+		c := e.NewClient()
+		tok := resendToken(t, c.Login(t, email, pw))
+		// webtest's account limit is 5 within the window: the 5th is refused.
+		for range 4 {
+			mustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusOK)
+		}
+		// Another browser does not get more.
+		other := e.NewClient()
+		r := other.Submit(t, "/verify/resend", resendToken(t, other.Login(t, email, pw)))
+		mustStatus(t, r, http.StatusTooManyRequests)
+		if r.Header.Get("Retry-After") == "" || !strings.Contains(r.Body, "try again") {
+			t.Errorf("limited resend: %v %s", r.Header, r.Body)
+		}
+		if n := e.CountMail(email, "verify_email"); n != 4 {
+			t.Errorf("%d mails, want 4", n)
+		}
+	})
+
+	t.Run("case=resending is limited per client address", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c := e.NewClient()
+		// webtest's IP limit is 20: four accounts of four resends and three
+		// of a fifth, then the fifth account's fourth is refused.
+		sent := 0
+		for i := range 5 {
+			addr := fmt.Sprintf("u%d@example.com", i)
+			unverified(t, e, addr)
+			tok := resendToken(t, c.Login(t, addr, pw))
+			for j := range 4 {
+				r := c.Submit(t, "/verify/resend", tok)
+				if i == 4 && j == 3 {
+					mustStatus(t, r, http.StatusTooManyRequests)
+					continue
+				}
+				mustStatus(t, r, http.StatusOK)
+				sent++
+			}
+		}
+		if sent != 19 || e.CountMail("u4@example.com", "verify_email") != 3 {
+			t.Errorf("sent %d, u4 got %d mails", sent, e.CountMail("u4@example.com", "verify_email"))
+		}
+	})
+
+	t.Run("case=the button needs a token from the right password, for that password", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		u := unverified(t, e, email)
+		c := e.NewClient()
+		tok := resendToken(t, c.Login(t, email, pw))
+		bad := tok.Get("token")
+		for name, form := range map[string]url.Values{
+			"no token":        {},
+			"garbage":         {"token": {"x.y.z"}},
+			"tampered mac":    {"token": {bad[:len(bad)-1] + map[bool]string{true: "B", false: "A"}[bad[len(bad)-1] == 'A']}},
+			"another subject": {"token": {strings.Replace(bad, bad[:4], "QUFB", 1)}},
+		} {
+			if r := c.Submit(t, "/verify/resend", form); r.Status != http.StatusBadRequest {
+				t.Errorf("%s: %d", name, r.Status)
+			}
+		}
+		// A new password (here: set by an administrator) ends the token.
+		phc, err := e.Hasher.Hash(t.Context(), "a different long passphrase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Store.UpdateUser(t.Context(), u.ID, storage.Effects{}, func(u *storage.User) error {
+			u.PasswordHash = phc
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		mustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusBadRequest)
+		if n := e.CountMail(email, "verify_email"); n != 0 {
+			t.Errorf("%d mails from refused tokens", n)
+		}
+	})
+
+	t.Run("case=a reset confirms the address and signs in", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		unverified(t, e, email)
+		c := e.NewClient()
+		mustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
+		page := c.Get(t, e.LastMail(t, email, "password_reset").Data["link"])
+		token := webtest.Attr(page.Body, `name="token" value`)
+		mustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
+		mustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
 	})
 }

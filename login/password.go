@@ -75,7 +75,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if sess, err := h.c.Sessions.Get(ctx, r); err == nil {
 		fresh := f == nil || (!f.ForceLogin && (f.RequireFresh.IsZero() || !sess.AuthTime.Before(f.RequireFresh)))
 		if fresh {
-			if u, err := h.c.Store.GetUser(ctx, sess.UserID); err == nil && !u.Disabled {
+			if u, err := h.c.Store.GetUser(ctx, sess.UserID); err == nil && !u.Disabled && u.EmailVerified {
 				if f == nil {
 					web.Redirect(w, r, v.ReturnTo)
 					return
@@ -170,6 +170,11 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 
 	if rehash {
 		u.PasswordHash = h.upgradeHash(ctx, u, pw)
+	}
+	// Before any further step: an unverified address gets no session.
+	if !u.EmailVerified {
+		h.unverified(w, r, u, v.FlowID, v.ReturnTo)
+		return
 	}
 	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled(), Password: h.passwordBinding(u.PasswordHash)}
 	if u.PasswordMustChange {
@@ -279,6 +284,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		}
 	}
 	now := time.Now().UTC()
+	var unverified storage.User
 	u, err := h.c.Store.UpdateUser(ctx, p.UserID, storage.Effects{Audit: []storage.AuditEvent{h.loginEvent(r, p, f)}}, func(u *storage.User) error {
 		if u.Disabled {
 			return errDisabled
@@ -286,6 +292,12 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		if !h.goesOn(p, *u) {
 			// The password changed since the password step.
 			return errUsed
+		}
+		if !u.EmailVerified {
+			// postLogin stops these; this holds for a pending sign-in
+			// begun before that check existed.
+			unverified = *u
+			return errUnverified
 		}
 		u.LastLoginAt = now
 		return nil
@@ -295,6 +307,9 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		return
 	} else if errors.Is(err, errUsed) {
 		h.pendingExpired(w, r)
+		return
+	} else if errors.Is(err, errUnverified) {
+		h.unverified(w, r, unverified, p.FlowID, p.ReturnTo)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "record sign-in", err)
@@ -312,7 +327,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 	h.resume(w, r, f, sess)
 }
 
-var errDisabled = errors.New("login: user disabled")
+var (
+	errDisabled   = errors.New("login: user disabled")
+	errUnverified = errors.New("login: email unverified")
+)
 
 func (h *Handler) loginEvent(r *http.Request, p *pending, f *flow.Flow) storage.AuditEvent {
 	e := h.event(r, "login_succeeded", p.UserID)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"strings"
 	"time"
 
@@ -112,10 +111,9 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := storage.User{Email: v.Email, Name: v.Name, Role: storage.RoleUser, PasswordHash: phc}
-	link := h.c.Issuer + PathVerify + "?token=" + url.QueryEscape(signLink(h.c.Box, purposeVerify, v.Email, time.Now().Add(verifyTTL), verifyBound))
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{h.event(r, "user_registered", "")},
-		Mail:  []storage.MailJob{{To: v.Email, Template: "verify_email", Data: map[string]string{"link": link}}},
+		Mail:  []storage.MailJob{h.verifyMail(v.Email)},
 	}
 	if _, err := h.c.Store.CreateUser(ctx, u, fx); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 		h.internalError(w, r, "create user", err)
@@ -125,7 +123,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	// who has an account.
 	h.renderMessage(w, r, http.StatusOK, messagePage{
 		Heading:  "Check your email",
-		Message:  "We sent a link to " + v.Email + " to confirm your address. You can sign in now; the link works for 24 hours.",
+		Message:  "We sent a confirmation link to " + v.Email + ". Open it to confirm your address before you sign in; the link works for 24 hours.",
 		LinkText: "Sign in",
 		LinkHref: loginURL(v.FlowID, ""),
 	})

@@ -35,17 +35,18 @@ type (
 // pagePaths are the pages the browser test must have loaded, and checked
 // with checkPage, by its end.
 var pagePaths = []string{
-	"/login", "/login/code", "/register", "/verify", "/forgot", "/reset",
+	"/login", "/login/code", "/register", "/verify", "/verify/resend", "/forgot", "/reset",
 	"/consent", "/account", "/account/totp",
 }
 
 // TestBrowser drives the real pages in headless Chromium, one browser for
 // all cases (a case that needs a user of its own opens a tab with its own
 // cookies): sign-in with consent allowed and denied, TOTP enrollment, TOTP
-// and backup-code sign-in, registration with email verification, password
-// reset, a breached password refused, and a keyboard-only sign-in. Every
-// page loaded on the way is checked for its security headers and for
-// script (checkPage).
+// and backup-code sign-in, registration with email verification (sign-in
+// refused until then, a new link from the button), password reset, a
+// breached password refused, and a keyboard-only sign-in. Every page loaded
+// on the way is checked for its security headers and for script
+// (checkPage).
 func TestBrowser(t *testing.T) {
 	e := webtest.New(t, webtest.Options{Registration: true})
 	u := e.CreateUser(t, email, pw, nil)
@@ -182,7 +183,7 @@ func TestBrowser(t *testing.T) {
 		regEmail = "ada@example.com"
 		regPw    = "analytical engine notes 1843"
 	)
-	t.Run("case=register, verify the email from the mail, then sign in", func(t *testing.T) {
+	t.Run("case=register, sign-in refused until verified, verify from a re-sent mail, then sign in", func(t *testing.T) {
 		tab := webtest.Tab(ctx, t)
 		load(t, tab, chromedp.Navigate(e.URL+"/login"))
 		load(t, tab, chromedp.Click(css(`a[href="/register"]`)))
@@ -193,6 +194,27 @@ func TestBrowser(t *testing.T) {
 		)
 		load(t, tab, chromedp.Click(css(`button[type=submit]`)))
 		wantPage(t, tab, "/register", "Check your email")
+		if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "before you sign in") {
+			t.Errorf("registration page does not ask to confirm first: %s", text)
+		}
+
+		// Before the address is confirmed, the right password gets the
+		// confirm page and its button, not a session.
+		load(t, tab, chromedp.Click(css(`a[href="/login"]`)))
+		if r := signIn(t, tab, regEmail, regPw); r.Status != http.StatusForbidden {
+			t.Errorf("unverified sign-in answers %d, want 403", r.Status)
+		}
+		wantPage(t, tab, "/login", "Confirm your email first")
+		load(t, tab, chromedp.Click(css(`form[action="/verify/resend"] button`)))
+		wantPage(t, tab, "/verify/resend", "Confirm your email first")
+		if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "new link") {
+			t.Errorf("notice after resending: %q", n)
+		}
+		if n := e.CountMail(regEmail, "verify_email"); n != 2 {
+			t.Errorf("%d verification mails, want 2", n)
+		}
+		load(t, tab, chromedp.Navigate(e.URL+"/account"))
+		wantPage(t, tab, "/login", "Sign in")
 
 		link := e.LastMail(t, regEmail, "verify_email").Data["link"]
 		load(t, tab, chromedp.Navigate(link))

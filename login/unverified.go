@@ -1,0 +1,117 @@
+package login
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
+)
+
+// An account whose address is unverified does not get a session: whoever
+// registered someone else's address must not be able to use the account.
+// After the right password the user gets the unverified page instead, with
+// a button that mails a new verification link. The page is reached only
+// through a right password, so it tells nobody else which addresses have
+// accounts; its button carries a resend token (a link token bound to the
+// password hash) rather than the address, so it works only for the account
+// whose password was given.
+
+// purposeResend separates resend tokens from the other link tokens.
+const purposeResend = "latch verify-resend v1"
+
+// resendTTL is how long the button of one unverified page works.
+const resendTTL = 30 * time.Minute
+
+// PathResendVerification takes the button of the unverified page.
+const PathResendVerification = "/verify/resend"
+
+// unverifiedPage is the data of the unverified page.
+type unverifiedPage struct {
+	Email  string
+	Token  string // the resend token
+	SignIn string // the sign-in page to come back to, with the flow
+	Notice string // set once a new link was sent
+	Error  string // the resend was refused
+}
+
+// unverified answers a right password for u, whose address is unverified:
+// no session, no pending sign-in, the flow stays where it is.
+func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, u storage.User, flowID, ret string) {
+	e := h.event(r, "login_refused", u.ID)
+	e.Detail = map[string]string{"reason": "email_unverified"}
+	h.audit(r.Context(), e)
+	h.renderUnverified(w, r, http.StatusForbidden, u, loginURL(flowID, ret), unverifiedPage{})
+}
+
+// renderUnverified renders the page for u with a fresh resend token. 403
+// says what happened: the password was right, yet signing in is refused
+// until the address is confirmed, and asking again will not change that.
+func (h *Handler) renderUnverified(w http.ResponseWriter, r *http.Request, status int, u storage.User, signIn string, v unverifiedPage) {
+	v.Email, v.SignIn = u.Email, signIn
+	v.Token = signLink(h.c.Box, purposeResend, u.ID+"\x00"+signIn, time.Now().Add(resendTTL), u.PasswordHash)
+	h.pages.Render(w, r, status, pageUnverified, "Confirm your email first", v)
+}
+
+// resendUser returns the user a resend token was made for and the sign-in
+// page it carries, while the user is enabled and has the password the token
+// was made with. The caller tells a user verified meanwhile apart.
+func (h *Handler) resendUser(r *http.Request, token string) (storage.User, string, bool) {
+	sub, exp, mac, ok := parseLink(token, time.Now())
+	if !ok {
+		return storage.User{}, "", false
+	}
+	id, signIn, found := strings.Cut(sub, "\x00")
+	if !found || !web.LocalPath(signIn) {
+		return storage.User{}, "", false
+	}
+	u, err := h.c.Store.GetUser(r.Context(), id)
+	if err != nil || u.Disabled || !checkLink(h.c.Box, purposeResend, sub, exp, u.PasswordHash, mac) {
+		return storage.User{}, "", false
+	}
+	return u, signIn, true
+}
+
+func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u, signIn, ok := h.resendUser(r, r.PostFormValue("token"))
+	if !ok {
+		h.c.Site.Error(w, r, http.StatusBadRequest, "This page has expired. Sign in again to get a new link.")
+		return
+	}
+	if u.EmailVerified {
+		h.renderMessage(w, r, http.StatusOK, messagePage{
+			Heading: "Your email address is confirmed", Message: "You can sign in now.",
+			LinkText: "Sign in", LinkHref: signIn,
+		})
+		return
+	}
+	// Every request counts, per account and per client address, as /forgot
+	// does: each one mails someone.
+	if wait, err := h.fail(ctx, "verify-resend:"+u.ID, "verify-resend:"+web.ClientIP(r)); err != nil {
+		h.internalError(w, r, "count resend", err)
+		return
+	} else if wait > 0 {
+		web.SetRetryAfter(w.Header(), wait)
+		h.renderUnverified(w, r, http.StatusTooManyRequests, u, signIn, unverifiedPage{
+			Error: "We sent several links recently. Check your inbox and spam folder, or try again " + web.RetryText(wait) + ".",
+		})
+		return
+	}
+	if err := h.c.Store.EnqueueMail(ctx, h.verifyMail(u.Email)); err != nil {
+		h.internalError(w, r, "enqueue verification mail", err)
+		return
+	}
+	h.audit(ctx, h.event(r, "email_verification_resent", u.ID))
+	h.renderUnverified(w, r, http.StatusOK, u, signIn, unverifiedPage{
+		Notice: "We sent a new link to " + u.Email + ". It works for 24 hours.",
+	})
+}
+
+// verifyMail is the mail with a link that confirms email.
+func (h *Handler) verifyMail(email string) storage.MailJob {
+	link := h.c.Issuer + PathVerify + "?token=" + url.QueryEscape(signLink(h.c.Box, purposeVerify, email, time.Now().Add(verifyTTL), verifyBound))
+	return storage.MailJob{To: email, Template: "verify_email", Data: map[string]string{"link": link}}
+}
