@@ -492,6 +492,23 @@ func TestRegistration(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
+	t.Run("case=reset mail to one address is capped, with the same answer", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		first := c.Submit(t, "/forgot", url.Values{"email": {email}})
+		mustStatus(t, first, http.StatusOK)
+		for range 9 {
+			r := c.Submit(t, "/forgot", url.Values{"email": {email}})
+			mustStatus(t, r, http.StatusOK)
+			if r.Body != first.Body {
+				t.Fatal("a capped request must get the same answer")
+			}
+		}
+		if n := e.CountMail(email, "password_reset"); n == 0 || n >= 10 {
+			t.Fatalf("want the reset mails capped below the 10 requests, got %d", n)
+		}
+	})
 	t.Run("case=reset end to end revokes sessions and the link dies", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)

@@ -46,8 +46,18 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// Every request also counts against the address: many places together
+	// cannot flood one mailbox either. Beyond the limit no mail goes out,
+	// but the answer stays the same, so it says nothing about the address.
+	wait, err := h.c.AccountLimit.Fail(ctx, "forgot:"+email)
+	if err != nil {
+		h.internalError(w, r, "count request", err)
+		return
+	}
 	u, err := h.c.Store.GetUserByEmail(ctx, email)
 	switch {
+	case err == nil && !u.Disabled && wait > 0:
+		h.c.Log.WarnContext(ctx, "login: reset mails to one address are limited", "user_id", u.ID)
 	case err == nil && !u.Disabled:
 		exp := time.Now().Add(resetTTL)
 		link := h.c.Issuer + PathReset + "?token=" + url.QueryEscape(signLink(h.c.Box, purposeReset, u.ID, exp, u.PasswordHash))
