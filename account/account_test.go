@@ -19,42 +19,28 @@ const (
 	pw    = "turing bombe enigma 1940"
 )
 
-func mustStatus(t *testing.T, r *webtest.Response, want int) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
-	}
-}
-
-func mustRedirect(t *testing.T, r *webtest.Response, location string) {
-	t.Helper()
-	if r.Status != http.StatusSeeOther || r.Location != location {
-		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
-	}
-}
-
 func signedIn(t *testing.T, e *webtest.Env) (*webtest.Client, storage.User) {
 	t.Helper()
 	u := e.CreateUser(t, email, pw, nil)
 	c := e.NewClient()
-	mustRedirect(t, c.Login(t, email, pw), "/account")
+	webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 	return c, u
 }
 
 func TestAccountNeedsASession(t *testing.T) {
 	e := webtest.New(t, webtest.Options{})
 	c := e.NewClient()
-	mustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
-	mustRedirect(t, c.Get(t, "/account/totp"), "/login?return_to=/account")
-	mustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"x"}}), "/login?return_to=/account")
+	webtest.MustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
+	webtest.MustRedirect(t, c.Get(t, "/account/totp"), "/login?return_to=/account")
+	webtest.MustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"x"}}), "/login?return_to=/account")
 	// The sign-in page brings the user back.
 	e.CreateUser(t, email, pw, nil)
 	login := c.Get(t, "/login?return_to=/account")
 	if !strings.Contains(login.Body, `name="return_to" value="/account"`) {
 		t.Fatal("login page drops return_to")
 	}
-	mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account"}}), "/account")
-	mustStatus(t, c.Get(t, "/account"), http.StatusOK)
+	webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account"}}), "/account")
+	webtest.MustStatus(t, c.Get(t, "/account"), http.StatusOK)
 }
 
 // enroll sets up TOTP through the pages and returns the secret and the
@@ -62,7 +48,7 @@ func TestAccountNeedsASession(t *testing.T) {
 func enroll(t *testing.T, e *webtest.Env, c *webtest.Client) (string, []string) {
 	t.Helper()
 	page := c.Get(t, "/account/totp")
-	mustStatus(t, page, http.StatusOK)
+	webtest.MustStatus(t, page, http.StatusOK)
 	secrets := webtest.Attr(page.Body, "data-totp-secret")
 	pending := webtest.Attr(page.Body, `name="pending" value`)
 	if len(secrets) != 1 || len(pending) != 1 {
@@ -72,12 +58,12 @@ func enroll(t *testing.T, e *webtest.Env, c *webtest.Client) (string, []string) 
 		t.Error("no inline QR code")
 	}
 	wrong := c.Submit(t, "/account/totp", url.Values{"pending": pending, "code": {"123456"}})
-	mustStatus(t, wrong, http.StatusBadRequest)
+	webtest.MustStatus(t, wrong, http.StatusBadRequest)
 	if got := webtest.Attr(wrong.Body, "data-totp-secret"); len(got) != 1 || got[0] != secrets[0] {
 		t.Fatal("a wrong code changed the secret")
 	}
 	done := c.Submit(t, "/account/totp", url.Values{"pending": pending, "code": {webtest.Code(t, secrets[0], 0)}})
-	mustStatus(t, done, http.StatusOK)
+	webtest.MustStatus(t, done, http.StatusOK)
 	codes := webtest.Attr(done.Body, "data-backup-code")
 	if len(codes) != 10 {
 		t.Fatalf("%d backup codes shown, want 10", len(codes))
@@ -101,11 +87,11 @@ func TestTOTP(t *testing.T) {
 			t.Errorf("notice data %v", m.Data)
 		}
 		c2 := e.NewClient()
-		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
-		mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account")
+		webtest.MustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account")
 		c3 := e.NewClient()
-		mustRedirect(t, c3.Login(t, email, pw), "/login/code")
-		mustRedirect(t, c3.Submit(t, "/login/code", url.Values{"code": {codes[0]}}), "/account")
+		webtest.MustRedirect(t, c3.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c3.Submit(t, "/login/code", url.Values{"code": {codes[0]}}), "/account")
 	})
 
 	t.Run("case=a pending set-up cannot be confirmed by another user", func(t *testing.T) {
@@ -116,8 +102,8 @@ func TestTOTP(t *testing.T) {
 		pending := webtest.Attr(page.Body, `name="pending" value`)
 		e.CreateUser(t, "mallory@example.com", pw, nil)
 		m := e.NewClient()
-		mustRedirect(t, m.Login(t, "mallory@example.com", pw), "/account")
-		mustStatus(t, m.Submit(t, "/account/totp", url.Values{"pending": pending, "code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, m.Login(t, "mallory@example.com", pw), "/account")
+		webtest.MustStatus(t, m.Submit(t, "/account/totp", url.Values{"pending": pending, "code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=turning it off needs a current code and sends a notice", func(t *testing.T) {
@@ -125,16 +111,16 @@ func TestTOTP(t *testing.T) {
 		c, u := signedIn(t, e)
 		secret, _ := enroll(t, e, c)
 		r := c.Submit(t, "/account/totp/disable", url.Values{"code": {"000000"}})
-		mustStatus(t, r, http.StatusBadRequest)
+		webtest.MustStatus(t, r, http.StatusBadRequest)
 		if !strings.Contains(r.Body, `id="disable-code-error"`) {
 			t.Error("no error tied to the code field")
 		}
-		mustRedirect(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account?done=totp_off")
+		webtest.MustRedirect(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account?done=totp_off")
 		if e.User(t, u.ID).TOTPEnabled() {
 			t.Fatal("TOTP still on")
 		}
 		e.LastMail(t, email, "totp_disabled")
-		mustRedirect(t, e.NewClient().Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, e.NewClient().Login(t, email, pw), "/account")
 	})
 
 	t.Run("case=regenerated backup codes replace the old ones", func(t *testing.T) {
@@ -142,16 +128,16 @@ func TestTOTP(t *testing.T) {
 		c, _ := signedIn(t, e)
 		secret, old := enroll(t, e, c)
 		r := c.Submit(t, "/account/backup-codes", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}})
-		mustStatus(t, r, http.StatusOK)
+		webtest.MustStatus(t, r, http.StatusOK)
 		fresh := webtest.Attr(r.Body, "data-backup-code")
 		if len(fresh) != 10 {
 			t.Fatalf("%d codes", len(fresh))
 		}
 		e.LastMail(t, email, "backup_codes_regenerated")
 		c2 := e.NewClient()
-		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
-		mustStatus(t, c2.Submit(t, "/login/code", url.Values{"code": {old[0]}}), http.StatusUnauthorized)
-		mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {fresh[0]}}), "/account")
+		webtest.MustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		webtest.MustStatus(t, c2.Submit(t, "/login/code", url.Values{"code": {old[0]}}), http.StatusUnauthorized)
+		webtest.MustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {fresh[0]}}), "/account")
 		// Shown once: the account page never shows them again.
 		if page := c.Get(t, "/account"); strings.Contains(page.Body, "data-backup-code") {
 			t.Error("account page shows backup codes")
@@ -192,8 +178,8 @@ func TestNewBackupCodesNeedACurrentTOTPCode(t *testing.T) {
 			t.Errorf("%d regeneration notices sent", n)
 		}
 		c2 := e.NewClient()
-		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
-		mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {old[1]}}), "/account")
+		webtest.MustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {old[1]}}), "/account")
 	})
 
 	t.Run("case=the form asks for the code", func(t *testing.T) {
@@ -214,17 +200,17 @@ func TestNewBackupCodesNeedACurrentTOTPCode(t *testing.T) {
 		secret, _ := enroll(t, e, c)
 		// Failures count with those of turning TOTP off: one budget (5 in
 		// webtest) for guessing the user's codes on this page.
-		mustStatus(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {"000000"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {"000000"}}), http.StatusBadRequest)
 		for range 3 {
-			mustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {"000000"}}), http.StatusBadRequest)
+			webtest.MustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {"000000"}}), http.StatusBadRequest)
 		}
 		r := c.Submit(t, "/account/backup-codes", url.Values{"code": {"000000"}})
-		mustStatus(t, r, http.StatusTooManyRequests)
+		webtest.MustStatus(t, r, http.StatusTooManyRequests)
 		if r.Header.Get("Retry-After") == "" || !strings.Contains(r.Body, `id="codes-code-error"`) {
 			t.Errorf("lockout without Retry-After or an error on the code field:\n%s", r.Body)
 		}
 		// Locked out, even the right code waits.
-		mustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Submit(t, "/account/backup-codes", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), http.StatusTooManyRequests)
 	})
 }
 
@@ -232,23 +218,23 @@ func TestChangePassword(t *testing.T) {
 	e := webtest.New(t, webtest.Options{})
 	c, u := signedIn(t, e)
 	other := e.NewClient()
-	mustRedirect(t, other.Login(t, email, pw), "/account")
+	webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
 
 	r := c.Submit(t, "/account/password", url.Values{"current_password": {"not it at all"}, "new_password": {"new long passphrase"}})
-	mustStatus(t, r, http.StatusBadRequest)
+	webtest.MustStatus(t, r, http.StatusBadRequest)
 	if !strings.Contains(r.Body, `aria-describedby="current-password-error"`) {
 		t.Error("error not tied to current_password")
 	}
 	e.Breach("a breached new passphrase")
 	r = c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"a breached new passphrase"}})
-	mustStatus(t, r, http.StatusBadRequest)
+	webtest.MustStatus(t, r, http.StatusBadRequest)
 	if !strings.Contains(r.Body, password.BreachedMessage) {
 		t.Error("breached password not refused with its message")
 	}
-	mustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"new long passphrase"}}), "/account?done=password")
+	webtest.MustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"new long passphrase"}}), "/account?done=password")
 	e.LastMail(t, email, "password_changed")
-	mustStatus(t, c.Get(t, "/account"), http.StatusOK)
-	mustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
+	webtest.MustStatus(t, c.Get(t, "/account"), http.StatusOK)
+	webtest.MustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
 	if ok, _, _ := e.Hasher.Verify(t.Context(), e.User(t, u.ID).PasswordHash, "new long passphrase"); !ok {
 		t.Error("new password not stored")
 	}
@@ -266,7 +252,7 @@ func TestAppsAndSessions(t *testing.T) {
 		if !strings.Contains(page.Body, "Photo Printer") || !strings.Contains(page.Body, "Your email address") {
 			t.Fatalf("app not listed:\n%s", page.Body)
 		}
-		mustRedirect(t, c.Submit(t, "/account/apps/revoke", url.Values{"client_id": {"3p-printer"}}), "/account?done=app")
+		webtest.MustRedirect(t, c.Submit(t, "/account/apps/revoke", url.Values{"client_id": {"3p-printer"}}), "/account?done=app")
 		if _, err := e.Store.GetConsent(t.Context(), u.ID, "3p-printer"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("consent after revoke: %v", err)
 		}
@@ -276,7 +262,7 @@ func TestAppsAndSessions(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, u := signedIn(t, e)
 		other := e.NewClient()
-		mustRedirect(t, other.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
 		page := c.Get(t, "/account")
 		ids := webtest.Attr(page.Body, "data-session")
 		if len(ids) != 2 {
@@ -289,9 +275,9 @@ func TestAppsAndSessions(t *testing.T) {
 				otherID = s.ID
 			}
 		}
-		mustRedirect(t, c.Submit(t, "/account/sessions/end", url.Values{"session": {otherID}}), "/account?done=session")
-		mustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
-		mustStatus(t, c.Get(t, "/account"), http.StatusOK)
+		webtest.MustRedirect(t, c.Submit(t, "/account/sessions/end", url.Values{"session": {otherID}}), "/account?done=session")
+		webtest.MustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustStatus(t, c.Get(t, "/account"), http.StatusOK)
 	})
 
 	t.Run("case=another user's session cannot be ended", func(t *testing.T) {
@@ -299,23 +285,23 @@ func TestAppsAndSessions(t *testing.T) {
 		c, _ := signedIn(t, e)
 		victim := e.CreateUser(t, "victim@example.com", pw, nil)
 		v := e.NewClient()
-		mustRedirect(t, v.Login(t, "victim@example.com", pw), "/account")
+		webtest.MustRedirect(t, v.Login(t, "victim@example.com", pw), "/account")
 		sessions, _ := e.Sessions.List(t.Context(), victim.ID)
 		c.Submit(t, "/account/sessions/end", url.Values{"session": {sessions[0].ID}})
-		mustStatus(t, v.Get(t, "/account"), http.StatusOK)
+		webtest.MustStatus(t, v.Get(t, "/account"), http.StatusOK)
 	})
 
 	t.Run("case=sign out ends the session", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, _ := signedIn(t, e)
-		mustRedirect(t, c.Submit(t, "/account/signout", nil), "/login?done=signout")
-		mustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, c.Submit(t, "/account/signout", nil), "/login?done=signout")
+		webtest.MustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
 	})
 
 	t.Run("case=a user disabled meanwhile is signed out", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, u := signedIn(t, e)
 		e.Store.UpdateUser(t.Context(), u.ID, storage.Effects{}, func(u *storage.User) error { u.Disabled = true; return nil })
-		mustRedirect(t, c.Get(t, "/account"), "/login")
+		webtest.MustRedirect(t, c.Get(t, "/account"), "/login")
 	})
 }

@@ -79,12 +79,12 @@ func TestAttackPassword(t *testing.T) {
 			{"current_password": {"not the password"}, "new_password": {"an attacker's new passphrase"}},
 			{"current_password": {pw + " "}, "new_password": {"an attacker's new passphrase"}},
 		} {
-			mustStatus(t, c.Submit(t, "/account/password", form), http.StatusBadRequest)
+			webtest.MustStatus(t, c.Submit(t, "/account/password", form), http.StatusBadRequest)
 		}
 		// The current password in the query string is not the form's (and
 		// this fifth failure locks the form).
 		r := c.Submit(t, "/account/password?current_password="+url.QueryEscape(pw), url.Values{"new_password": {"an attacker's new passphrase"}})
-		mustStatus(t, r, http.StatusTooManyRequests)
+		webtest.MustStatus(t, r, http.StatusTooManyRequests)
 		if e.User(t, u.ID).PasswordHash != u.PasswordHash || e.CountMail(email, "password_changed") != 0 {
 			t.Fatal("the password changed")
 		}
@@ -108,8 +108,8 @@ func TestAttackPassword(t *testing.T) {
 		c, u := signedIn(t, e)
 		before := c.Cookie(e.Sessions.CookieName())
 		other := e.NewClient()
-		mustRedirect(t, other.Login(t, email, pw), "/account")
-		mustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"a new long passphrase"}}), "/account?done=password")
+		webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"a new long passphrase"}}), "/account?done=password")
 		after := c.Cookie(e.Sessions.CookieName())
 		if after == "" || after == before {
 			t.Fatal("the session was not renewed")
@@ -117,8 +117,8 @@ func TestAttackPassword(t *testing.T) {
 		stale := e.NewClient()
 		base, _ := url.Parse(e.URL)
 		stale.HTTP.Jar.SetCookies(base, []*http.Cookie{{Name: e.Sessions.CookieName(), Value: before, Path: "/"}})
-		mustRedirect(t, stale.Get(t, "/account"), "/login?return_to=/account")
-		mustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, stale.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
 		if sessions, _ := e.Sessions.List(t.Context(), u.ID); len(sessions) != 1 {
 			t.Errorf("%d sessions, want 1", len(sessions))
 		}
@@ -131,13 +131,13 @@ func TestAttackOtherUsers(t *testing.T) {
 		c, _ := signedIn(t, e)
 		victim := e.CreateUser(t, "victim@example.com", pw, nil)
 		v := e.NewClient()
-		mustRedirect(t, v.Login(t, "victim@example.com", pw), "/account")
+		webtest.MustRedirect(t, v.Login(t, "victim@example.com", pw), "/account")
 		sessions, _ := e.Sessions.List(t.Context(), victim.ID)
 		for _, id := range []string{sessions[0].ID, strings.ToUpper(sessions[0].ID), " " + sessions[0].ID, v.Cookie(e.Sessions.CookieName())} {
-			mustRedirect(t, c.Submit(t, "/account/sessions/end", url.Values{"session": {id}}), "/account?done=session")
+			webtest.MustRedirect(t, c.Submit(t, "/account/sessions/end", url.Values{"session": {id}}), "/account?done=session")
 		}
-		mustStatus(t, v.Get(t, "/account"), http.StatusOK)
-		mustStatus(t, c.Get(t, "/account"), http.StatusOK)
+		webtest.MustStatus(t, v.Get(t, "/account"), http.StatusOK)
+		webtest.MustStatus(t, c.Get(t, "/account"), http.StatusOK)
 		if events, _ := e.Store.ListAudit(t.Context(), "", 100); len(events) > 0 {
 			for _, ev := range events {
 				if ev.Kind == "session_ended" {
@@ -157,7 +157,7 @@ func TestAttackOtherUsers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mustRedirect(t, c.Submit(t, "/account/apps/revoke", url.Values{"client_id": {"3p-printer"}, "user_id": {victim.ID}}), "/account?done=app")
+		webtest.MustRedirect(t, c.Submit(t, "/account/apps/revoke", url.Values{"client_id": {"3p-printer"}, "user_id": {victim.ID}}), "/account?done=app")
 		if _, err := e.Store.GetConsent(t.Context(), victim.ID, "3p-printer"); err != nil {
 			t.Fatalf("the victim's grant is gone: %v", err)
 		}
@@ -203,7 +203,7 @@ func TestAttackTOTP(t *testing.T) {
 			t.Fatal("TOTP was turned on")
 		}
 		// The hand-made state has the page's format: unexpired, it works.
-		mustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": {sealPending(t, e, u.ID, secret, time.Now().Add(time.Minute))}, "code": {webtest.Code(t, secret, 0)}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": {sealPending(t, e, u.ID, secret, time.Now().Add(time.Minute))}, "code": {webtest.Code(t, secret, 0)}}), http.StatusOK)
 	})
 
 	t.Run("case=the set-up's confirming code cannot be replayed to turn TOTP off", func(t *testing.T) {
@@ -212,8 +212,8 @@ func TestAttackTOTP(t *testing.T) {
 		page := c.Get(t, "/account/totp")
 		secret := webtest.Attr(page.Body, "data-totp-secret")[0]
 		code := webtest.Code(t, secret, 0)
-		mustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": webtest.Attr(page.Body, `name="pending" value`), "code": {code}}), http.StatusOK)
-		mustStatus(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {code}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": webtest.Attr(page.Body, `name="pending" value`), "code": {code}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/account/totp/disable", url.Values{"code": {code}}), http.StatusBadRequest)
 		if !e.User(t, u.ID).TOTPEnabled() {
 			t.Fatal("a replayed code turned TOTP off")
 		}
@@ -296,11 +296,11 @@ func TestAttackOutput(t *testing.T) {
 		}
 		other := e.NewClient()
 		other.HTTP.Transport = uaTransport{evil}
-		mustRedirect(t, other.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 		page := c.Get(t, "/account")
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if strings.Contains(page.Body, "<script>") || strings.Contains(page.Body, "<img") || strings.Contains(page.Body, `"'>`) {
 			t.Fatalf("unescaped value on the account page:\n%s", page.Body)
 		}

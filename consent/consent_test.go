@@ -19,20 +19,6 @@ const (
 	pw    = "hopper compiler cobol 1959"
 )
 
-func mustStatus(t *testing.T, r *webtest.Response, want int) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
-	}
-}
-
-func mustRedirect(t *testing.T, r *webtest.Response, location string) {
-	t.Helper()
-	if r.Status != http.StatusSeeOther || r.Location != location {
-		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
-	}
-}
-
 // toConsent signs in for a third-party flow and returns the client on the
 // consent page, with the page.
 func toConsent(t *testing.T, e *webtest.Env, scopes []string) (*webtest.Client, *flow.Flow, storage.User, *webtest.Response) {
@@ -41,11 +27,11 @@ func toConsent(t *testing.T, e *webtest.Env, scopes []string) (*webtest.Client, 
 	f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, func(f *flow.Flow) { f.ClientName = "Photo Printer" })
 	c := e.NewClient()
 	r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-	mustRedirect(t, r, flow.ResumePath(f.ID))
+	webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
 	r = c.Get(t, r.Location)
-	mustRedirect(t, r, "/consent?flow="+f.ID)
+	webtest.MustRedirect(t, r, "/consent?flow="+f.ID)
 	page := c.Get(t, r.Location)
-	mustStatus(t, page, http.StatusOK)
+	webtest.MustStatus(t, page, http.StatusOK)
 	return c, f, u, page
 }
 
@@ -70,7 +56,7 @@ func TestConsent(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}})
-		mustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
 		res := webtest.DecodeResult(t, c.Get(t, r.Location))
 		if !res.Flow.Consented || res.Flow.Denied || !slices.Equal(res.Flow.GrantedScopes, scopes) {
 			t.Errorf("flow after allow = %+v", res.Flow)
@@ -86,14 +72,14 @@ func TestConsent(t *testing.T) {
 			t.Errorf("stored scopes %v, want %v", got.Scopes, want)
 		}
 		// The answered flow cannot be answered again.
-		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=deny marks the flow denied and saves nothing", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, f, u, _ := toConsent(t, e, scopes)
 		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}})
-		mustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
 		res := webtest.DecodeResult(t, c.Get(t, r.Location))
 		if !res.Flow.Denied || res.Flow.Consented || len(res.Flow.GrantedScopes) != 0 {
 			t.Errorf("flow after deny = %+v", res.Flow)
@@ -107,23 +93,23 @@ func TestConsent(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		_, f, _, _ := toConsent(t, e, scopes)
 		other := e.NewClient()
-		mustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
-		mustStatus(t, other.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}}), http.StatusForbidden)
+		webtest.MustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
+		webtest.MustStatus(t, other.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}}), http.StatusForbidden)
 		// Nor another session of the same user.
-		mustRedirect(t, other.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}}), "/account")
-		mustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
+		webtest.MustRedirect(t, other.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}}), "/account")
+		webtest.MustStatus(t, other.Get(t, "/consent?flow="+f.ID), http.StatusForbidden)
 	})
 
 	t.Run("case=a flow still at the login stage is refused", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, nil)
-		mustStatus(t, e.NewClient().Get(t, "/consent?flow="+f.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, e.NewClient().Get(t, "/consent?flow="+f.ID), http.StatusBadRequest)
 	})
 
 	t.Run("case=a decision other than allow or deny is refused", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, f, _, _ := toConsent(t, e, scopes)
-		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"maybe"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"maybe"}}), http.StatusBadRequest)
 	})
 }
 

@@ -122,7 +122,7 @@ func TestAttackEnumeration(t *testing.T) {
 		wrong := c.Login(t, email, "not the password at all")
 		unknown := c.Login(t, ghost, "not the password at all")
 		disabled := c.Login(t, "off@example.com", pw)
-		mustStatus(t, wrong, http.StatusUnauthorized)
+		webtest.MustStatus(t, wrong, http.StatusUnauthorized)
 		sameAnswer(t, wrong, unknown, email, ghost)
 		sameAnswer(t, wrong, disabled, email, "off@example.com")
 		if c.Cookie("latch_login") != "" || c.Cookie(e.Sessions.CookieName()) != "" {
@@ -140,7 +140,7 @@ func TestAttackEnumeration(t *testing.T) {
 			known = c.Login(t, email, "wrong password number")
 			unknown = c.Login(t, ghost, "wrong password number")
 		}
-		mustStatus(t, known, http.StatusTooManyRequests)
+		webtest.MustStatus(t, known, http.StatusTooManyRequests)
 		sameAnswer(t, known, unknown, email, ghost)
 	})
 
@@ -153,7 +153,7 @@ func TestAttackEnumeration(t *testing.T) {
 		known := c.Submit(t, "/forgot", url.Values{"email": {"  ADA@Example.com "}})
 		unknown := c.Submit(t, "/forgot", url.Values{"email": {ghost}})
 		disabled := c.Submit(t, "/forgot", url.Values{"email": {"off@example.com"}})
-		mustStatus(t, known, http.StatusOK)
+		webtest.MustStatus(t, known, http.StatusOK)
 		sameAnswer(t, known, unknown, email, ghost)
 		sameAnswer(t, known, disabled, email, "off@example.com")
 		if e.CountMail(email, "password_reset") != 1 || e.CountMail("off@example.com", "password_reset") != 0 || e.CountMail(ghost, "password_reset") != 0 {
@@ -184,7 +184,7 @@ func TestAttackEnumeration(t *testing.T) {
 		c := e.NewClient()
 		bad := c.Get(t, "/reset?token=x")
 		unknown := c.Get(t, "/reset?token="+base64.RawURLEncoding.EncodeToString([]byte("no-such-user"))+".99999999999.AAAA")
-		mustStatus(t, unknown, http.StatusBadRequest)
+		webtest.MustStatus(t, unknown, http.StatusBadRequest)
 		sameAnswer(t, bad, unknown, "", "")
 	})
 }
@@ -195,14 +195,14 @@ func TestAttackEmailVariants(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		c.CSRF(t)
-		mustRedirect(t, c.Login(t, "\tADA@example.COM  ", pw), "/account")
+		webtest.MustRedirect(t, c.Login(t, "\tADA@example.COM  ", pw), "/account")
 		c = e.NewClient()
 		c.CSRF(t)
 		for _, variant := range []string{"Ada@example.com", " ada@example.com", "ADA@EXAMPLE.COM", "ada@example.com\x00"} {
-			mustStatus(t, c.Login(t, variant, "wrong password number"), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Login(t, variant, "wrong password number"), http.StatusUnauthorized)
 		}
-		mustStatus(t, c.Login(t, "aDa@example.com\n", "wrong password number"), http.StatusTooManyRequests)
-		mustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, "aDa@example.com\n", "wrong password number"), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
 	})
 
 	t.Run("case=registration refuses look-alike and invisible characters", func(t *testing.T) {
@@ -239,8 +239,8 @@ func TestAttackEmailVariants(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: true})
 		c := e.NewClient()
 		c.CSRF(t)
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"Ada@Example.com"}, "password": {pw}}), http.StatusOK)
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {" ada@EXAMPLE.com "}, "password": {"a different long passphrase"}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"Ada@Example.com"}, "password": {pw}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {" ada@EXAMPLE.com "}, "password": {"a different long passphrase"}}), http.StatusOK)
 		u, err := e.Store.GetUserByEmail(t.Context(), email)
 		if err != nil {
 			t.Fatal(err)
@@ -289,7 +289,7 @@ func TestAttackRateLimits(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
 		got := race(t, e, c, "/login/code", url.Values{"code": {"000000"}, "csrf_token": {c.CSRF(t)}}, 30)
 		if n := failures(t, e, u.ID); n > 5 || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != 30 {
 			t.Fatalf("answers %v: %d codes were checked, want at most 5", got, n)
@@ -301,17 +301,17 @@ func TestAttackRateLimits(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		secret := e.EnableTOTP(t, u.ID)
 		a := e.NewClient()
-		mustRedirect(t, a.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, a.Login(t, email, pw), "/login/code")
 		for range 4 {
-			mustStatus(t, a.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+			webtest.MustStatus(t, a.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		}
 		// A fresh password step in another browser (which resets the
 		// password count) does not reset the code count.
 		b := e.NewClient()
-		mustRedirect(t, b.Login(t, email, pw), "/login/code")
-		mustStatus(t, b.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusTooManyRequests)
-		mustStatus(t, b.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusTooManyRequests)
-		mustStatus(t, a.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusTooManyRequests)
+		webtest.MustRedirect(t, b.Login(t, email, pw), "/login/code")
+		webtest.MustStatus(t, b.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusTooManyRequests)
+		webtest.MustStatus(t, b.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusTooManyRequests)
+		webtest.MustStatus(t, a.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusTooManyRequests)
 	})
 
 	t.Run("case=forwarding headers do not change the address that is limited", func(t *testing.T) {
@@ -347,13 +347,13 @@ func TestAttackRateLimits(t *testing.T) {
 		// 19 failed passwords on 19 accounts, then one wrong code: the
 		// address is locked, whichever step failed.
 		for i := range 15 {
-			mustStatus(t, c.Login(t, "u"+strconv.Itoa(i)+"@example.com", "wrong password number"), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Login(t, "u"+strconv.Itoa(i)+"@example.com", "wrong password number"), http.StatusUnauthorized)
 		}
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
 		for range 4 {
-			mustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		}
-		mustStatus(t, c.Login(t, "another@example.com", "wrong password number"), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, "another@example.com", "wrong password number"), http.StatusTooManyRequests)
 	})
 }
 
@@ -362,18 +362,18 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
 		attacker := e.NewClient()
-		mustRedirect(t, attacker.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, attacker.Login(t, email, pw), "/account")
 		planted := attacker.Cookie(e.Sessions.CookieName())
 
 		victim := e.NewClient()
 		base, _ := url.Parse(e.URL)
 		victim.HTTP.Jar.SetCookies(base, []*http.Cookie{{Name: e.Sessions.CookieName(), Value: planted, Path: "/"}})
-		mustRedirect(t, victim.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, victim.Login(t, email, pw), "/account")
 		if got := victim.Cookie(e.Sessions.CookieName()); got == "" || got == planted {
 			t.Fatalf("the session cookie was not renewed at sign-in")
 		}
 		// The planted session was ended, not shared.
-		mustRedirect(t, attacker.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, attacker.Get(t, "/account"), "/login?return_to=/account")
 		if sessions, _ := e.Sessions.List(t.Context(), u.ID); len(sessions) != 1 {
 			t.Errorf("%d sessions, want 1", len(sessions))
 		}
@@ -381,8 +381,8 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		// A made-up cookie value is no session either, and is replaced too.
 		fixed := e.NewClient()
 		fixed.HTTP.Jar.SetCookies(base, []*http.Cookie{{Name: e.Sessions.CookieName(), Value: "attacker-chosen-value-0123456789abcdef", Path: "/"}})
-		mustRedirect(t, fixed.Get(t, "/account"), "/login?return_to=/account")
-		mustRedirect(t, fixed.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, fixed.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, fixed.Login(t, email, pw), "/account")
 		if fixed.Cookie(e.Sessions.CookieName()) == "attacker-chosen-value-0123456789abcdef" {
 			t.Error("a chosen session cookie survived sign-in")
 		}
@@ -393,15 +393,15 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		secret := e.EnableTOTP(t, u.ID)
 		stranger := e.NewClient()
-		mustStatus(t, stranger.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
-		mustStatus(t, stranger.Submit(t, "/login/new-password", url.Values{"new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, stranger.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
+		webtest.MustStatus(t, stranger.Submit(t, "/login/new-password", url.Values{"new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
 		if stranger.Cookie(e.Sessions.CookieName()) != "" {
 			t.Fatal("a code without a password step got a session")
 		}
 		// A made-up pending cookie is no pending sign-in.
 		base, _ := url.Parse(e.URL)
 		stranger.HTTP.Jar.SetCookies(base, []*http.Cookie{{Name: "latch_login", Value: "made-up", Path: "/"}})
-		mustStatus(t, stranger.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
+		webtest.MustStatus(t, stranger.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=a completed second step cannot be replayed", func(t *testing.T) {
@@ -409,17 +409,17 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		secret := e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
 		pending := c.Cookie("latch_login")
-		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), "/account")
 		if c.Cookie("latch_login") != "" {
 			t.Error("the pending cookie outlived the sign-in")
 		}
 		replay := e.NewClient()
 		base, _ := url.Parse(e.URL)
 		replay.HTTP.Jar.SetCookies(base, []*http.Cookie{{Name: "latch_login", Value: pending, Path: "/"}})
-		mustStatus(t, replay.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), http.StatusBadRequest)
-		mustRedirect(t, replay.Get(t, "/login/code"), "/login")
+		webtest.MustStatus(t, replay.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, replay.Get(t, "/login/code"), "/login")
 		if replay.Cookie(e.Sessions.CookieName()) != "" {
 			t.Error("a replayed pending sign-in got a session")
 		}
@@ -430,12 +430,12 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		secret := e.EnableTOTP(t, u.ID)
 		attacker := e.NewClient()
-		mustRedirect(t, attacker.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, attacker.Login(t, email, pw), "/login/code")
 		// The owner resets the password meanwhile.
 		owner := e.NewClient()
-		mustStatus(t, owner.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
+		webtest.MustStatus(t, owner.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
 		token := webtest.Attr(owner.Get(t, e.LastMail(t, email, "password_reset").Data["link"]).Body, `name="token" value`)
-		mustRedirect(t, owner.Submit(t, "/reset", url.Values{"token": token, "new_password": {"the owner's new passphrase"}}), "/login?done=reset")
+		webtest.MustRedirect(t, owner.Submit(t, "/reset", url.Values{"token": token, "new_password": {"the owner's new passphrase"}}), "/login?done=reset")
 
 		r := attacker.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}})
 		if r.Status == http.StatusSeeOther || attacker.Cookie(e.Sessions.CookieName()) != "" {
@@ -447,11 +447,11 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordMustChange = true })
 		attacker := e.NewClient()
-		mustRedirect(t, attacker.Login(t, email, pw), "/login/new-password")
+		webtest.MustRedirect(t, attacker.Login(t, email, pw), "/login/new-password")
 		owner := e.NewClient()
-		mustStatus(t, owner.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
+		webtest.MustStatus(t, owner.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
 		token := webtest.Attr(owner.Get(t, e.LastMail(t, email, "password_reset").Data["link"]).Body, `name="token" value`)
-		mustRedirect(t, owner.Submit(t, "/reset", url.Values{"token": token, "new_password": {"the owner's new passphrase"}}), "/login?done=reset")
+		webtest.MustRedirect(t, owner.Submit(t, "/reset", url.Values{"token": token, "new_password": {"the owner's new passphrase"}}), "/login?done=reset")
 
 		attacker.Submit(t, "/login/new-password", url.Values{"new_password": {"the attacker's own passphrase"}})
 		if ok, _, _ := e.Hasher.Verify(t.Context(), e.User(t, u.ID).PasswordHash, "the owner's new passphrase"); !ok {
@@ -467,7 +467,7 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		secret := e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
 		disable(t, e, u.ID)
 		r := c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}})
 		if r.Status == http.StatusSeeOther || c.Cookie(e.Sessions.CookieName()) != "" {
@@ -476,7 +476,7 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 
 		u2 := e.CreateUser(t, "grace@example.com", pw, func(u *storage.User) { u.PasswordMustChange = true })
 		c2 := e.NewClient()
-		mustRedirect(t, c2.Login(t, "grace@example.com", pw), "/login/new-password")
+		webtest.MustRedirect(t, c2.Login(t, "grace@example.com", pw), "/login/new-password")
 		disable(t, e, u2.ID)
 		r = c2.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}})
 		if r.Status == http.StatusSeeOther || c2.Cookie(e.Sessions.CookieName()) != "" {
@@ -495,12 +495,12 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordMustChange = true })
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
 		c := e.NewClient()
-		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
-		mustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
-		mustStatus(t, c.Get(t, flow.ResumePath(f.ID)), http.StatusBadRequest)
-		mustRedirect(t, c.Get(t, "/login/code"), "/login/new-password")
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
+		webtest.MustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustStatus(t, c.Get(t, flow.ResumePath(f.ID)), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Get(t, "/login/code"), "/login/new-password")
 		page := c.Get(t, "/login?flow="+f.ID)
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if !strings.Contains(page.Body, `name="password"`) {
 			t.Error("the flow resumed without the new password")
 		}
@@ -517,20 +517,20 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), flow.ResumePath(consentFlow.ID))
-		mustRedirect(t, c.Get(t, flow.ResumePath(consentFlow.ID)), "/consent?flow="+consentFlow.ID)
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), flow.ResumePath(consentFlow.ID))
+		webtest.MustRedirect(t, c.Get(t, flow.ResumePath(consentFlow.ID)), "/consent?flow="+consentFlow.ID)
 		// A flow waiting for consent is no login state.
-		mustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
 		// A flow waiting for login is no consent state.
 		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		mustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
 		// The consent answer is taken once.
-		mustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), flow.ResumePath(consentFlow.ID))
-		mustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), flow.ResumePath(consentFlow.ID))
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
 		webtest.DecodeResult(t, c.Get(t, flow.ResumePath(consentFlow.ID)))
-		mustStatus(t, c.Get(t, flow.ResumePath(consentFlow.ID)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, flow.ResumePath(consentFlow.ID)), http.StatusBadRequest)
 	})
 }
 
@@ -547,7 +547,7 @@ func disable(t *testing.T, e *webtest.Env, id string) {
 // resetLink requests a reset link for addr and returns its token.
 func resetToken(t *testing.T, e *webtest.Env, c *webtest.Client, addr string) string {
 	t.Helper()
-	mustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {addr}}), http.StatusOK)
+	webtest.MustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {addr}}), http.StatusOK)
 	link, err := url.Parse(e.LastMail(t, addr, "password_reset").Data["link"])
 	if err != nil {
 		t.Fatal(err)
@@ -564,8 +564,8 @@ func TestAttackLinks(t *testing.T) {
 		tok := resetToken(t, e, c, email)
 		parts := strings.Split(tok, ".")
 		swapped := base64.RawURLEncoding.EncodeToString([]byte(victim.ID)) + "." + parts[1] + "." + parts[2]
-		mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(swapped)), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": {swapped}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(swapped)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": {swapped}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
 		if got := e.User(t, victim.ID); got.PasswordHash != victim.PasswordHash {
 			t.Fatal("the victim's password changed")
 		}
@@ -614,9 +614,9 @@ func TestAttackLinks(t *testing.T) {
 		fresh = fresh[:strings.LastIndexByte(fresh, '.')+1] + base64.RawURLEncoding.EncodeToString(e.Box.Hash("latch password-reset v1", []byte(freshMsg)))
 		c := e.NewClient()
 		// The hand-made token has the real format: unexpired, it works.
-		mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(fresh)), http.StatusOK)
-		mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(fresh)), http.StatusOK)
+		webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=a reset link dies when the password changes on the account page", func(t *testing.T) {
@@ -624,10 +624,10 @@ func TestAttackLinks(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		tok := resetToken(t, e, c, email)
-		mustRedirect(t, c.Login(t, email, pw), "/account")
-		mustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"a changed passphrase here"}}), "/account?done=password")
-		mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/account/password", url.Values{"current_password": {pw}, "new_password": {"a changed passphrase here"}}), "/account?done=password")
+		webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=a reset link is refused once the account is disabled", func(t *testing.T) {
@@ -636,8 +636,8 @@ func TestAttackLinks(t *testing.T) {
 		c := e.NewClient()
 		tok := resetToken(t, e, c, email)
 		disable(t, e, u.ID)
-		mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": {tok}, "new_password": {"an attacker's new passphrase"}}), http.StatusBadRequest)
 		if got := e.User(t, u.ID); got.PasswordHash != u.PasswordHash || !got.Disabled {
 			t.Fatal("a disabled account was reset")
 		}
@@ -660,29 +660,29 @@ func TestAttackLinks(t *testing.T) {
 	t.Run("case=a verification link cannot verify another address", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: true})
 		c := e.NewClient()
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"mine@example.com"}, "password": {pw}}), http.StatusOK)
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"theirs@example.com"}, "password": {pw}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"mine@example.com"}, "password": {pw}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"theirs@example.com"}, "password": {pw}}), http.StatusOK)
 		link, _ := url.Parse(e.LastMail(t, "mine@example.com", "verify_email").Data["link"])
 		tok := link.Query().Get("token")
 		parts := strings.Split(tok, ".")
 		swapped := base64.RawURLEncoding.EncodeToString([]byte("theirs@example.com")) + "." + parts[1] + "." + parts[2]
-		mustStatus(t, c.Get(t, "/verify?token="+url.QueryEscape(swapped)), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/verify", url.Values{"token": {swapped}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/verify?token="+url.QueryEscape(swapped)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/verify", url.Values{"token": {swapped}}), http.StatusBadRequest)
 		upper := base64.RawURLEncoding.EncodeToString([]byte("MINE@example.com")) + "." + parts[1] + "." + parts[2]
-		mustStatus(t, c.Submit(t, "/verify", url.Values{"token": {upper}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/verify", url.Values{"token": {upper}}), http.StatusBadRequest)
 		theirs, _ := e.Store.GetUserByEmail(t.Context(), "theirs@example.com")
 		if theirs.EmailVerified {
 			t.Fatal("another address was verified")
 		}
 		// A reset token is no verification token.
-		mustStatus(t, c.Submit(t, "/verify", url.Values{"token": {resetToken(t, e, c, "mine@example.com")}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/verify", url.Values{"token": {resetToken(t, e, c, "mine@example.com")}}), http.StatusBadRequest)
 		// Viewing the link does not use it up; the button does.
-		mustStatus(t, c.Get(t, link.String()), http.StatusOK)
+		webtest.MustStatus(t, c.Get(t, link.String()), http.StatusOK)
 		mine, _ := e.Store.GetUserByEmail(t.Context(), "mine@example.com")
 		if mine.EmailVerified {
 			t.Fatal("a GET verified the address")
 		}
-		mustRedirect(t, c.Submit(t, "/verify", url.Values{"token": {tok}}), "/login?done=verified")
+		webtest.MustRedirect(t, c.Submit(t, "/verify", url.Values{"token": {tok}}), "/login?done=verified")
 	})
 }
 
@@ -709,7 +709,7 @@ func TestAttackCSRF(t *testing.T) {
 
 	t.Run("case=a token in the query string instead of the body is refused", func(t *testing.T) {
 		for _, path := range paths {
-			mustStatus(t, c.Post(t, path+"?csrf_token="+url.QueryEscape(tok), form), http.StatusForbidden)
+			webtest.MustStatus(t, c.Post(t, path+"?csrf_token="+url.QueryEscape(tok), form), http.StatusForbidden)
 		}
 	})
 
@@ -740,22 +740,22 @@ func TestAttackCSRF(t *testing.T) {
 	t.Run("case=a token of another browser or a replayed cookie pair from another browser fails", func(t *testing.T) {
 		other := e.NewClient()
 		otherTok := other.CSRF(t)
-		mustStatus(t, c.Post(t, "/login", url.Values{"email": {email}, "password": {pw}, "csrf_token": {otherTok}}), http.StatusForbidden)
+		webtest.MustStatus(t, c.Post(t, "/login", url.Values{"email": {email}, "password": {pw}, "csrf_token": {otherTok}}), http.StatusForbidden)
 		// The token is bound to the cookie, not to a time or a page: a
 		// fresh browser without the cookie gets 403 with the right token.
 		fresh := e.NewClient()
-		mustStatus(t, fresh.Post(t, "/login", url.Values{"email": {email}, "password": {pw}, "csrf_token": {tok}}), http.StatusForbidden)
+		webtest.MustStatus(t, fresh.Post(t, "/login", url.Values{"email": {email}, "password": {pw}, "csrf_token": {tok}}), http.StatusForbidden)
 	})
 
 	t.Run("case=GET never changes state", func(t *testing.T) {
 		s := e.NewClient()
-		mustRedirect(t, s.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, s.Login(t, email, pw), "/account")
 		for _, path := range []string{"/account/signout", "/account/password", "/account/sessions/end", "/account/apps/revoke", "/account/totp/disable", "/account/backup-codes"} {
 			if r := s.Get(t, path+"?csrf_token="+url.QueryEscape(s.CSRF(t))); r.Status != http.StatusMethodNotAllowed {
 				t.Errorf("GET %s: %d", path, r.Status)
 			}
 		}
-		mustStatus(t, s.Get(t, "/account"), http.StatusOK)
+		webtest.MustStatus(t, s.Get(t, "/account"), http.StatusOK)
 	})
 }
 
@@ -817,9 +817,9 @@ func TestAttackOutput(t *testing.T) {
 			}
 		}
 		c := e.NewClient()
-		mustStatus(t, c.Get(t, "/login?flow="+url.QueryEscape("https://evil.example/")), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, "/login?flow="+url.QueryEscape("https://evil.example/")), http.StatusBadRequest)
 		r := c.Submit(t, "/register", url.Values{"email": {"new@example.com"}, "password": {pw}, "flow": {"//evil.example"}})
-		mustStatus(t, r, http.StatusOK)
+		webtest.MustStatus(t, r, http.StatusOK)
 		for _, href := range webtest.Attr(r.Body, "href") {
 			if !strings.HasPrefix(href, "/") || strings.HasPrefix(href, "//") {
 				t.Errorf("link %q leaves the site", href)
@@ -834,7 +834,7 @@ func TestAttackOutput(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 		tok := c.CSRF(t)
 		// Redis goes away: every page that needs it fails, politely.
 		e.Redis.Close()
@@ -845,7 +845,7 @@ func TestAttackOutput(t *testing.T) {
 			c.Get(t, "/account"),
 			c.Get(t, "/consent?flow=abc"),
 		} {
-			mustStatus(t, r, http.StatusInternalServerError)
+			webtest.MustStatus(t, r, http.StatusInternalServerError)
 			if !strings.Contains(r.Body, "Something went wrong on our side") {
 				t.Errorf("not the generic error page:\n%s", r.Body)
 			}

@@ -25,29 +25,15 @@ const (
 	pw    = "lovelace analytical engine 1843"
 )
 
-func mustStatus(t *testing.T, r *webtest.Response, want int) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
-	}
-}
-
-func mustRedirect(t *testing.T, r *webtest.Response, location string) {
-	t.Helper()
-	if r.Status != http.StatusSeeOther || r.Location != location {
-		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
-	}
-}
-
 func TestPasswordLogin(t *testing.T) {
 	t.Run("case=without a flow it lands on the account page", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
-		mustStatus(t, c.Get(t, "/login"), http.StatusOK)
-		mustRedirect(t, c.Login(t, "  ADA@example.com ", pw), "/account")
+		webtest.MustStatus(t, c.Get(t, "/login"), http.StatusOK)
+		webtest.MustRedirect(t, c.Login(t, "  ADA@example.com ", pw), "/account")
 		acct := c.Get(t, "/account")
-		mustStatus(t, acct, http.StatusOK)
+		webtest.MustStatus(t, acct, http.StatusOK)
 		if !strings.Contains(acct.Body, email) {
 			t.Fatalf("account page does not show the user")
 		}
@@ -66,12 +52,12 @@ func TestPasswordLogin(t *testing.T) {
 		f := e.StartFlow(t, "first", []string{"openid"}, func(f *flow.Flow) { f.LoginHint = email })
 		c := e.NewClient()
 		page := c.Get(t, "/login?flow="+f.ID)
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if !strings.Contains(page.Body, `value="`+email+`"`) {
 			t.Error("login hint is not prefilled")
 		}
 		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		mustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
 		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
 		if err != nil {
 			t.Fatal(err)
@@ -84,19 +70,19 @@ func TestPasswordLogin(t *testing.T) {
 			t.Errorf("flow after login = %+v", got)
 		}
 		// The login state cannot be replayed.
-		mustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), http.StatusBadRequest)
 	})
 
 	t.Run("case=a live session resumes a flow without a password unless login is forced", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
-		mustRedirect(t, c.Get(t, "/login?flow="+f.ID), flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, c.Get(t, "/login?flow="+f.ID), flow.ResumePath(f.ID))
 		forced := e.StartFlow(t, "first", []string{"openid"}, func(f *flow.Flow) { f.ForceLogin = true })
 		page := c.Get(t, "/login?flow="+forced.ID)
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if !strings.Contains(page.Body, `name="password"`) {
 			t.Error("forced login does not ask for the password")
 		}
@@ -107,10 +93,10 @@ func TestPasswordLogin(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		for _, bad := range []string{"//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"} {
 			c := e.NewClient()
-			mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {bad}}), "/account")
+			webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {bad}}), "/account")
 		}
 		c := e.NewClient()
-		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account?x=1"}}), "/account?x=1")
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account?x=1"}}), "/account?x=1")
 	})
 
 	t.Run("case=a weaker stored hash is upgraded", func(t *testing.T) {
@@ -120,7 +106,7 @@ func TestPasswordLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		u := e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordHash = weak })
-		mustRedirect(t, e.NewClient().Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, e.NewClient().Login(t, email, pw), "/account")
 		got := e.User(t, u.ID)
 		if got.PasswordHash == weak {
 			t.Fatal("hash was not upgraded")
@@ -154,7 +140,7 @@ func TestFailures(t *testing.T) {
 		e.CreateUser(t, email, pw, func(u *storage.User) { u.Disabled = true })
 		c := e.NewClient()
 		r := c.Login(t, email, pw)
-		mustStatus(t, r, http.StatusUnauthorized)
+		webtest.MustStatus(t, r, http.StatusUnauthorized)
 		if !strings.Contains(r.Body, "The email or password is incorrect.") {
 			t.Error("disabled user does not get the generic message")
 		}
@@ -168,13 +154,13 @@ func TestFailures(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		for i := 0; i < 4; i++ {
-			mustStatus(t, c.Login(t, email, "wrong password number"), http.StatusUnauthorized)
-			mustStatus(t, c.Login(t, "ghost@example.com", "wrong password number"), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Login(t, email, "wrong password number"), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Login(t, "ghost@example.com", "wrong password number"), http.StatusUnauthorized)
 		}
 		known := c.Login(t, email, "wrong password number")
 		ghost := c.Login(t, "ghost@example.com", "wrong password number")
 		for _, r := range []*webtest.Response{known, ghost} {
-			mustStatus(t, r, http.StatusTooManyRequests)
+			webtest.MustStatus(t, r, http.StatusTooManyRequests)
 			if !strings.Contains(r.Body, "Too many failed attempts. Try again in") || r.Header.Get("Retry-After") == "" {
 				t.Errorf("lockout answer lacks the retry time: %s", r.Body)
 			}
@@ -183,7 +169,7 @@ func TestFailures(t *testing.T) {
 			t.Error("a lockout tells known and unknown accounts apart")
 		}
 		// Even the right password waits.
-		mustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
 	})
 
 	t.Run("case=twenty failures from one address lock the address", func(t *testing.T) {
@@ -191,10 +177,10 @@ func TestFailures(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		for i := 0; i < 19; i++ {
-			mustStatus(t, c.Login(t, "user"+string(rune('a'+i))+"@example.com", "wrong password number"), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Login(t, "user"+string(rune('a'+i))+"@example.com", "wrong password number"), http.StatusUnauthorized)
 		}
-		mustStatus(t, c.Login(t, "last@example.com", "wrong password number"), http.StatusTooManyRequests)
-		mustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, "last@example.com", "wrong password number"), http.StatusTooManyRequests)
+		webtest.MustStatus(t, c.Login(t, email, pw), http.StatusTooManyRequests)
 	})
 }
 
@@ -213,17 +199,17 @@ func TestCSRF(t *testing.T) {
 			}
 			for _, path := range []string{"/login", "/register", "/forgot", "/login/code", "/reset", "/verify/resend", "/consent", "/account/password", "/account/signout"} {
 				r := c.Post(t, path, f)
-				mustStatus(t, r, http.StatusForbidden)
+				webtest.MustStatus(t, r, http.StatusForbidden)
 			}
 		})
 	}
 	t.Run("case=no cookie gets 403", func(t *testing.T) {
 		fresh := e.NewClient()
 		f := url.Values{"email": form["email"], "password": form["password"], "csrf_token": {c.CSRF(t)}}
-		mustStatus(t, fresh.Post(t, "/login", f), http.StatusForbidden)
+		webtest.MustStatus(t, fresh.Post(t, "/login", f), http.StatusForbidden)
 	})
 	t.Run("case=the right token passes", func(t *testing.T) {
-		mustRedirect(t, c.Submit(t, "/login", form), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/login", form), "/account")
 	})
 }
 
@@ -253,7 +239,7 @@ func TestSecurityHeaders(t *testing.T) {
 	check(t, "POST /login", c.Login(t, email, "wrong password here"))
 	unverified(t, e, "unverified@example.com")
 	check(t, "POST /login unverified", c.Login(t, "unverified@example.com", pw))
-	mustRedirect(t, c.Login(t, email, pw), "/account")
+	webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 	check(t, "/account signed in", c.Get(t, "/account"))
 	check(t, "/account/totp", c.Get(t, "/account/totp"))
 	check(t, "POST without CSRF", c.Post(t, "/login", nil))
@@ -266,18 +252,18 @@ func TestTOTPLogin(t *testing.T) {
 		secret := e.EnableTOTP(t, u.ID)
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
 		c := e.NewClient()
-		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/code")
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/code")
 		if c.Cookie(e.Sessions.CookieName()) != "" {
 			t.Fatal("a session exists before the second step")
 		}
 		page := c.Get(t, "/login/code")
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if !strings.Contains(page.Body, `name="code"`) || !strings.Contains(page.Body, `autocomplete="one-time-code"`) || !strings.Contains(page.Body, `inputmode="numeric"`) {
 			t.Error("code page lacks the code field")
 		}
-		mustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		webtest.MustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		code := webtest.Code(t, secret, 0)
-		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {code}}), flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {code}}), flow.ResumePath(f.ID))
 		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
 		if err != nil {
 			t.Fatal(err)
@@ -288,14 +274,14 @@ func TestTOTPLogin(t *testing.T) {
 
 		t.Run("case=a replayed code is refused", func(t *testing.T) {
 			c2 := e.NewClient()
-			mustRedirect(t, c2.Login(t, email, pw), "/login/code")
+			webtest.MustRedirect(t, c2.Login(t, email, pw), "/login/code")
 			r := c2.Submit(t, "/login/code", url.Values{"code": {code}})
-			mustStatus(t, r, http.StatusUnauthorized)
+			webtest.MustStatus(t, r, http.StatusUnauthorized)
 			if c2.Cookie(e.Sessions.CookieName()) != "" {
 				t.Error("a replayed code got a session")
 			}
 			// The next step's code works.
-			mustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account")
+			webtest.MustRedirect(t, c2.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 30*time.Second)}}), "/account")
 		})
 	})
 
@@ -312,11 +298,11 @@ func TestTOTPLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
-		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {strings.ToUpper(codes[3])}}), "/account")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {strings.ToUpper(codes[3])}}), "/account")
 		c2 := e.NewClient()
-		mustRedirect(t, c2.Login(t, email, pw), "/login/code")
-		mustStatus(t, c2.Submit(t, "/login/code", url.Values{"code": {codes[3]}}), http.StatusUnauthorized)
+		webtest.MustRedirect(t, c2.Login(t, email, pw), "/login/code")
+		webtest.MustStatus(t, c2.Submit(t, "/login/code", url.Values{"code": {codes[3]}}), http.StatusUnauthorized)
 		if n, _ := e.Store.CountBackupCodes(t.Context(), u.ID); n != 9 {
 			t.Errorf("%d unused codes, want 9", n)
 		}
@@ -327,12 +313,12 @@ func TestTOTPLogin(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
 		for i := 0; i < 4; i++ {
-			mustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+			webtest.MustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		}
 		r := c.Submit(t, "/login/code", url.Values{"code": {"000000"}})
-		mustStatus(t, r, http.StatusTooManyRequests)
+		webtest.MustStatus(t, r, http.StatusTooManyRequests)
 		if !strings.Contains(r.Body, "Try again in") {
 			t.Error("no retry time")
 		}
@@ -340,7 +326,7 @@ func TestTOTPLogin(t *testing.T) {
 
 	t.Run("case=the code page without a pending sign-in goes back to the login page", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
-		mustRedirect(t, e.NewClient().Get(t, "/login/code"), "/login")
+		webtest.MustRedirect(t, e.NewClient().Get(t, "/login/code"), "/login")
 	})
 }
 
@@ -349,32 +335,32 @@ func TestNewPasswordAtLogin(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
 		other := e.NewClient()
-		mustRedirect(t, other.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
 		e.Breach(pw)
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
 		c := e.NewClient()
-		mustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
 		if c.Cookie(e.Sessions.CookieName()) != "" {
 			t.Fatal("a session exists before the new password")
 		}
 		page := c.Get(t, "/login/new-password")
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		if !strings.Contains(page.Body, `name="new_password"`) || !strings.Contains(page.Body, `autocomplete="new-password"`) {
 			t.Fatal("no new password field")
 		}
 		e.Breach("another breached password 99")
 		r := c.Submit(t, "/login/new-password", url.Values{"new_password": {"another breached password 99"}})
-		mustStatus(t, r, http.StatusBadRequest)
+		webtest.MustStatus(t, r, http.StatusBadRequest)
 		if !strings.Contains(r.Body, password.BreachedMessage) || !strings.Contains(r.Body, `aria-describedby="new-password-hint new-password-error"`) {
 			t.Errorf("breached new password: %s", r.Body)
 		}
-		mustStatus(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"short"}}), http.StatusBadRequest)
-		mustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), flow.ResumePath(f.ID))
+		webtest.MustStatus(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"short"}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), flow.ResumePath(f.ID))
 		if ok, _, _ := e.Hasher.Verify(t.Context(), e.User(t, u.ID).PasswordHash, "a fresh and unbreached passphrase"); !ok {
 			t.Error("new password not stored")
 		}
 		e.LastMail(t, email, "password_changed")
-		mustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, other.Get(t, "/account"), "/login?return_to=/account")
 	})
 
 	t.Run("case=password_must_change comes after the code", func(t *testing.T) {
@@ -382,15 +368,15 @@ func TestNewPasswordAtLogin(t *testing.T) {
 		u := e.CreateUser(t, email, pw, func(u *storage.User) { u.PasswordMustChange = true })
 		secret := e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustRedirect(t, c.Login(t, email, pw), "/login/code")
-		mustRedirect(t, c.Get(t, "/login/new-password"), "/login/code")
-		mustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), "/login/new-password")
+		webtest.MustRedirect(t, c.Login(t, email, pw), "/login/code")
+		webtest.MustRedirect(t, c.Get(t, "/login/new-password"), "/login/code")
+		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {webtest.Code(t, secret, 0)}}), "/login/new-password")
 		r := c.Submit(t, "/login/new-password", url.Values{"new_password": {pw}})
-		mustStatus(t, r, http.StatusBadRequest)
+		webtest.MustStatus(t, r, http.StatusBadRequest)
 		if !strings.Contains(r.Body, "different from your current one") {
 			t.Error("the same password was not refused")
 		}
-		mustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), "/account")
 		if e.User(t, u.ID).PasswordMustChange {
 			t.Error("password_must_change still set")
 		}
@@ -405,13 +391,13 @@ func TestRegistration(t *testing.T) {
 	t.Run("case=register, verify from the mailed link, and the link dies", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: true})
 		c := e.NewClient()
-		mustStatus(t, c.Get(t, "/register"), http.StatusOK)
+		webtest.MustStatus(t, c.Get(t, "/register"), http.StatusOK)
 		r := c.Submit(t, "/register", url.Values{"email": {"New@Example.com"}, "name": {"New User"}, "password": {pw}})
-		mustStatus(t, r, http.StatusOK)
+		webtest.MustStatus(t, r, http.StatusOK)
 		if !strings.Contains(r.Body, "before you sign in") || strings.Contains(r.Body, "sign in now") {
 			t.Errorf("registration does not say the link must be opened first: %s", r.Body)
 		}
-		mustStatus(t, c.Login(t, "new@example.com", pw), http.StatusForbidden)
+		webtest.MustStatus(t, c.Login(t, "new@example.com", pw), http.StatusForbidden)
 		u, err := e.Store.GetUserByEmail(t.Context(), "new@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -424,18 +410,18 @@ func TestRegistration(t *testing.T) {
 			t.Fatalf("link %q", link)
 		}
 		page := c.Get(t, link)
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		token := webtest.Attr(page.Body, `name="token" value`)
 		if len(token) != 1 {
 			t.Fatalf("no token on the confirmation page")
 		}
-		mustRedirect(t, c.Submit(t, "/verify", url.Values{"token": token}), "/login?done=verified")
+		webtest.MustRedirect(t, c.Submit(t, "/verify", url.Values{"token": token}), "/login?done=verified")
 		if !e.User(t, u.ID).EmailVerified {
 			t.Fatal("email not verified")
 		}
-		mustStatus(t, c.Get(t, link), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/verify", url.Values{"token": token}), http.StatusBadRequest)
-		mustRedirect(t, c.Login(t, "new@example.com", pw), "/account")
+		webtest.MustStatus(t, c.Get(t, link), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/verify", url.Values{"token": token}), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Login(t, "new@example.com", pw), "/account")
 	})
 
 	t.Run("case=a taken email gets the same answer and no mail", func(t *testing.T) {
@@ -444,7 +430,7 @@ func TestRegistration(t *testing.T) {
 		c := e.NewClient()
 		taken := c.Submit(t, "/register", url.Values{"email": {email}, "password": {pw}})
 		fresh := c.Submit(t, "/register", url.Values{"email": {"zed@example.com"}, "password": {pw}})
-		mustStatus(t, taken, http.StatusOK)
+		webtest.MustStatus(t, taken, http.StatusOK)
 		if strings.ReplaceAll(taken.Body, email, "X") != strings.ReplaceAll(fresh.Body, "zed@example.com", "X") {
 			t.Error("registration tells taken emails apart")
 		}
@@ -458,12 +444,12 @@ func TestRegistration(t *testing.T) {
 		e.Breach("this one was in a breach")
 		c := e.NewClient()
 		r := c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"this one was in a breach"}})
-		mustStatus(t, r, http.StatusBadRequest)
+		webtest.MustStatus(t, r, http.StatusBadRequest)
 		if !strings.Contains(r.Body, password.BreachedMessage) || !strings.Contains(r.Body, `id="password-error"`) {
 			t.Errorf("breached password: %s", r.Body)
 		}
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"password"}}), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"short"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"password"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"b@example.com"}, "password": {"short"}}), http.StatusBadRequest)
 		if _, err := e.Store.GetUserByEmail(t.Context(), "b@example.com"); !errors.Is(err, storage.ErrNotFound) {
 			t.Error("a user was created")
 		}
@@ -474,10 +460,10 @@ func TestRegistration(t *testing.T) {
 		c := e.NewClient()
 		// webtest's IP limit is 20 within the window: the 20th is refused.
 		for i := range 19 {
-			mustStatus(t, c.Submit(t, "/register", url.Values{"email": {fmt.Sprintf("u%d@example.com", i)}, "password": {pw}}), http.StatusOK)
+			webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {fmt.Sprintf("u%d@example.com", i)}, "password": {pw}}), http.StatusOK)
 		}
 		r := c.Submit(t, "/register", url.Values{"email": {"last@example.com"}, "password": {pw}})
-		mustStatus(t, r, http.StatusTooManyRequests)
+		webtest.MustStatus(t, r, http.StatusTooManyRequests)
 		if e.CountMail("last@example.com", "verify_email") != 0 {
 			t.Error("a limited registration sent mail")
 		}
@@ -486,8 +472,8 @@ func TestRegistration(t *testing.T) {
 	t.Run("case=closed registration", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: false})
 		c := e.NewClient()
-		mustStatus(t, c.Get(t, "/register"), http.StatusNotFound)
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {"x@example.com"}, "password": {pw}}), http.StatusNotFound)
+		webtest.MustStatus(t, c.Get(t, "/register"), http.StatusNotFound)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {"x@example.com"}, "password": {pw}}), http.StatusNotFound)
 	})
 }
 
@@ -497,10 +483,10 @@ func TestReset(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		first := c.Submit(t, "/forgot", url.Values{"email": {email}})
-		mustStatus(t, first, http.StatusOK)
+		webtest.MustStatus(t, first, http.StatusOK)
 		for range 9 {
 			r := c.Submit(t, "/forgot", url.Values{"email": {email}})
-			mustStatus(t, r, http.StatusOK)
+			webtest.MustStatus(t, r, http.StatusOK)
 			if r.Body != first.Body {
 				t.Fatal("a capped request must get the same answer")
 			}
@@ -513,13 +499,13 @@ func TestReset(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
 		signedIn := e.NewClient()
-		mustRedirect(t, signedIn.Login(t, email, pw), "/account")
+		webtest.MustRedirect(t, signedIn.Login(t, email, pw), "/account")
 
 		c := e.NewClient()
-		mustStatus(t, c.Get(t, "/forgot"), http.StatusOK)
+		webtest.MustStatus(t, c.Get(t, "/forgot"), http.StatusOK)
 		known := c.Submit(t, "/forgot", url.Values{"email": {email}})
 		unknown := c.Submit(t, "/forgot", url.Values{"email": {"nobody@example.com"}})
-		mustStatus(t, known, http.StatusOK)
+		webtest.MustStatus(t, known, http.StatusOK)
 		if strings.ReplaceAll(known.Body, email, "X") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "X") {
 			t.Error("/forgot tells accounts apart")
 		}
@@ -529,21 +515,21 @@ func TestReset(t *testing.T) {
 			t.Fatalf("mail %+v", m)
 		}
 		page := c.Get(t, link)
-		mustStatus(t, page, http.StatusOK)
+		webtest.MustStatus(t, page, http.StatusOK)
 		token := webtest.Attr(page.Body, `name="token" value`)
 		e.Breach("breached reset password")
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"breached reset password"}}), http.StatusBadRequest)
-		mustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"breached reset password"}}), http.StatusBadRequest)
+		webtest.MustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
 
-		mustRedirect(t, signedIn.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, signedIn.Get(t, "/account"), "/login?return_to=/account")
 		if sessions, _ := e.Sessions.List(t.Context(), u.ID); len(sessions) != 0 {
 			t.Errorf("%d sessions survived the reset", len(sessions))
 		}
 		e.LastMail(t, email, "password_changed")
-		mustStatus(t, c.Get(t, link), http.StatusBadRequest)
-		mustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"another new passphrase"}}), http.StatusBadRequest)
-		mustStatus(t, c.Login(t, email, pw), http.StatusUnauthorized)
-		mustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
+		webtest.MustStatus(t, c.Get(t, link), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"another new passphrase"}}), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Login(t, email, pw), http.StatusUnauthorized)
+		webtest.MustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
 		if got := e.User(t, u.ID); !got.EmailVerified {
 			t.Error("a reset did not mark the email verified")
 		}
@@ -554,7 +540,7 @@ func TestReset(t *testing.T) {
 		u := e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		for _, tok := range []string{"", "abc", "YWJj.1.YWJj", u.ID + ".99999999999.AAAA"} {
-			mustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
+			webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
 		}
 	})
 }
@@ -630,8 +616,8 @@ func resendToken(t *testing.T, r *webtest.Response) url.Values {
 func verifyFromMail(t *testing.T, e *webtest.Env, c *webtest.Client, to string) {
 	t.Helper()
 	page := c.Get(t, e.LastMail(t, to, "verify_email").Data["link"])
-	mustStatus(t, page, http.StatusOK)
-	mustRedirect(t, c.Submit(t, "/verify", url.Values{"token": webtest.Attr(page.Body, `name="token" value`)}), "/login?done=verified")
+	webtest.MustStatus(t, page, http.StatusOK)
+	webtest.MustRedirect(t, c.Submit(t, "/verify", url.Values{"token": webtest.Attr(page.Body, `name="token" value`)}), "/login?done=verified")
 }
 
 func TestUnverifiedEmail(t *testing.T) {
@@ -641,7 +627,7 @@ func TestUnverifiedEmail(t *testing.T) {
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
 		c := e.NewClient()
 		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		mustStatus(t, r, http.StatusForbidden)
+		webtest.MustStatus(t, r, http.StatusForbidden)
 		if !strings.Contains(r.Body, "Confirm your email first") || !strings.Contains(r.Body, email) {
 			t.Errorf("unverified page: %s", r.Body)
 		}
@@ -665,7 +651,7 @@ func TestUnverifiedEmail(t *testing.T) {
 		if len(events) == 0 || events[0].Kind != "login_refused" || events[0].Detail["reason"] != "email_unverified" {
 			t.Errorf("audit = %+v, want login_refused first", events)
 		}
-		mustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
+		webtest.MustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
 		if n := e.CountMail(email, "verify_email"); n != 0 {
 			t.Errorf("signing in mailed %d links; only the button mails", n)
 		}
@@ -676,8 +662,8 @@ func TestUnverifiedEmail(t *testing.T) {
 		u := unverified(t, e, email)
 		e.EnableTOTP(t, u.ID)
 		c := e.NewClient()
-		mustStatus(t, c.Login(t, email, pw), http.StatusForbidden)
-		mustRedirect(t, c.Get(t, "/login/code"), "/login")
+		webtest.MustStatus(t, c.Login(t, email, pw), http.StatusForbidden)
+		webtest.MustRedirect(t, c.Get(t, "/login/code"), "/login")
 	})
 
 	t.Run("case=a wrong password of an unverified address gets the uniform answer", func(t *testing.T) {
@@ -686,7 +672,7 @@ func TestUnverifiedEmail(t *testing.T) {
 		c := e.NewClient()
 		wrong := c.Login(t, email, "not the right password at all")
 		unknown := c.Login(t, "nobody@example.com", "not the right password at all")
-		mustStatus(t, wrong, http.StatusUnauthorized)
+		webtest.MustStatus(t, wrong, http.StatusUnauthorized)
 		if strings.ReplaceAll(wrong.Body, email, "X") != strings.ReplaceAll(unknown.Body, "nobody@example.com", "X") {
 			t.Error("a wrong password tells an unverified account apart from an unknown email")
 		}
@@ -698,14 +684,14 @@ func TestUnverifiedEmail(t *testing.T) {
 	t.Run("case=the button mails a new link that verifies, and then sign-in completes the flow", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: true})
 		c := e.NewClient()
-		mustStatus(t, c.Submit(t, "/register", url.Values{"email": {email}, "password": {pw}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/register", url.Values{"email": {email}, "password": {pw}}), http.StatusOK)
 		first := e.LastMail(t, email, "verify_email")
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
 		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		mustStatus(t, r, http.StatusForbidden)
+		webtest.MustStatus(t, r, http.StatusForbidden)
 
 		sent := c.Submit(t, "/verify/resend", resendToken(t, r))
-		mustStatus(t, sent, http.StatusOK)
+		webtest.MustStatus(t, sent, http.StatusOK)
 		if !strings.Contains(sent.Body, "We sent a new link to "+email) {
 			t.Errorf("page after resending: %s", sent.Body)
 		}
@@ -721,16 +707,16 @@ func TestUnverifiedEmail(t *testing.T) {
 		if err != nil || !u.EmailVerified {
 			t.Fatalf("after the resent link: %+v, %v", u, err)
 		}
-		mustStatus(t, c.Get(t, first.Data["link"]), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, first.Data["link"]), http.StatusBadRequest)
 
 		r = c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		mustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
 		if res := webtest.DecodeResult(t, c.Follow(t, r)); res.Flow.UserID != u.ID {
 			t.Errorf("flow finished for %q, want %q", res.Flow.UserID, u.ID)
 		}
 		// A resend token outlives nothing: once verified, it only says so.
 		done := c.Submit(t, "/verify/resend", resendToken(t, sent))
-		mustStatus(t, done, http.StatusOK)
+		webtest.MustStatus(t, done, http.StatusOK)
 		if !strings.Contains(done.Body, "is confirmed") || e.CountMail(email, "verify_email") != 2 {
 			t.Errorf("resend after verification: %s", done.Body)
 		}
@@ -743,12 +729,12 @@ func TestUnverifiedEmail(t *testing.T) {
 		tok := resendToken(t, c.Login(t, email, pw))
 		// webtest's account limit is 5 within the window: the 5th is refused.
 		for range 4 {
-			mustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusOK)
+			webtest.MustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusOK)
 		}
 		// Another browser does not get more.
 		other := e.NewClient()
 		r := other.Submit(t, "/verify/resend", resendToken(t, other.Login(t, email, pw)))
-		mustStatus(t, r, http.StatusTooManyRequests)
+		webtest.MustStatus(t, r, http.StatusTooManyRequests)
 		if r.Header.Get("Retry-After") == "" || !strings.Contains(r.Body, "try again") {
 			t.Errorf("limited resend: %v %s", r.Header, r.Body)
 		}
@@ -770,10 +756,10 @@ func TestUnverifiedEmail(t *testing.T) {
 			for j := range 4 {
 				r := c.Submit(t, "/verify/resend", tok)
 				if i == 4 && j == 3 {
-					mustStatus(t, r, http.StatusTooManyRequests)
+					webtest.MustStatus(t, r, http.StatusTooManyRequests)
 					continue
 				}
-				mustStatus(t, r, http.StatusOK)
+				webtest.MustStatus(t, r, http.StatusOK)
 				sent++
 			}
 		}
@@ -809,7 +795,7 @@ func TestUnverifiedEmail(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		mustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/verify/resend", tok), http.StatusBadRequest)
 		if n := e.CountMail(email, "verify_email"); n != 0 {
 			t.Errorf("%d mails from refused tokens", n)
 		}
@@ -819,10 +805,10 @@ func TestUnverifiedEmail(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		unverified(t, e, email)
 		c := e.NewClient()
-		mustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
 		page := c.Get(t, e.LastMail(t, email, "password_reset").Data["link"])
 		token := webtest.Attr(page.Body, `name="token" value`)
-		mustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
-		mustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
+		webtest.MustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
+		webtest.MustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
 	})
 }

@@ -210,6 +210,24 @@ func (s *Store) ListAudit(_ context.Context, userID string, limit int) ([]storag
 	return out, nil
 }
 
+// oldestFirst copies the records of m in creation order (ID breaks ties),
+// as PostgreSQL's listings return them.
+func oldestFirst[T any](m map[string]T, copyOf func(T) T, key func(T) (time.Time, string)) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, copyOf(v))
+	}
+	slices.SortFunc(out, func(a, b T) int {
+		ta, ia := key(a)
+		tb, ib := key(b)
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return strings.Compare(ia, ib)
+	})
+	return out
+}
+
 // --- clients ---
 
 func validateClient(c storage.Client) error {
@@ -286,17 +304,7 @@ func (s *Store) GetClient(_ context.Context, id string) (storage.Client, error) 
 func (s *Store) ListClients(context.Context) ([]storage.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]storage.Client, 0, len(s.clients))
-	for _, c := range s.clients {
-		out = append(out, copyClient(c))
-	}
-	slices.SortFunc(out, func(a, b storage.Client) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
+	return oldestFirst(s.clients, copyClient, func(c storage.Client) (time.Time, string) { return c.CreatedAt, c.ID }), nil
 }
 
 // UpdateClient replaces every field of the client but its creation time.
@@ -410,17 +418,7 @@ func (s *Store) GetUserByEmail(_ context.Context, email string) (storage.User, e
 func (s *Store) ListUsers(context.Context) ([]storage.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]storage.User, 0, len(s.users))
-	for _, u := range s.users {
-		out = append(out, copyUser(u))
-	}
-	slices.SortFunc(out, func(a, b storage.User) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
+	return oldestFirst(s.users, copyUser, func(u storage.User) (time.Time, string) { return u.CreatedAt, u.ID }), nil
 }
 
 // UpdateUser applies mutate to a copy of the user and saves it with fx, all

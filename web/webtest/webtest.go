@@ -492,3 +492,19 @@ func DecodeResult(t testing.TB, r *Response) Result {
 	}
 	return res
 }
+
+// MustStatus fails t unless r has status want.
+func MustStatus(t testing.TB, r *Response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Status, want, r.Location, r.Body)
+	}
+}
+
+// MustRedirect fails t unless r is a 303 to location.
+func MustRedirect(t testing.TB, r *Response, location string) {
+	t.Helper()
+	if r.Status != http.StatusSeeOther || r.Location != location {
+		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
+	}
+}
