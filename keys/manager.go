@@ -158,7 +158,14 @@ func (m *Manager) ensure(ctx context.Context, reason string, delay time.Duration
 		if len(algs) == 0 {
 			return nil
 		}
-		rec, _, err := generate(m.box, algs[0], now, now.Add(delay))
+		// The new key is stamped strictly after the newest key this replica
+		// saw, so a replica racing from the same snapshot finds it "newer"
+		// and backs off, even when both clocks read the same instant.
+		stamp := now.Truncate(time.Microsecond)
+		if !stamp.After(r.newest) {
+			stamp = r.newest.Add(time.Microsecond)
+		}
+		rec, _, err := generate(m.box, algs[0], stamp, now.Add(delay))
 		if err != nil {
 			return err
 		}
@@ -278,7 +285,10 @@ func (m *Manager) due(r *keyring, now time.Time) []string {
 				newest = k.created
 			}
 		}
-		if newest.IsZero() || !now.Before(newest.Add(m.opts.Rotation)) {
+		// Counted from the second the key was made: ensure may stamp keys a
+		// few microseconds apart, and a rotation (an hour at least) of the
+		// keys made together must come due together.
+		if newest.IsZero() || !now.Before(newest.Truncate(time.Second).Add(m.opts.Rotation)) {
 			out = append(out, alg)
 		}
 	}
