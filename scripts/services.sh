@@ -36,10 +36,14 @@ run_pg() {
   fi
 }
 
+# free_port picks a port below the kernel's ephemeral range, so that no
+# outgoing connection holds it by the time a server binds it.
 free_port() {
-  local p
+  local p lo
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$lo" -gt 11000 ] || lo=32768
   while :; do
-    p=$(( (RANDOM % 20000) + 30000 ))
+    p=$(( (RANDOM % (lo - 11000)) + 10000 ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
@@ -75,20 +79,37 @@ start_services() {
   trap 'exit 130' INT TERM
 
   if [ -z "${TEST_DATABASE_URL:-}" ]; then
-    port=$(free_port)
     mkdir -p "$tmp/pg"
     [ "$(id -u)" = 0 ] && { id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres; chown postgres "$tmp/pg"; }
     run_pg "$pg_bin/initdb" -D "$tmp/pg" -U latch --auth=trust -E UTF8 >/dev/null
-    run_pg "$pg_bin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg/log" -w \
-      -o "-p $port -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" start >/dev/null
-    pg_started=1
+    # A port can still be taken between the check and the bind: try others.
+    for attempt in 1 2 3 4 5; do
+      port=$(free_port)
+      if run_pg "$pg_bin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg/log" -w \
+        -o "-p $port -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" start >/dev/null; then
+        pg_started=1
+        break
+      fi
+      [ "$attempt" -lt 5 ] || { echo "PostgreSQL did not start:"; cat "$tmp/pg/log"; exit 1; }
+    done
     export TEST_DATABASE_URL="postgres://latch@127.0.0.1:$port/postgres?sslmode=disable"
   fi
   if [ -z "${TEST_REDIS_URL:-}" ]; then
-    port=$(free_port)
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --databases 1000 --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    # A port can still be taken between the check and the bind: try others.
+    local up="" pid
+    for _ in 1 2 3 4 5; do
+      port=$(free_port)
+      redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --databases 1000 --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { up=1; break; }
+        sleep 0.1
+      done
+      [ -n "$up" ] && { pids+=("$pid"); break; }
+      kill "$pid" 2>/dev/null || true
+    done
+    [ -n "$up" ] || { echo "redis-server did not start:"; cat "$tmp/redis.log"; exit 1; }
     export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
   fi
 }
