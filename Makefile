@@ -13,8 +13,7 @@ test:
 	./scripts/test.sh
 
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	./scripts/lint.sh
 
 bench:
 	./scripts/bench.sh

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of latch against throwaway PostgreSQL and Redis servers.
-# Installs the servers (and Chromium, for the browser tests) with apt-get
-# where they are missing. Set TEST_DATABASE_URL and TEST_REDIS_URL to use
-# servers of your own instead.
+# Checks the code (scripts/lint.sh: gofmt, go vet, staticcheck), then runs
+# every test of latch with the race detector against throwaway PostgreSQL
+# and Redis servers. Installs the servers (and Chromium, for the browser
+# tests) with apt-get where they are missing. Set TEST_DATABASE_URL and
+# TEST_REDIS_URL to use servers of your own instead. Arguments are passed to
+# go test in place of ./... (and skip the lint step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -15,5 +17,8 @@ fi
 start_services "${extra[@]}"
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 
-if [ $# -eq 0 ]; then set -- ./...; fi
-go test -count=1 -timeout 20m "$@"
+if [ $# -eq 0 ]; then
+  ./scripts/lint.sh
+  set -- ./...
+fi
+go test -race -count=1 -timeout 20m "$@"

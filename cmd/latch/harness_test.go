@@ -508,7 +508,7 @@ func (s *testServer) jwks(t *testing.T) jose.JSONWebKeySet {
 // resource server does, and returns its header and claims.
 func (s *testServer) verifyJWT(t *testing.T, token string) (jose.Header, map[string]any) {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("parse JWT: %v", err)
 	}

@@ -84,15 +84,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (err 
 	if err := applyOwn(ctx, conn.Conn(), all, logger); err != nil {
 		return err
 	}
-	for {
-		n, err := applyRiverStep(ctx, conn.Conn(), migrator, logger)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
+	// River applies each of its pending migrations in a transaction of its
+	// own, on the pool, while this session holds the lock.
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: river: %w", err)
 	}
+	for _, v := range res.Versions {
+		logger.InfoContext(ctx, "applied river migration", "version", v.Version, "name", v.Name)
+	}
+	return nil
 }
 
 // applyOwn applies latch's pending migrations in one transaction.
@@ -135,25 +136,4 @@ func applyOwn(ctx context.Context, conn *pgx.Conn, all []migrations.Migration, l
 		return fmt.Errorf("postgres: migrate: commit: %w", err)
 	}
 	return nil
-}
-
-// applyRiverStep applies River's next pending migration, if any, in its own
-// transaction, and says how many it applied.
-func applyRiverStep(ctx context.Context, conn *pgx.Conn, migrator *rivermigrate.Migrator[pgx.Tx], logger *slog.Logger) (int, error) {
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: migrate: begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	res, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
-	if err != nil {
-		return 0, fmt.Errorf("postgres: migrate: river: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("postgres: migrate: commit river: %w", err)
-	}
-	for _, v := range res.Versions {
-		logger.InfoContext(ctx, "applied river migration", "version", v.Version, "name", v.Name)
-	}
-	return len(res.Versions), nil
 }
