@@ -46,347 +46,379 @@ var pagePaths = []string{
 // refused until then, a new link from the button), password reset, a
 // breached password refused, and a keyboard-only sign-in. Every page loaded
 // on the way is checked for its security headers and for script
-// (checkPage).
+// (checkPage). The cases run in order: the TOTP ones build on each other.
 func TestBrowser(t *testing.T) {
 	e := webtest.New(t, webtest.Options{Registration: true})
-	u := e.CreateUser(t, email, pw, nil)
-	ctx := webtest.Browser(t)
-	const wait = 30 * time.Second
+	s := &browserSuite{e: e, u: e.CreateUser(t, email, pw, nil), ctx: webtest.Browser(t), checked: map[string]bool{}}
+	t.Run("case=password sign-in and consent allow resume the flow", s.passwordSignInAndConsent)
+	t.Run("case=TOTP enrollment from the account page", s.totpEnrollment)
+	t.Run("case=sign out, then sign in with password and TOTP", s.totpSignIn)
+	t.Run("case=a backup code is accepted once at the second step", s.backupCodeOnce)
+	t.Run("case=register, sign-in refused until verified, verify from a re-sent mail, then sign in", s.registerAndVerify)
+	t.Run("case=a breached password is refused on the registration page, next to its field", s.breachedPasswordRefused)
+	t.Run("case=password reset from the mailed link; the old password and the link stop working", s.passwordReset)
+	t.Run("case=consent deny ends the flow with access_denied", s.consentDeny)
+	t.Run("case=sign in with the keyboard only", s.keyboardOnly)
+	t.Run("case=every page sends the security headers and holds no script", s.everyPageChecked)
+}
 
-	// load runs steps that load a page, checks that page, and returns its
-	// response.
-	checked := map[string]bool{}
-	load := func(t *testing.T, tab context.Context, s ...steps) *network.Response {
-		t.Helper()
-		resp := webtest.Load(tab, t, wait, s...)
-		checkPage(t, tab, resp)
-		if p, err := url.Parse(resp.URL); err == nil {
-			checked[p.Path] = true
-		}
-		return resp
+// wait bounds every browser step.
+const wait = 30 * time.Second
+
+// browserSuite is the one browser of TestBrowser and what its cases share.
+type browserSuite struct {
+	e   *webtest.Env
+	u   storage.User
+	ctx context.Context
+	// checked holds the paths of the pages loaded and checked so far.
+	checked map[string]bool
+	// secret and backupCodes come from the TOTP enrollment case.
+	secret      string
+	backupCodes []string
+}
+
+// load runs steps that load a page, checks that page, and returns its
+// response.
+func (s *browserSuite) load(t *testing.T, tab context.Context, steps ...steps) *network.Response {
+	t.Helper()
+	resp := webtest.Load(tab, t, wait, steps...)
+	checkPage(t, tab, resp)
+	if p, err := url.Parse(resp.URL); err == nil {
+		s.checked[p.Path] = true
 	}
-	// signIn fills the sign-in form the tab is on and submits it. Cases
-	// set field values rather than type them, which costs a round trip to
-	// the browser per key; typing is the keyboard case's business.
-	signIn := func(t *testing.T, tab context.Context, email, pw string) *network.Response {
-		t.Helper()
-		webtest.Do(tab, t, wait,
-			chromedp.SetValue(css(`input[name=email][autocomplete=username]`), email),
-			chromedp.SetValue(css(`input[name=password][autocomplete=current-password]`), pw),
-		)
-		return load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+	return resp
+}
+
+// signIn fills the sign-in form the tab is on and submits it. Cases set
+// field values rather than type them, which costs a round trip to the
+// browser per key; typing is the keyboard case's business.
+func (s *browserSuite) signIn(t *testing.T, tab context.Context, email, pw string) *network.Response {
+	t.Helper()
+	webtest.Do(tab, t, wait,
+		chromedp.SetValue(css(`input[name=email][autocomplete=username]`), email),
+		chromedp.SetValue(css(`input[name=password][autocomplete=current-password]`), pw),
+	)
+	return s.load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+}
+
+func (s *browserSuite) signOut(t *testing.T, tab context.Context) {
+	t.Helper()
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/account"))
+	s.load(t, tab, chromedp.Click(css(`form[action="/account/signout"] button`)))
+	wantPage(t, tab, "/login", "Sign in")
+}
+
+// passwordSignInAndConsent: password sign-in and consent allow resume the flow.
+func (s *browserSuite) passwordSignInAndConsent(t *testing.T) {
+	f := s.e.StartFlow(t, webtest.ThirdParty+"printer", []string{"openid", "email"}, func(f *flow.Flow) {
+		f.ClientName = "Photo Printer"
+		f.LoginHint = email
+	})
+	s.load(t, s.ctx, chromedp.Navigate(s.e.URL+"/login?flow="+f.ID))
+	// The stylesheet loads under the page's CSP (no inline styles).
+	if r := webtest.Get(s.ctx, t, wait, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main")).borderTopLeftRadius`)); r != "12px" {
+		t.Errorf("stylesheet not applied: main border radius %q", r)
 	}
-	signOut := func(t *testing.T, tab context.Context) {
-		t.Helper()
-		load(t, tab, chromedp.Navigate(e.URL+"/account"))
-		load(t, tab, chromedp.Click(css(`form[action="/account/signout"] button`)))
-		wantPage(t, tab, "/login", "Sign in")
+	s.signIn(t, s.ctx, email, pw)
+	webtest.Do(s.ctx, t, wait, chromedp.WaitVisible(css(`button[name=decision][value=allow]`)))
+	consentText := webtest.Get(s.ctx, t, wait, chromedp.Text(css("main")))
+	if !strings.Contains(consentText, "Photo Printer") || !strings.Contains(consentText, "Your email address") {
+		t.Errorf("consent page text: %s", consentText)
 	}
+	res := result(t, s.ctx, chromedp.Click(css(`button[name=decision][value=allow]`)))
+	if res.Flow.UserID != s.u.ID || !res.Flow.Consented || res.Error != "" || strings.Join(res.Flow.GrantedScopes, " ") != "openid email" {
+		t.Errorf("result = %+v", res)
+	}
+	if _, err := s.e.Store.GetConsent(t.Context(), s.u.ID, f.ClientID); err != nil {
+		t.Errorf("consent not saved: %v", err)
+	}
+}
 
-	t.Run("case=password sign-in and consent allow resume the flow", func(t *testing.T) {
-		f := e.StartFlow(t, webtest.ThirdParty+"printer", []string{"openid", "email"}, func(f *flow.Flow) {
-			f.ClientName = "Photo Printer"
-			f.LoginHint = email
-		})
-		load(t, ctx, chromedp.Navigate(e.URL+"/login?flow="+f.ID))
-		// The stylesheet loads under the page's CSP (no inline styles).
-		if r := webtest.Get(ctx, t, wait, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main")).borderTopLeftRadius`)); r != "12px" {
-			t.Errorf("stylesheet not applied: main border radius %q", r)
-		}
-		signIn(t, ctx, email, pw)
-		webtest.Do(ctx, t, wait, chromedp.WaitVisible(css(`button[name=decision][value=allow]`)))
-		consentText := webtest.Get(ctx, t, wait, chromedp.Text(css("main")))
-		if !strings.Contains(consentText, "Photo Printer") || !strings.Contains(consentText, "Your email address") {
-			t.Errorf("consent page text: %s", consentText)
-		}
-		res := result(t, ctx, chromedp.Click(css(`button[name=decision][value=allow]`)))
-		if res.Flow.UserID != u.ID || !res.Flow.Consented || res.Error != "" || strings.Join(res.Flow.GrantedScopes, " ") != "openid email" {
-			t.Errorf("result = %+v", res)
-		}
-		if _, err := e.Store.GetConsent(t.Context(), u.ID, f.ClientID); err != nil {
-			t.Errorf("consent not saved: %v", err)
-		}
-	})
+// totpEnrollment: TOTP enrollment from the account page.
+func (s *browserSuite) totpEnrollment(t *testing.T) {
+	s.load(t, s.ctx, chromedp.Navigate(s.e.URL+"/account"))
+	s.load(t, s.ctx, chromedp.Click(css(`a[href="/account/totp"]`)))
+	webtest.Do(s.ctx, t, wait,
+		chromedp.WaitVisible(css(`[data-totp-secret]`)),
+		chromedp.WaitVisible(css(`img.qr`)),
+	)
+	s.secret = webtest.Get(s.ctx, t, wait, chromedp.AttributeValue(css(`[data-totp-secret]`), "data-totp-secret")).Value
+	if s.secret == "" {
+		t.Fatal("no secret")
+	}
+	// The inline QR code loads under the page's CSP.
+	if w := webtest.Get(s.ctx, t, wait, chromedp.Evaluate[int](`document.querySelector("img.qr").naturalWidth`)); w == 0 {
+		t.Error("the QR code did not load")
+	}
+	webtest.Do(s.ctx, t, wait, chromedp.SetValue(css(`input[name=code]`), webtest.Code(t, s.secret, 0)))
+	s.load(t, s.ctx, chromedp.Click(css(`form[action="/account/totp"] button[type=submit]`)))
+	webtest.Do(s.ctx, t, wait, chromedp.WaitVisible(css(`[data-backup-code]`)))
+	s.backupCodes = webtest.Get(s.ctx, t, wait, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("[data-backup-code]")).map(e => e.getAttribute("data-backup-code"))`))
+	if len(s.backupCodes) != 10 {
+		t.Errorf("%d backup codes shown", len(s.backupCodes))
+	}
+	if !s.e.User(t, s.u.ID).TOTPEnabled() {
+		t.Error("TOTP not enabled")
+	}
+}
 
-	var secret string
-	var backupCodes []string
-	t.Run("case=TOTP enrollment from the account page", func(t *testing.T) {
-		load(t, ctx, chromedp.Navigate(e.URL+"/account"))
-		load(t, ctx, chromedp.Click(css(`a[href="/account/totp"]`)))
-		webtest.Do(ctx, t, wait,
-			chromedp.WaitVisible(css(`[data-totp-secret]`)),
-			chromedp.WaitVisible(css(`img.qr`)),
-		)
-		secret = webtest.Get(ctx, t, wait, chromedp.AttributeValue(css(`[data-totp-secret]`), "data-totp-secret")).Value
-		if secret == "" {
-			t.Fatal("no secret")
-		}
-		// The inline QR code loads under the page's CSP.
-		if w := webtest.Get(ctx, t, wait, chromedp.Evaluate[int](`document.querySelector("img.qr").naturalWidth`)); w == 0 {
-			t.Error("the QR code did not load")
-		}
-		webtest.Do(ctx, t, wait, chromedp.SetValue(css(`input[name=code]`), webtest.Code(t, secret, 0)))
-		load(t, ctx, chromedp.Click(css(`form[action="/account/totp"] button[type=submit]`)))
-		webtest.Do(ctx, t, wait, chromedp.WaitVisible(css(`[data-backup-code]`)))
-		backupCodes = webtest.Get(ctx, t, wait, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("[data-backup-code]")).map(e => e.getAttribute("data-backup-code"))`))
-		if len(backupCodes) != 10 {
-			t.Errorf("%d backup codes shown", len(backupCodes))
-		}
-		if !e.User(t, u.ID).TOTPEnabled() {
-			t.Error("TOTP not enabled")
-		}
-	})
+// totpSignIn: sign out, then sign in with password and TOTP.
+func (s *browserSuite) totpSignIn(t *testing.T) {
+	if s.secret == "" {
+		t.Fatal("enrollment failed")
+	}
+	s.signOut(t, s.ctx)
+	s.signIn(t, s.ctx, email, pw)
+	wantPage(t, s.ctx, "/login/code", "Enter your code")
+	// The enrollment used this step's code: the next one is due.
+	webtest.Do(s.ctx, t, wait, chromedp.SetValue(css(`input[name=code][autocomplete=one-time-code]`), webtest.Code(t, s.secret, 30*time.Second)))
+	s.load(t, s.ctx, chromedp.Click(css(`button[type=submit]`)))
+	wantPage(t, s.ctx, "/account", "Your account")
+	sessions, _ := s.e.Sessions.List(t.Context(), s.u.ID)
+	if len(sessions) != 1 || strings.Join(sessions[0].AMR, " ") != "pwd otp" {
+		t.Errorf("sessions = %+v", sessions)
+	}
+}
 
-	t.Run("case=sign out, then sign in with password and TOTP", func(t *testing.T) {
-		if secret == "" {
-			t.Fatal("enrollment failed")
-		}
-		signOut(t, ctx)
-		signIn(t, ctx, email, pw)
-		wantPage(t, ctx, "/login/code", "Enter your code")
-		// The enrollment used this step's code: the next one is due.
-		webtest.Do(ctx, t, wait, chromedp.SetValue(css(`input[name=code][autocomplete=one-time-code]`), webtest.Code(t, secret, 30*time.Second)))
-		load(t, ctx, chromedp.Click(css(`button[type=submit]`)))
-		wantPage(t, ctx, "/account", "Your account")
-		sessions, _ := e.Sessions.List(t.Context(), u.ID)
-		if len(sessions) != 1 || strings.Join(sessions[0].AMR, " ") != "pwd otp" {
-			t.Errorf("sessions = %+v", sessions)
-		}
-	})
+// backupCodeOnce: a backup code is accepted once at the second step.
+func (s *browserSuite) backupCodeOnce(t *testing.T) {
+	if len(s.backupCodes) == 0 {
+		t.Fatal("enrollment showed no backup codes")
+	}
+	code := s.backupCodes[3]
+	enterCode := func(t *testing.T) *network.Response {
+		t.Helper()
+		s.signOut(t, s.ctx)
+		s.signIn(t, s.ctx, email, pw)
+		wantPage(t, s.ctx, "/login/code", "Enter your code")
+		webtest.Do(s.ctx, t, wait, chromedp.SetValue(css(`input[name=code]`), code))
+		return s.load(t, s.ctx, chromedp.Click(css(`button[type=submit]`)))
+	}
+	enterCode(t)
+	wantPage(t, s.ctx, "/account", "Your account")
 
-	t.Run("case=a backup code is accepted once at the second step", func(t *testing.T) {
-		if len(backupCodes) == 0 {
-			t.Fatal("enrollment showed no backup codes")
-		}
-		code := backupCodes[3]
-		enterCode := func(t *testing.T) *network.Response {
-			t.Helper()
-			signOut(t, ctx)
-			signIn(t, ctx, email, pw)
-			wantPage(t, ctx, "/login/code", "Enter your code")
-			webtest.Do(ctx, t, wait, chromedp.SetValue(css(`input[name=code]`), code))
-			return load(t, ctx, chromedp.Click(css(`button[type=submit]`)))
-		}
-		enterCode(t)
-		wantPage(t, ctx, "/account", "Your account")
+	if r := enterCode(t); r.Status != http.StatusUnauthorized {
+		t.Errorf("status of a used backup code = %d", r.Status)
+	}
+	wantPage(t, s.ctx, "/login/code", "Enter your code")
+	if f := field(t, s.ctx, `input[name=code]`); !f.Invalid || len(f.Errors) != 1 || !strings.Contains(f.Errors[0], "not valid") {
+		t.Errorf("code field after a used backup code: %+v", f)
+	}
+}
 
-		if r := enterCode(t); r.Status != http.StatusUnauthorized {
-			t.Errorf("status of a used backup code = %d", r.Status)
-		}
-		wantPage(t, ctx, "/login/code", "Enter your code")
-		if f := field(t, ctx, `input[name=code]`); !f.Invalid || len(f.Errors) != 1 || !strings.Contains(f.Errors[0], "not valid") {
-			t.Errorf("code field after a used backup code: %+v", f)
-		}
-	})
-
+// registerAndVerify: register, sign-in refused until verified, verify from a re-sent mail, then sign in.
+func (s *browserSuite) registerAndVerify(t *testing.T) {
 	const (
 		regEmail = "ada@example.com"
 		regPw    = "analytical engine notes 1843"
 	)
-	t.Run("case=register, sign-in refused until verified, verify from a re-sent mail, then sign in", func(t *testing.T) {
-		tab := webtest.Tab(ctx, t)
-		load(t, tab, chromedp.Navigate(e.URL+"/login"))
-		load(t, tab, chromedp.Click(css(`a[href="/register"]`)))
-		webtest.Do(tab, t, wait,
-			chromedp.SetValue(css(`input[name=name][autocomplete=name]`), "Ada Lovelace"),
-			chromedp.SetValue(css(`input[name=email][autocomplete=username]`), regEmail),
-			chromedp.SetValue(css(`input[name=password][autocomplete=new-password]`), regPw),
-		)
-		load(t, tab, chromedp.Click(css(`button[type=submit]`)))
-		wantPage(t, tab, "/register", "Check your email")
-		if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "before you sign in") {
-			t.Errorf("registration page does not ask to confirm first: %s", text)
-		}
+	tab := webtest.Tab(s.ctx, t)
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/login"))
+	s.load(t, tab, chromedp.Click(css(`a[href="/register"]`)))
+	webtest.Do(tab, t, wait,
+		chromedp.SetValue(css(`input[name=name][autocomplete=name]`), "Ada Lovelace"),
+		chromedp.SetValue(css(`input[name=email][autocomplete=username]`), regEmail),
+		chromedp.SetValue(css(`input[name=password][autocomplete=new-password]`), regPw),
+	)
+	s.load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+	wantPage(t, tab, "/register", "Check your email")
+	if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "before you sign in") {
+		t.Errorf("registration page does not ask to confirm first: %s", text)
+	}
 
-		// Before the address is confirmed, the right password gets the
-		// confirm page and its button, not a session.
-		load(t, tab, chromedp.Click(css(`a[href="/login"]`)))
-		if r := signIn(t, tab, regEmail, regPw); r.Status != http.StatusForbidden {
-			t.Errorf("unverified sign-in answers %d, want 403", r.Status)
-		}
-		wantPage(t, tab, "/login", "Confirm your email first")
-		load(t, tab, chromedp.Click(css(`form[action="/verify/resend"] button`)))
-		wantPage(t, tab, "/verify/resend", "Confirm your email first")
-		if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "new link") {
-			t.Errorf("notice after resending: %q", n)
-		}
-		if n := e.CountMail(regEmail, "verify_email"); n != 2 {
-			t.Errorf("%d verification mails, want 2", n)
-		}
-		load(t, tab, chromedp.Navigate(e.URL+"/account"))
-		wantPage(t, tab, "/login", "Sign in")
+	// Before the address is confirmed, the right password gets the
+	// confirm page and its button, not a session.
+	s.load(t, tab, chromedp.Click(css(`a[href="/login"]`)))
+	if r := s.signIn(t, tab, regEmail, regPw); r.Status != http.StatusForbidden {
+		t.Errorf("unverified sign-in answers %d, want 403", r.Status)
+	}
+	wantPage(t, tab, "/login", "Confirm your email first")
+	s.load(t, tab, chromedp.Click(css(`form[action="/verify/resend"] button`)))
+	wantPage(t, tab, "/verify/resend", "Confirm your email first")
+	if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "new link") {
+		t.Errorf("notice after resending: %q", n)
+	}
+	if n := s.e.CountMail(regEmail, "verify_email"); n != 2 {
+		t.Errorf("%d verification mails, want 2", n)
+	}
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/account"))
+	wantPage(t, tab, "/login", "Sign in")
 
-		link := e.LastMail(t, regEmail, "verify_email").Data["link"]
-		load(t, tab, chromedp.Navigate(link))
-		wantPage(t, tab, "/verify", "Confirm your email")
-		if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, regEmail) {
-			t.Errorf("verification page does not name the address: %s", text)
-		}
-		load(t, tab, chromedp.Click(css(`button[type=submit]`)))
-		wantPage(t, tab, "/login", "Sign in")
-		if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "confirmed") {
-			t.Errorf("notice after verification: %q", n)
-		}
-		ru, err := e.Store.GetUserByEmail(t.Context(), regEmail)
-		if err != nil || !ru.EmailVerified || ru.Name != "Ada Lovelace" {
-			t.Errorf("user after verification = %+v, %v", ru, err)
-		}
+	link := s.e.LastMail(t, regEmail, "verify_email").Data["link"]
+	s.load(t, tab, chromedp.Navigate(link))
+	wantPage(t, tab, "/verify", "Confirm your email")
+	if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, regEmail) {
+		t.Errorf("verification page does not name the address: %s", text)
+	}
+	s.load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+	wantPage(t, tab, "/login", "Sign in")
+	if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "confirmed") {
+		t.Errorf("notice after verification: %q", n)
+	}
+	ru, err := s.e.Store.GetUserByEmail(t.Context(), regEmail)
+	if err != nil || !ru.EmailVerified || ru.Name != "Ada Lovelace" {
+		t.Errorf("user after verification = %+v, %v", ru, err)
+	}
 
-		signIn(t, tab, regEmail, regPw)
-		wantPage(t, tab, "/account", "Your account")
+	s.signIn(t, tab, regEmail, regPw)
+	wantPage(t, tab, "/account", "Your account")
 
-		if r := load(t, tab, chromedp.Navigate(link)); r.Status != http.StatusBadRequest {
-			t.Errorf("a used verification link answers %d", r.Status)
-		}
+	if r := s.load(t, tab, chromedp.Navigate(link)); r.Status != http.StatusBadRequest {
+		t.Errorf("a used verification link answers %d", r.Status)
+	}
+}
+
+// breachedPasswordRefused: a breached password is refused on the registration page, next to its field.
+func (s *browserSuite) breachedPasswordRefused(t *testing.T) {
+	const breached = "purple monkey dishwasher 7"
+	s.e.Breach(breached)
+	tab := webtest.Tab(s.ctx, t)
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/register"))
+	webtest.Do(tab, t, wait,
+		chromedp.SetValue(css(`input[name=email]`), "linus@example.com"),
+		chromedp.SetValue(css(`input[name=password]`), breached),
+	)
+	if r := s.load(t, tab, chromedp.Click(css(`button[type=submit]`))); r.Status != http.StatusBadRequest {
+		t.Errorf("status = %d", r.Status)
+	}
+	wantPage(t, tab, "/register", "Create an account")
+	f := field(t, tab, `form[action="/register"] input[name=password]`)
+	if !f.Invalid || !slices.Equal(f.Errors, []string{password.BreachedMessage}) || !f.Focused {
+		t.Errorf("password field: %+v", f)
+	}
+	if v := webtest.Get(tab, t, wait, chromedp.Value(css(`input[name=email]`))); v != "linus@example.com" {
+		t.Errorf("the email was not kept: %q", v)
+	}
+	if _, err := s.e.Store.GetUserByEmail(t.Context(), "linus@example.com"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a user was created: %v", err)
+	}
+	if n := s.e.CountMail("linus@example.com", "verify_email"); n != 0 {
+		t.Errorf("%d verification mails sent", n)
+	}
+}
+
+// passwordReset: password reset from the mailed link; the old password and the link stop working.
+func (s *browserSuite) passwordReset(t *testing.T) {
+	const (
+		resetEmail = "grace@example.com"
+		oldPw      = "cobol compiler a-0 1952"
+		newPw      = "a nanosecond is 30 cm of wire"
+		breached   = "letmein letmein letmein"
+	)
+	ru := s.e.CreateUser(t, resetEmail, oldPw, nil)
+	tab := webtest.Tab(s.ctx, t)
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/login"))
+	s.load(t, tab, chromedp.Click(css(`a[href="/forgot"]`)))
+	webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=email][autocomplete=username]`), resetEmail))
+	s.load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+	wantPage(t, tab, "/forgot", "Check your email")
+
+	link := s.e.LastMail(t, resetEmail, "password_reset").Data["link"]
+	s.load(t, tab, chromedp.Navigate(link))
+	wantPage(t, tab, "/reset", "Choose a new password")
+	if v := webtest.Get(tab, t, wait, chromedp.Value(css(`input[autocomplete=username]`))); v != resetEmail {
+		t.Errorf("the reset page names %q", v)
+	}
+
+	// A breached password is refused first, next to its field.
+	s.e.Breach(breached)
+	webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=new_password][autocomplete=new-password]`), breached))
+	if r := s.load(t, tab, chromedp.Click(css(`button[type=submit]`))); r.Status != http.StatusBadRequest {
+		t.Errorf("status of a breached new password = %d", r.Status)
+	}
+	wantPage(t, tab, "/reset", "Choose a new password")
+	if f := field(t, tab, `input[name=new_password]`); !f.Invalid || !slices.Equal(f.Errors, []string{password.BreachedMessage}) || !f.Focused {
+		t.Errorf("new password field: %+v", f)
+	}
+
+	webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=new_password]`), newPw))
+	s.load(t, tab, chromedp.Click(css(`button[type=submit]`)))
+	wantPage(t, tab, "/login", "Sign in")
+	if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "password was changed") {
+		t.Errorf("notice after reset: %q", n)
+	}
+	s.signIn(t, tab, resetEmail, newPw)
+	wantPage(t, tab, "/account", "Your account")
+
+	s.signOut(t, tab)
+	if r := s.signIn(t, tab, resetEmail, oldPw); r.Status != http.StatusUnauthorized {
+		t.Errorf("status of the old password = %d", r.Status)
+	}
+	wantPage(t, tab, "/login", "Sign in")
+	if f := field(t, tab, `input[name=password]`); !f.Invalid || len(f.Errors) != 1 {
+		t.Errorf("password field after the old password: %+v", f)
+	}
+	if sessions, _ := s.e.Sessions.List(t.Context(), ru.ID); len(sessions) != 0 {
+		t.Errorf("the old password signed in: %+v", sessions)
+	}
+
+	if r := s.load(t, tab, chromedp.Navigate(link)); r.Status != http.StatusBadRequest {
+		t.Errorf("a used reset link answers %d", r.Status)
+	}
+	if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "invalid") || strings.Contains(text, "New password") {
+		t.Errorf("a used reset link shows: %s", text)
+	}
+}
+
+// consentDeny: consent deny ends the flow with access_denied.
+func (s *browserSuite) consentDeny(t *testing.T) {
+	const denyEmail = "katherine@example.com"
+	du := s.e.CreateUser(t, denyEmail, pw, nil)
+	f := s.e.StartFlow(t, webtest.ThirdParty+"tracker", []string{"openid", "profile"}, func(f *flow.Flow) {
+		f.ClientName = "Pushy Tracker"
 	})
+	tab := webtest.Tab(s.ctx, t)
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/login?flow="+f.ID))
+	s.signIn(t, tab, denyEmail, pw)
+	wantPage(t, tab, "/consent", "Pushy Tracker wants to access your account")
+	res := result(t, tab, chromedp.Click(css(`button[name=decision][value=deny]`)))
+	if res.Error != "access_denied" || !res.Flow.Denied || res.Flow.Consented || len(res.Flow.GrantedScopes) != 0 || res.Flow.UserID != du.ID {
+		t.Errorf("result = %+v", res)
+	}
+	if _, err := s.e.Store.GetConsent(t.Context(), du.ID, f.ClientID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("consent after deny: %v", err)
+	}
+}
 
-	t.Run("case=a breached password is refused on the registration page, next to its field", func(t *testing.T) {
-		const breached = "purple monkey dishwasher 7"
-		e.Breach(breached)
-		tab := webtest.Tab(ctx, t)
-		load(t, tab, chromedp.Navigate(e.URL+"/register"))
-		webtest.Do(tab, t, wait,
-			chromedp.SetValue(css(`input[name=email]`), "linus@example.com"),
-			chromedp.SetValue(css(`input[name=password]`), breached),
-		)
-		if r := load(t, tab, chromedp.Click(css(`button[type=submit]`))); r.Status != http.StatusBadRequest {
-			t.Errorf("status = %d", r.Status)
+// keyboardOnly: sign in with the keyboard only.
+func (s *browserSuite) keyboardOnly(t *testing.T) {
+	const kbEmail = "dorothy@example.com"
+	ku := s.e.CreateUser(t, kbEmail, pw, nil)
+	tab := webtest.Tab(s.ctx, t)
+	s.load(t, tab, chromedp.Navigate(s.e.URL+"/login"))
+	focused := func() string {
+		return webtest.Get(tab, t, wait, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.name || "" : ""`))
+	}
+	// The email field has the focus when the page opens (autofocus
+	// applies just after load, so wait for it).
+	deadline := time.Now().Add(wait)
+	for f := focused(); f != "email"; f = focused() {
+		if time.Now().After(deadline) {
+			t.Fatalf("focus on load: %q", f)
 		}
-		wantPage(t, tab, "/register", "Create an account")
-		f := field(t, tab, `form[action="/register"] input[name=password]`)
-		if !f.Invalid || !slices.Equal(f.Errors, []string{password.BreachedMessage}) || !f.Focused {
-			t.Errorf("password field: %+v", f)
-		}
-		if v := webtest.Get(tab, t, wait, chromedp.Value(css(`input[name=email]`))); v != "linus@example.com" {
-			t.Errorf("the email was not kept: %q", v)
-		}
-		if _, err := e.Store.GetUserByEmail(t.Context(), "linus@example.com"); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("a user was created: %v", err)
-		}
-		if n := e.CountMail("linus@example.com", "verify_email"); n != 0 {
-			t.Errorf("%d verification mails sent", n)
-		}
-	})
+		time.Sleep(20 * time.Millisecond)
+	}
+	webtest.Do(tab, t, wait, chromedp.KeyEvent(kbEmail), chromedp.KeyEvent(kb.Tab))
+	if f := focused(); f != "password" {
+		t.Fatalf("Tab from the email field moved to %q", f)
+	}
+	webtest.Do(tab, t, wait, chromedp.KeyEvent(pw))
+	s.load(t, tab, chromedp.KeyEvent(kb.Enter))
+	wantPage(t, tab, "/account", "Your account")
+	if sessions, _ := s.e.Sessions.List(t.Context(), ku.ID); len(sessions) != 1 {
+		t.Errorf("sessions = %+v", sessions)
+	}
+}
 
-	t.Run("case=password reset from the mailed link; the old password and the link stop working", func(t *testing.T) {
-		const (
-			resetEmail = "grace@example.com"
-			oldPw      = "cobol compiler a-0 1952"
-			newPw      = "a nanosecond is 30 cm of wire"
-			breached   = "letmein letmein letmein"
-		)
-		ru := e.CreateUser(t, resetEmail, oldPw, nil)
-		tab := webtest.Tab(ctx, t)
-		load(t, tab, chromedp.Navigate(e.URL+"/login"))
-		load(t, tab, chromedp.Click(css(`a[href="/forgot"]`)))
-		webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=email][autocomplete=username]`), resetEmail))
-		load(t, tab, chromedp.Click(css(`button[type=submit]`)))
-		wantPage(t, tab, "/forgot", "Check your email")
-
-		link := e.LastMail(t, resetEmail, "password_reset").Data["link"]
-		load(t, tab, chromedp.Navigate(link))
-		wantPage(t, tab, "/reset", "Choose a new password")
-		if v := webtest.Get(tab, t, wait, chromedp.Value(css(`input[autocomplete=username]`))); v != resetEmail {
-			t.Errorf("the reset page names %q", v)
+// everyPageChecked: every page sends the security headers and holds no script.
+func (s *browserSuite) everyPageChecked(t *testing.T) {
+	// load checked each page as the cases above opened it; this case
+	// fails when a page drops out of the cases, so none goes unchecked.
+	for _, p := range pagePaths {
+		if !s.checked[p] {
+			t.Errorf("%s was not loaded and checked in the browser", p)
 		}
-
-		// A breached password is refused first, next to its field.
-		e.Breach(breached)
-		webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=new_password][autocomplete=new-password]`), breached))
-		if r := load(t, tab, chromedp.Click(css(`button[type=submit]`))); r.Status != http.StatusBadRequest {
-			t.Errorf("status of a breached new password = %d", r.Status)
-		}
-		wantPage(t, tab, "/reset", "Choose a new password")
-		if f := field(t, tab, `input[name=new_password]`); !f.Invalid || !slices.Equal(f.Errors, []string{password.BreachedMessage}) || !f.Focused {
-			t.Errorf("new password field: %+v", f)
-		}
-
-		webtest.Do(tab, t, wait, chromedp.SetValue(css(`input[name=new_password]`), newPw))
-		load(t, tab, chromedp.Click(css(`button[type=submit]`)))
-		wantPage(t, tab, "/login", "Sign in")
-		if n := webtest.Get(tab, t, wait, chromedp.Text(css(`[role=status]`))); !strings.Contains(n, "password was changed") {
-			t.Errorf("notice after reset: %q", n)
-		}
-		signIn(t, tab, resetEmail, newPw)
-		wantPage(t, tab, "/account", "Your account")
-
-		signOut(t, tab)
-		if r := signIn(t, tab, resetEmail, oldPw); r.Status != http.StatusUnauthorized {
-			t.Errorf("status of the old password = %d", r.Status)
-		}
-		wantPage(t, tab, "/login", "Sign in")
-		if f := field(t, tab, `input[name=password]`); !f.Invalid || len(f.Errors) != 1 {
-			t.Errorf("password field after the old password: %+v", f)
-		}
-		if sessions, _ := e.Sessions.List(t.Context(), ru.ID); len(sessions) != 0 {
-			t.Errorf("the old password signed in: %+v", sessions)
-		}
-
-		if r := load(t, tab, chromedp.Navigate(link)); r.Status != http.StatusBadRequest {
-			t.Errorf("a used reset link answers %d", r.Status)
-		}
-		if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "invalid") || strings.Contains(text, "New password") {
-			t.Errorf("a used reset link shows: %s", text)
-		}
-	})
-
-	t.Run("case=consent deny ends the flow with access_denied", func(t *testing.T) {
-		const denyEmail = "katherine@example.com"
-		du := e.CreateUser(t, denyEmail, pw, nil)
-		f := e.StartFlow(t, webtest.ThirdParty+"tracker", []string{"openid", "profile"}, func(f *flow.Flow) {
-			f.ClientName = "Pushy Tracker"
-		})
-		tab := webtest.Tab(ctx, t)
-		load(t, tab, chromedp.Navigate(e.URL+"/login?flow="+f.ID))
-		signIn(t, tab, denyEmail, pw)
-		wantPage(t, tab, "/consent", "Pushy Tracker wants to access your account")
-		res := result(t, tab, chromedp.Click(css(`button[name=decision][value=deny]`)))
-		if res.Error != "access_denied" || !res.Flow.Denied || res.Flow.Consented || len(res.Flow.GrantedScopes) != 0 || res.Flow.UserID != du.ID {
-			t.Errorf("result = %+v", res)
-		}
-		if _, err := e.Store.GetConsent(t.Context(), du.ID, f.ClientID); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("consent after deny: %v", err)
-		}
-	})
-
-	t.Run("case=sign in with the keyboard only", func(t *testing.T) {
-		const kbEmail = "dorothy@example.com"
-		ku := e.CreateUser(t, kbEmail, pw, nil)
-		tab := webtest.Tab(ctx, t)
-		load(t, tab, chromedp.Navigate(e.URL+"/login"))
-		focused := func() string {
-			return webtest.Get(tab, t, wait, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.name || "" : ""`))
-		}
-		// The email field has the focus when the page opens (autofocus
-		// applies just after load, so wait for it).
-		deadline := time.Now().Add(wait)
-		for f := focused(); f != "email"; f = focused() {
-			if time.Now().After(deadline) {
-				t.Fatalf("focus on load: %q", f)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		webtest.Do(tab, t, wait, chromedp.KeyEvent(kbEmail), chromedp.KeyEvent(kb.Tab))
-		if f := focused(); f != "password" {
-			t.Fatalf("Tab from the email field moved to %q", f)
-		}
-		webtest.Do(tab, t, wait, chromedp.KeyEvent(pw))
-		load(t, tab, chromedp.KeyEvent(kb.Enter))
-		wantPage(t, tab, "/account", "Your account")
-		if sessions, _ := e.Sessions.List(t.Context(), ku.ID); len(sessions) != 1 {
-			t.Errorf("sessions = %+v", sessions)
-		}
-	})
-
-	t.Run("case=every page sends the security headers and holds no script", func(t *testing.T) {
-		// load checked each page as the cases above opened it; this case
-		// fails when a page drops out of the cases, so none goes unchecked.
-		for _, p := range pagePaths {
-			if !checked[p] {
-				t.Errorf("%s was not loaded and checked in the browser", p)
-			}
-		}
-	})
+	}
 }
 
 // checkPage fails t unless the document of resp, which the browser of tab
