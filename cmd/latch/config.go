@@ -4,65 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/secret"
 )
-
-// Config is latch's whole configuration: every field comes from a LATCH_*
-// variable or the matching flag of `latch serve` (the flag wins).
-type Config struct {
-	Dev bool
-
-	Issuer        string
-	Listen        string
-	MetricsListen string
-	DatabaseURL   string
-	RedisURL      string
-	Secrets       [][]byte
-	CORSOrigins   []string
-
-	AccessTokenTTL     time.Duration
-	RefreshTokenTTL    time.Duration
-	RefreshIdleTTL     time.Duration
-	IDTokenTTL         time.Duration
-	RefreshGracePeriod time.Duration
-	RefreshReuse       string
-	KeyRotation        time.Duration
-	IDTokenAlg         string
-	AccessTokenAlg     string
-
-	SessionIdleTTL time.Duration
-	SessionTTL     time.Duration
-
-	HIBPURL      string
-	HIBP         bool
-	HIBPFailOpen bool
-
-	PasswordMinLength int
-	Argon2Memory      int
-	Argon2Iterations  int
-	Argon2Parallelism int
-	HashConcurrency   int
-	HashWait          time.Duration
-
-	LoginLimitAccount int
-	LoginLimitIP      int
-	LoginLimitWindow  time.Duration
-
-	SMTPURL  string
-	SMTPFrom string
-
-	AdminEmail    string
-	AdminPassword string
-	Registration  string
-
-	LogLevel string
-}
 
 // configFlags binds every setting to a flag whose default comes from the
 // environment, and records what could not be parsed, so that Validate can
@@ -203,7 +152,7 @@ func list(dst *[]string) func(string) error {
 }
 
 // bindServe declares every serve setting on fs.
-func bindServe(fs *flag.FlagSet, c *Config) *configFlags {
+func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf := newConfigFlags(fs)
 	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
 	cf.add("LATCH_LISTEN", ":8080", "address to listen on", str(&c.Listen))
@@ -259,82 +208,4 @@ func parseSecrets(v string, dst *[][]byte) error {
 		*dst = append(*dst, []byte(s))
 	}
 	return nil
-}
-
-// validate checks what single settings cannot: required values and their
-// combinations. Every problem is reported.
-func (c *Config) validate() error {
-	var errs []error
-	bad := func(env, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
-	}
-	u, err := url.Parse(c.Issuer)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "":
-		bad("LATCH_ISSUER", "%q is not an absolute URL", c.Issuer)
-	case u.RawQuery != "" || u.Fragment != "":
-		bad("LATCH_ISSUER", "must not have a query or fragment")
-	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
-		bad("LATCH_ISSUER", "must be https (plain http only for a loopback host)")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("LATCH_ISSUER", "must be an https URL")
-	}
-	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	if !c.Dev {
-		if c.DatabaseURL == "" {
-			bad("LATCH_DATABASE_URL", "is required (or run `latch serve --dev` for in-memory storage)")
-		}
-		if c.RedisURL == "" {
-			bad("LATCH_REDIS_URL", "is required (or run `latch serve --dev` for an in-process Redis)")
-		}
-		if len(c.Secrets) == 0 {
-			bad("LATCH_SECRET", "is required: at least 32 random bytes, e.g. `openssl rand -base64 48`")
-		}
-	}
-	if c.RedisURL != "" {
-		// Parse only: clients connect lazily, so this reaches no server.
-		if rdb, err := openRedis(c.RedisURL); err != nil {
-			errs = append(errs, err)
-		} else {
-			rdb.Close()
-		}
-	}
-	if c.AccessTokenTTL < time.Minute {
-		bad("LATCH_ACCESS_TOKEN_TTL", "must be at least 1m")
-	}
-	if c.IDTokenTTL < time.Minute {
-		bad("LATCH_ID_TOKEN_TTL", "must be at least 1m")
-	}
-	if c.RefreshTokenTTL < time.Minute {
-		bad("LATCH_REFRESH_TOKEN_TTL", "must be at least 1m")
-	}
-	if c.RefreshIdleTTL > c.RefreshTokenTTL {
-		c.RefreshIdleTTL = c.RefreshTokenTTL
-	}
-	if c.RefreshGracePeriod > time.Minute {
-		bad("LATCH_REFRESH_GRACE_PERIOD", "must be at most 1m: a longer grace period lets a stolen refresh token pass as legitimate")
-	}
-	if c.KeyRotation != 0 && c.KeyRotation < time.Hour {
-		bad("LATCH_KEY_ROTATION", "must be 0 (never) or at least 1h")
-	}
-	if (c.AdminEmail == "") != (c.AdminPassword == "") {
-		bad("LATCH_ADMIN_EMAIL", "and LATCH_ADMIN_PASSWORD must be set together")
-	}
-	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
-		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
-	}
-	for i, o := range c.CORSOrigins {
-		// Browsers send an origin without a trailing slash.
-		o = strings.TrimRight(o, "/")
-		c.CORSOrigins[i] = o
-		ou, err := url.Parse(o)
-		if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") {
-			bad("LATCH_CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/keys"
 )
 
@@ -22,7 +23,7 @@ func (e *cliEnv) keys(args []string) error {
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("keys "+sub, e.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	var c Config
+	var c server.Config
 	cf := bindServe(fs, &c)
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
@@ -39,7 +40,7 @@ func (e *cliEnv) keys(args []string) error {
 		return err
 	}
 	defer st.Close()
-	m := keys.NewManager(st, box, keyOptions(&c, discardLogger()))
+	m := keys.NewManager(st, box, server.KeyOptions(&c, discardLogger()))
 	if err := m.Reload(e.ctx); err != nil {
 		return err
 	}
@@ -74,22 +75,4 @@ func (e *cliEnv) keys(args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), k.ActiveAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
-}
-
-// keyOptions are the key manager's settings for a configuration.
-func keyOptions(c *Config, log *slog.Logger) keys.Options {
-	algs := []string{c.IDTokenAlg}
-	if c.AccessTokenAlg != c.IDTokenAlg {
-		algs = append(algs, c.AccessTokenAlg)
-	}
-	retain := c.AccessTokenTTL
-	if c.IDTokenTTL > retain {
-		retain = c.IDTokenTTL
-	}
-	return keys.Options{
-		Algorithms: algs,
-		Rotation:   c.KeyRotation,
-		Retain:     retain + time.Minute,
-		Logger:     log,
-	}
 }

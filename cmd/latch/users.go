@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
@@ -61,7 +62,7 @@ func findUser(e *cliEnv, st *postgres.Store, ref string) (storage.User, error) {
 // passwordChecker builds the checks a new password passes, from the same
 // LATCH_* settings as the server.
 func passwordChecker(e *cliEnv) (*password.Hasher, password.Checker, error) {
-	var c Config
+	var c server.Config
 	fs := newFlagSet("users", e.stderr)
 	cf := bindServe(fs, &c)
 	if err := cf.resolve(); err != nil {
@@ -249,7 +250,7 @@ func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
 		fmt.Fprintln(e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
 		return nil
 	}
-	rdb, err := openRedis(rurl)
+	rdb, err := server.OpenRedis(rurl)
 	if err != nil {
 		return err
 	}

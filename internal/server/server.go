@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -10,14 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
@@ -39,51 +36,8 @@ import (
 	"github.com/latch-idp/latch/web"
 )
 
-// cmdServe parses the serve command line and runs the server until ctx ends.
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c Config
-	fs := newFlagSet("serve", stderr)
-	fs.BoolVar(&c.Dev, "dev", false, "development mode: in-memory storage and an in-process Redis; nothing persists")
-	cf := bindServe(fs, &c)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: latch serve [--dev] [flags]\n\nEvery flag can also be set with the LATCH_* variable named beside it.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	err := cf.resolve()
-	if c.Dev && os.Getenv("LATCH_REGISTRATION") == "" && fs.Lookup("registration").Value.String() == "closed" {
-		c.Registration = "open"
-	}
-	if err = errors.Join(err, c.validate()); err != nil {
-		return err
-	}
-	log := newLogger(&c, stderr)
-	redis.SetLogger(redisLogger{log})
-	srv, err := newServer(ctx, &c, stdout, log)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	return srv.ListenAndServe(ctx)
-}
-
-func newLogger(c *Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Dev {
-		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
-	}
-	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
-}
-
-// server is one running latch: stores, background workers and the router.
-type server struct {
+// Server is one running latch: stores, background workers and the router.
+type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	out      io.Writer
@@ -108,10 +62,14 @@ type serverStore interface {
 	provider.Durable
 }
 
-// newServer builds every part from the configuration and starts the
-// background work (key rotation, mail delivery, cleanup).
-func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) (_ *server, err error) {
-	s := &server{cfg: c, log: log, out: out}
+// New builds every part from the configuration and starts the background
+// work (key rotation, mail delivery, cleanup). It does not validate cfg (see
+// Config.Validate): tests build servers with lifetimes no operator may set.
+// out receives what an operator reads at the console (the dev fixtures,
+// emails when no SMTP server is set); log the structured log.
+func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *Server, err error) {
+	c := &cfg
+	s := &Server{cfg: c, log: log, out: out}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -167,7 +125,7 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 			return nil, err
 		}
 		s.mail = q
-		if s.rdb, err = openRedis(c.RedisURL); err != nil {
+		if s.rdb, err = OpenRedis(c.RedisURL); err != nil {
 			return nil, err
 		}
 	}
@@ -178,7 +136,7 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 		return nil, fmt.Errorf("LATCH_REDIS_URL: Redis does not answer: %v", err)
 	}
 
-	s.keys = keys.NewManager(s.store, box, keyOptions(c, log))
+	s.keys = keys.NewManager(s.store, box, KeyOptions(c, log))
 	if err := s.keys.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -247,29 +205,9 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 	}
 
 	s.tel = telemetry.New(log)
-	r := mux.NewRouter()
-	r.Use(s.tel.Middleware)
-	site.MountAssets(r)
-	s.provider.Mount(r)
-	loginH.Mount(r)
-	consentH.Mount(r)
-	accountH.Mount(r)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintln(w, "ok")
-	}).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/", http.RedirectHandler(account.Path, http.StatusFound)).Methods(http.MethodGet)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		web.SetSecurityHeaders(w.Header(), secure)
-		site.Error(w, r, http.StatusNotFound, "There is no page here.")
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
-	})
-	s.handler = recoverer(r, log)
+	// Each HTTP-facing package mounts its own routes: a new one is built
+	// above and added here.
+	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH)
 
 	if c.AdminEmail != "" {
 		created, err := login.Bootstrap(ctx, s.store, hasher, checker, c.AdminEmail, c.AdminPassword)
@@ -299,7 +237,7 @@ func newServer(ctx context.Context, c *Config, out io.Writer, log *slog.Logger) 
 
 // cleanup deletes expired refresh tokens now and then; rotated ones are
 // kept until they expire so that a reuse is still recognised.
-func (s *server) cleanup(ctx context.Context) {
+func (s *Server) cleanup(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -316,29 +254,24 @@ func (s *server) cleanup(ctx context.Context) {
 	}
 }
 
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	status := map[string]string{"postgres": "ok", "redis": "ok"}
-	code := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
-		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
-	}
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		status["redis"], code = "unreachable", http.StatusServiceUnavailable
-	}
-	w.WriteHeader(code)
-	fmt.Fprintf(w, `{"postgres":%q,"redis":%q}`+"\n", status["postgres"], status["redis"])
-}
+// Handler is latch's whole HTTP surface, for a server of the caller's own
+// (httptest in the tests).
+func (s *Server) Handler() http.Handler { return s.handler }
 
-// ListenAndServe serves until ctx ends, then drains in-flight requests.
-func (s *server) ListenAndServe(ctx context.Context) error {
+// ListenAndServe listens on the configured address and serves until ctx
+// ends, then drains in-flight requests.
+func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("LATCH_LISTEN: %v", err)
 	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln, and the metrics and profiler on their own listener
+// when one is configured, until ctx ends; then it drains in-flight requests
+// for up to 20 seconds. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -382,7 +315,7 @@ func (s *server) ListenAndServe(ctx context.Context) error {
 }
 
 // Close stops background work and releases connections.
-func (s *server) Close() {
+func (s *Server) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -396,23 +329,4 @@ func (s *server) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
-}
-
-// recoverer turns a panic into a plain 500 without a stack trace on the
-// wire; the trace goes to the log.
-func recoverer(next http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.ErrorContext(r.Context(), "panic serving request", "panic", fmt.Sprint(v), "path", r.URL.Path, "stack", string(debug.Stack()))
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusInternalServerError)
-				io.WriteString(w, `{"error":"server_error"}`)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -37,10 +37,10 @@ func TestRedisURLErrorsNameTheVariableAndHideThePassword(t *testing.T) {
 		{"case=sentinel bad option", "redis://s1:26379?master_name=m&password=" + pw + "&pool_size=" + pw, "invalid pool_size number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rdb, err := openRedis(tc.url)
+			rdb, err := OpenRedis(tc.url)
 			if err == nil {
 				rdb.Close()
-				t.Fatalf("openRedis(%q) succeeded", tc.url)
+				t.Fatalf("OpenRedis(%q) succeeded", tc.url)
 			}
 			msg := err.Error()
 			if !strings.HasPrefix(msg, "LATCH_REDIS_URL: ") || strings.Contains(msg, "\n") {
@@ -66,7 +66,7 @@ func TestRedisURLOpensOneServerOrSentinels(t *testing.T) {
 		{"case=sentinel", "redis://127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.2:26379", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rdb, err := openRedis(tc.url)
+			rdb, err := OpenRedis(tc.url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestRedisURLOpensOneServerOrSentinels(t *testing.T) {
 }
 
 // TestRedisSentinelServesTokensAcrossAFailover runs latch on a master that
-// Sentinel monitors: openRedis finds the master through Sentinel, a whole
+// Sentinel monitors: OpenRedis finds the master through Sentinel, a whole
 // server issues and introspects a token there, and after Sentinel promotes
 // the replica the same server, not restarted, still knows the token and
 // issues new ones on the new master.
@@ -100,7 +100,7 @@ func TestRedisSentinelServesTokensAcrossAFailover(t *testing.T) {
 	t.Cleanup(func() { onReplica.Close() })
 
 	t.Run("case=round trip through Sentinel lands on the master", func(t *testing.T) {
-		rdb, err := openRedis(rurl)
+		rdb, err := OpenRedis(rurl)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,17 +1,14 @@
-package main
+package server
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// openRedis opens LATCH_REDIS_URL, for the server and the CLI alike.
+// OpenRedis opens LATCH_REDIS_URL, for the server and the CLI alike.
 //
 // A plain redis:// or rediss:// URL is one server. A URL with master_name
 // is go-redis's failover form: the host and every addr= are Sentinels, asked
@@ -25,7 +22,7 @@ import (
 //
 // Errors name the variable and never echo the URL, which may hold a
 // password.
-func openRedis(rawURL string) (redis.UniversalClient, error) {
+func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse quotes the URL, or pieces of it (a password with a '/'
@@ -73,12 +70,4 @@ func redisURLError(u *url.URL, what string, err error) error {
 	msg = strings.TrimPrefix(msg, "redis: ")
 	msg = strings.Join(strings.Fields(msg), " ")
 	return errors.New("LATCH_REDIS_URL: " + what + ": " + msg)
-}
-
-// redisLogger sends go-redis's own messages (Sentinel failovers, pool
-// trouble) to latch's log instead of stderr.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...interface{}) {
-	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -1,6 +1,6 @@
-package main
+package server
 
-// The harness of the end-to-end tests: a latch built by newServer exactly as
+// The harness of the end-to-end tests: a latch built by New exactly as
 // `latch serve` builds it, on a PostgreSQL database and a Redis database of
 // its own, behind httptest; a browser with a cookie jar that walks the real
 // login and consent pages; and relying parties built on golang.org/x/oauth2
@@ -44,7 +44,7 @@ const testPassword = "correct horse battery staple"
 
 // testServer is one running latch.
 type testServer struct {
-	*server
+	*Server
 	URL    string
 	cfg    *Config
 	box    *secret.Box
@@ -110,7 +110,7 @@ func testConfig(t *testing.T) *Config {
 	}
 }
 
-// startServer builds a latch with newServer and serves it. mutate may
+// startServer builds a latch with New and serves it. mutate may
 // change the configuration first.
 func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	t.Helper()
@@ -122,13 +122,13 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	c.Issuer = "http://" + hs.Listener.Addr().String()
 	ts := &testServer{URL: c.Issuer, cfg: c, out: &syncBuffer{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := newServer(t.Context(), c, ts.out, log)
+	srv, err := New(t.Context(), *c, ts.out, log)
 	if err != nil {
 		hs.Close()
-		t.Fatalf("newServer: %v", err)
+		t.Fatalf("New: %v", err)
 	}
-	ts.server = srv
-	hs.Config.Handler = srv.handler
+	ts.Server = srv
+	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()

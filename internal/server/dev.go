@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -25,7 +25,7 @@ const (
 
 // devFixtures creates the development admin and demo clients and prints
 // how to use them. Nothing of it persists.
-func (s *server) devFixtures(ctx context.Context, hasher *password.Hasher, box *secret.Box) error {
+func (s *Server) devFixtures(ctx context.Context, hasher *password.Hasher, box *secret.Box) error {
 	pw := randomToken(12)
 	hash, err := hasher.Hash(ctx, pw)
 	if err != nil {

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/latch-idp/latch/account"
+	"github.com/latch-idp/latch/web"
+)
+
+// mounter is what each HTTP-facing package's Handler provides: it
+// registers its own routes.
+type mounter interface {
+	Mount(r *mux.Router)
+}
+
+// routes is latch's whole HTTP surface: the static assets, each package's
+// routes in turn, then the few that belong to no package (health, the root
+// redirect, and the answers to unknown paths and methods), behind the
+// telemetry and panic-recovery middleware.
+func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.Handler {
+	r := mux.NewRouter()
+	r.Use(s.tel.Middleware)
+	site.MountAssets(r)
+	for _, h := range handlers {
+		h.Mount(r)
+	}
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/", http.RedirectHandler(account.Path, http.StatusFound)).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.SetSecurityHeaders(w.Header(), secure)
+		site.Error(w, r, http.StatusNotFound, "There is no page here.")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
+	})
+	return recoverer(r, s.log)
+}
+
+// readyz answers whether latch can reach its stores; a load balancer takes
+// a replica out of rotation while it cannot.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		status["redis"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"postgres":%q,"redis":%q}`+"\n", status["postgres"], status["redis"])
+}
+
+// recoverer turns a panic into a plain 500 without a stack trace on the
+// wire; the trace goes to the log.
+func recoverer(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic serving request", "panic", fmt.Sprint(v), "path", r.URL.Path, "stack", string(debug.Stack()))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"error":"server_error"}`)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
