@@ -1,61 +1,60 @@
-package main
+package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// TestServeDev runs `latch serve --dev` as `make run` does: it says nothing
-// persists, prints the admin login and demo clients, serves discovery and a
-// client_credentials token, and stops cleanly when its context ends.
-func TestServeDev(t *testing.T) {
-	t.Setenv("LATCH_SECRET", "")
-	t.Setenv("LATCH_DATABASE_URL", "")
-	t.Setenv("LATCH_REDIS_URL", "")
+// TestDevServer runs a --dev server through Serve, as `make run` does: it
+// says nothing persists, prints the admin login and demo clients, serves a
+// client_credentials token to the printed demo secret and its readiness,
+// puts the metrics on a listener of their own, and stops cleanly when its
+// context ends.
+func TestDevServer(t *testing.T) {
+	c := cheapConfig()
+	c.Dev = true
+	c.Issuer = "http://localhost:8080"
+	c.MetricsListen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errOut syncBuffer
+	defer cancel()
+	var out syncBuffer
+	srv, err := New(ctx, *c, &out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--hibp", "off"}, nil, &out, &errOut)
-	}()
-	addr := regexp.MustCompile(`serving \S+ on (127\.0\.0\.1:\d+)`)
-	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil; {
+	go func() { done <- srv.Serve(ctx, ln) }()
+	metricsAt := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`)
+	var mm []string
+	for deadline := time.Now().Add(30 * time.Second); mm == nil; {
 		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s\n%s", out.String(), errOut.String())
+			t.Fatalf("no metrics listener announced:\n%s", out.String())
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("serve --dev exited: %v\n%s", err, errOut.String())
+			t.Fatalf("Serve returned: %v\n%s", err, out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
-		m = addr.FindStringSubmatch(out.String())
+		mm = metricsAt.FindStringSubmatch(out.String())
 	}
-	base := "http://" + m[1]
+	base := "http://" + ln.Addr().String()
 	printed := out.String()
 	for _, want := range []string{"nothing persists", "admin login", "admin@example.com", "demo-app", "demo-service", "emails are printed"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("start-up output lacks %q:\n%s", want, printed)
 		}
-	}
-
-	resp, err := http.Get(base + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var disc map[string]any
-	json.NewDecoder(resp.Body).Decode(&disc)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || disc["issuer"] != "http://localhost:8080" {
-		t.Fatalf("discovery: %d %v", resp.StatusCode, disc["issuer"])
 	}
 
 	secret := regexp.MustCompile(`demo service\s+demo-service / (\S+)`).FindStringSubmatch(printed)
@@ -65,7 +64,7 @@ func TestServeDev(t *testing.T) {
 	req, _ := http.NewRequest("POST", base+"/oauth2/token", strings.NewReader("grant_type=client_credentials&scope=api:read"))
 	req.SetBasicAuth("demo-service", secret[1])
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +80,6 @@ func TestServeDev(t *testing.T) {
 		t.Fatalf("readyz: %v %v", err, resp)
 	}
 
-	mm := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
-	if mm == nil {
-		t.Fatalf("no metrics listener announced:\n%s", out.String())
-	}
 	resp, err = http.Get("http://" + mm[1] + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -105,27 +100,9 @@ func TestServeDev(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("serve did not stop cleanly: %v", err)
+			t.Fatalf("Serve did not stop cleanly: %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after its context ended")
+		t.Fatal("Serve did not stop after its context ended")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
