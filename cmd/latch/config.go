@@ -13,9 +13,9 @@ import (
 	"github.com/latch-idp/latch/secret"
 )
 
-// configFlags binds every setting to a flag whose default comes from the
-// environment, and records what could not be parsed, so that Validate can
-// report every problem at once.
+// configFlags binds every setting of server.Config to a flag whose default
+// comes from the environment, and records what could not be parsed, so that
+// it is reported at once with what Config.Validate finds.
 type configFlags struct {
 	fs   *flag.FlagSet
 	errs []error

@@ -11,10 +11,10 @@ import (
 	"github.com/latch-idp/latch/keys"
 )
 
-// Config is latch's whole configuration. cmd/latch fills it from the
-// LATCH_* variables and the flags of `latch serve`; each field is documented
-// there, under the name of its variable, which is also the name errors
-// about it use.
+// Config is latch's whole configuration. cmd/latch/config.go fills it from
+// the LATCH_* variables and the flags of `latch serve`, where each setting
+// is declared once with its default and meaning; errors about a setting
+// name its variable, as an operator knows it by that name.
 type Config struct {
 	Dev bool
 
