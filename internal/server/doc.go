@@ -16,5 +16,6 @@
 // Its tests are latch's end-to-end tests: a server built by New, as `latch
 // serve` builds it, on its own PostgreSQL and Redis databases, driven over
 // HTTP by golang.org/x/oauth2, go-oidc, a cookie-jar browser and headless
-// Chromium. The harness_*_test.go files hold what they share.
+// Chromium, one file per area. harness_test.go and its harness_*_test.go
+// siblings hold what they share.
 package server

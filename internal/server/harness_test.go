@@ -7,6 +7,8 @@ package server
 // on golang.org/x/oauth2 and go-oidc (harness_rp_test.go); HTTP and JSON
 // helpers (harness_http_test.go); JWT helpers (harness_jwt_test.go); and the
 // client sets the protocol and attack tests share (harness_suite_test.go).
+// A test of a new area starts its own server with startServer (or a client
+// set with startOIDC or startAttack) and uses users of its own.
 
 import (
 	"bytes"

@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		fmt.Fprintln(out, "latch: DEVELOPMENT MODE — in-memory storage and an in-process Redis: nothing persists when latch stops")
 	}
 	if len(c.Secrets) == 0 {
-		// Only --dev gets here (validate requires a secret otherwise).
+		// Only --dev gets here (Validate requires a secret otherwise).
 		b := make([]byte, 48)
 		rand.Read(b)
 		c.Secrets = [][]byte{[]byte(base64.RawURLEncoding.EncodeToString(b))}
