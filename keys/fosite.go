@@ -51,7 +51,7 @@ func (s *Signer) Generate(ctx context.Context, claims fjwt.MapClaims, header fjw
 		return "", "", fmt.Errorf("%w for %s", ErrNoSigningKey, s.alg)
 	}
 	extra := header.ToMap()
-	typ := "JWT"
+	typ := TypeJWT
 	if t, ok := extra["typ"].(string); ok && t != "" {
 		typ = t
 	}

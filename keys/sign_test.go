@@ -300,3 +300,70 @@ func TestSignWithoutKey(t *testing.T) {
 }
 
 var _ http.Handler = (*Handler)(nil)
+
+func TestVerifyTypeAndIssuer(t *testing.T) {
+	e := newEnv(t)
+	m := e.started(t, Options{Algorithms: bothAlgs})
+	typed := func(typ string) string {
+		tok, _ := sign(t, e, m, ES256, &fjwt.Headers{Extra: map[string]any{"typ": typ}})
+		return tok
+	}
+	at := typed(TypeAccessToken)
+	expired := e.claims()
+	expired["exp"] = e.clock.Now().Add(-time.Minute).Unix()
+	expiredID, _, err := m.Signer(RS256).Generate(t.Context(), expired, fjwt.NewHeaders())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		opts  []VerifyOption
+		want  error
+	}{
+		{"access token as an access token", at, []VerifyOption{RequireType(TypeAccessToken)}, nil},
+		{"typ compared without case and application/ prefix", typed("application/AT+JWT"), []VerifyOption{RequireType(TypeAccessToken)}, nil},
+		{"ID token as an access token", typed(TypeJWT), []VerifyOption{RequireType(TypeAccessToken)}, ErrWrongType},
+		{"typ that only contains the wanted one", typed("xat+jwt"), []VerifyOption{RequireType(TypeAccessToken)}, ErrWrongType},
+		{"the right issuer", at, []VerifyOption{RequireIssuer("https://latch.test")}, nil},
+		{"another issuer", at, []VerifyOption{RequireIssuer("https://other.test")}, ErrWrongIssuer},
+		{"an issuer differing in a trailing slash", at, []VerifyOption{RequireIssuer("https://latch.test/")}, ErrWrongIssuer},
+		{"expiry is checked before typ", expiredID, []VerifyOption{RequireType(TypeAccessToken)}, ErrExpired},
+		{"expired allowed, typ still checked", expiredID, []VerifyOption{AllowExpired(), RequireType(TypeAccessToken)}, ErrWrongType},
+	} {
+		t.Run("case="+tc.name, func(t *testing.T) {
+			_, c, err := m.Verify(t.Context(), tc.token, tc.opts...)
+			if tc.want == nil {
+				if err != nil || c["sub"] != "user-1" {
+					t.Fatalf("Verify: %v", err)
+				}
+				if exp, ok := Expiry(c); !ok || exp.Unix() != int64(c["exp"].(float64)) {
+					t.Errorf("Expiry = %v %v", exp, ok)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("Verify: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHasType(t *testing.T) {
+	for _, tc := range []struct {
+		header map[string]any
+		want   bool
+	}{
+		{map[string]any{"typ": "at+jwt"}, true},
+		{map[string]any{"typ": "AT+JWT"}, true},
+		{map[string]any{"typ": "application/at+jwt"}, true},
+		{map[string]any{"typ": "JWT"}, false},
+		{map[string]any{"typ": ""}, false},
+		{map[string]any{"typ": 1}, false},
+		{map[string]any{}, false},
+	} {
+		if got := HasType(tc.header, TypeAccessToken); got != tc.want {
+			t.Errorf("HasType(%v) = %v", tc.header, got)
+		}
+	}
+}

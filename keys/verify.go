@@ -21,9 +21,21 @@ var (
 	ErrUnknownKey = fmt.Errorf("%w: unknown signing key", ErrInvalidToken)
 	// ErrExpired: the signature is good but the token expired.
 	ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	// ErrWrongType: the typ header is not the one asked for (RequireType).
+	ErrWrongType = fmt.Errorf("%w: wrong type", ErrInvalidToken)
+	// ErrWrongIssuer: the iss claim is not the one asked for (RequireIssuer).
+	ErrWrongIssuer = fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
 	// ErrNoSigningKey: no key of the algorithm is active (Init not run, or
 	// the algorithm is not configured).
 	ErrNoSigningKey = errors.New("keys: no active signing key")
+)
+
+// JWT types (the JOSE typ header) of the tokens latch signs.
+const (
+	// TypeAccessToken is the typ of access tokens (RFC 9068 section 2.1).
+	TypeAccessToken = "at+jwt"
+	// TypeJWT is the typ of ID tokens and of everything else latch signs.
+	TypeJWT = "JWT"
 )
 
 // Leeway is the clock skew tolerated on nbf and iat.
@@ -35,6 +47,7 @@ type VerifyOption func(*verifyConfig)
 type verifyConfig struct {
 	allowExpired bool
 	typ          string
+	issuer       string
 }
 
 // AllowExpired makes Verify accept a token whose exp has passed, for
@@ -42,21 +55,29 @@ type verifyConfig struct {
 // tokens there). The signature must still verify with a published key.
 func AllowExpired() VerifyOption { return func(c *verifyConfig) { c.allowExpired = true } }
 
-// RequireType makes Verify demand the JOSE typ header, e.g. "at+jwt" for
-// access tokens (RFC 9068 section 4), so that an ID token is not taken for
-// an access token. The comparison ignores case and an "application/" prefix.
+// RequireType makes Verify demand the JOSE typ header, e.g. TypeAccessToken
+// for access tokens (RFC 9068 section 4), so that an ID token is not taken
+// for an access token. The comparison is HasType's.
 func RequireType(typ string) VerifyOption { return func(c *verifyConfig) { c.typ = typ } }
 
-// Verify verifies a JWT latch signed and returns its header and claims.
+// RequireIssuer makes Verify demand the iss claim, exactly.
+func RequireIssuer(iss string) VerifyOption { return func(c *verifyConfig) { c.issuer = iss } }
+
+// Verify verifies a JWT latch signed and returns its header and claims. It
+// is the one verifier of latch's own tokens: access tokens at
+// introspection and userinfo, id_token_hint at logout, and the tests.
+//
 // The token's kid must name a key still published, of the token's alg
-// ("none" and unsupported algorithms are refused before any key is looked
-// up); the signature must verify with it; exp must be present and in the
-// future (unless AllowExpired) and nbf, iat not in the future beyond
-// Leeway. Verify checks nothing else: iss, aud, typ (unless RequireType)
-// and revocation are the caller's. Numbers in the claims are float64.
+// ("none", HMAC and unsupported algorithms are refused before any key is
+// looked up); the signature must verify with it; exp must be present and
+// in the future (unless AllowExpired) and nbf, iat not in the future
+// beyond Leeway; then typ (RequireType) and iss (RequireIssuer) are
+// checked, in that order. Verify checks nothing else: aud and revocation
+// are the caller's. Numbers in the claims are float64.
 //
 // Every failure wraps ErrInvalidToken; an expired token gives ErrExpired,
-// an unknown kid ErrUnknownKey.
+// an unknown kid ErrUnknownKey, a wrong typ ErrWrongType, a wrong iss
+// ErrWrongIssuer.
 func (m *Manager) Verify(ctx context.Context, token string, opts ...VerifyOption) (header, claims map[string]any, err error) {
 	var cfg verifyConfig
 	for _, o := range opts {
@@ -85,12 +106,6 @@ func (m *Manager) Verify(ctx context.Context, token string, opts ...VerifyOption
 	for name, v := range h.ExtraHeaders {
 		header[string(name)] = v
 	}
-	if cfg.typ != "" {
-		typ, _ := header["typ"].(string)
-		if !sameType(typ, cfg.typ) {
-			return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrInvalidToken, typ, cfg.typ)
-		}
-	}
 	exp, ok := numericDate(claims, "exp")
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: no exp", ErrInvalidToken)
@@ -103,7 +118,27 @@ func (m *Manager) Verify(ctx context.Context, token string, opts ...VerifyOption
 			return nil, nil, fmt.Errorf("%w: %s in the future", ErrInvalidToken, name)
 		}
 	}
+	if cfg.typ != "" && !HasType(header, cfg.typ) {
+		typ, _ := header["typ"].(string)
+		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrWrongType, typ, cfg.typ)
+	}
+	if cfg.issuer != "" {
+		if iss, _ := claims["iss"].(string); iss != cfg.issuer {
+			return nil, nil, ErrWrongIssuer
+		}
+	}
 	return header, claims, nil
+}
+
+// Expiry is the exp claim of claims Verify returned.
+func Expiry(claims map[string]any) (time.Time, bool) { return numericDate(claims, "exp") }
+
+// HasType reports whether a JOSE header's typ is typ, compared as RFC 7515
+// section 4.1.9 says: case-insensitively, with an "application/" prefix
+// optional. A missing typ is no type.
+func HasType(header map[string]any, typ string) bool {
+	got, _ := header["typ"].(string)
+	return got != "" && sameType(got, typ)
 }
 
 // verificationKey returns the published key kid names, if its algorithm is

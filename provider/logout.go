@@ -5,10 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
-	"github.com/ory/fosite/token/jwt"
-
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/session"
 )
 
@@ -31,29 +29,29 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 
 	var hintSID, hintSub string
 	if hint != "" {
-		t, err := h.idSigner.Decode(ctx, hint)
-		var ve *jwt.ValidationError
-		if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && t != nil) {
+		// An expired ID token still names the session (OIDC RP-Initiated
+		// Logout section 2).
+		header, claims, err := h.verifier.Verify(ctx, hint, keys.AllowExpired(), keys.RequireIssuer(h.cfg.Issuer))
+		if errors.Is(err, keys.ErrWrongIssuer) {
+			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an ID token from another issuer.")
+			return
+		} else if err != nil {
 			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an invalid ID token.")
 			return
 		}
-		if typ, _ := t.Header["typ"].(string); strings.EqualFold(typ, accessTokenType) {
+		if keys.HasType(header, keys.TypeAccessToken) {
 			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an access token, not an ID token.")
 			return
 		}
-		if iss, _ := t.Claims["iss"].(string); iss != h.cfg.Issuer {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an ID token from another issuer.")
-			return
-		}
-		aud := audiences(t.Claims["aud"])
+		aud := audiences(claims["aud"])
 		if clientID == "" && len(aud) == 1 {
 			clientID = aud[0]
 		} else if clientID != "" && !slices.Contains(aud, clientID) {
 			h.pages.Error(w, r, http.StatusBadRequest, "The ID token was not issued to this client.")
 			return
 		}
-		hintSID, _ = t.Claims["sid"].(string)
-		hintSub, _ = t.Claims["sub"].(string)
+		hintSID, _ = claims["sid"].(string)
+		hintSub, _ = claims["sub"].(string)
 	}
 	if redirect != "" {
 		if clientID == "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
 	redisstore "github.com/latch-idp/latch/storage/redis"
@@ -70,6 +71,12 @@ type Signers struct {
 	ID     jwt.Signer
 }
 
+// Verifier verifies the JWTs latch issued: the one verifier of package
+// keys, with its rules for algorithms, keys, times, typ and iss.
+type Verifier interface {
+	Verify(ctx context.Context, token string, opts ...keys.VerifyOption) (header, claims map[string]any, err error)
+}
+
 // Pages renders the few pages provider shows itself (package web).
 type Pages interface {
 	// Error shows an error page with a readable message.
@@ -98,6 +105,7 @@ type Handler struct {
 	fstore    *fositeStore
 	strategy  *strategy
 	idSigner  jwt.Signer
+	verifier  Verifier
 	discovery []byte
 	// Revoker is exported through the Handler: login and account call
 	// RevokeUser and RevokeClientGrant on it.
@@ -111,6 +119,7 @@ type Deps struct {
 	Flows    *flow.Store
 	Sessions *session.Store
 	Signers  Signers
+	Verifier Verifier // package keys' Manager
 	Box      *secret.Box
 	Pages    Pages
 	JWKS     http.Handler // serves the JWK Set (package keys)
@@ -175,9 +184,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
 		signer:                    signers.Access,
+		verifier:                  d.Verifier,
 		issuer:                    cfg.Issuer,
 	}
 	h.idSigner = signers.ID
+	h.verifier = d.Verifier
 	h.oauth = compose.Compose(fcfg, h.fstore, &compose.CommonStrategy{
 		CoreStrategy:               h.strategy,
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg},

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -15,11 +14,9 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/storage"
 )
-
-// accessTokenType is the JWT typ of access tokens (RFC 9068 section 2.1).
-const accessTokenType = "at+jwt"
 
 // strategy issues RFC 9068 JWT access tokens and HMAC authorization codes
 // and refresh tokens. fosite's own JWT strategy writes typ "JWT", scopes as
@@ -28,7 +25,9 @@ const accessTokenType = "at+jwt"
 type strategy struct {
 	*oauth2.HMACSHAStrategyUnPrefixed
 	signer jwt.Signer
-	issuer string
+	// verifier checks access tokens presented back to latch.
+	verifier Verifier
+	issuer   string
 	// verified remembers access tokens whose signature and claims were
 	// checked, until they expire: introspection and userinfo see the same
 	// token again and again. Revocation is decided by the token's session
@@ -59,25 +58,6 @@ func (v *verifiedTokens) add(key [32]byte, exp time.Time) {
 		v.m = make(map[[32]byte]time.Time)
 	}
 	v.m[key] = exp
-}
-
-// jwtExpiry reads the exp claim of a token already verified.
-func jwtExpiry(token string) (time.Time, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return time.Time{}, errors.New("provider: not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}, err
-	}
-	var c struct {
-		Exp int64 `json:"exp"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil || c.Exp == 0 {
-		return time.Time{}, errors.New("provider: no exp")
-	}
-	return time.Unix(c.Exp, 0), nil
 }
 
 var _ oauth2.CoreStrategy = (*strategy)(nil)
@@ -129,44 +109,32 @@ func (s *strategy) GenerateAccessToken(ctx context.Context, req fosite.Requester
 	if sess.SID != "" {
 		claims["sid"] = sess.SID
 	}
-	header := &jwt.Headers{Extra: map[string]interface{}{"typ": accessTokenType}}
+	header := &jwt.Headers{Extra: map[string]interface{}{"typ": keys.TypeAccessToken}}
 	return s.signer.Generate(ctx, claims, header)
 }
 
 // ValidateAccessToken checks the signature (against the key the token's kid
-// names), the type and the expiry. Whether the token was revoked is decided
-// by its session in Redis, which fosite's validator looks up.
+// names), the expiry, the type and the issuer. Whether the token was
+// revoked is decided by its session in Redis, which fosite's validator
+// looks up.
 func (s *strategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
 	key := sha256.Sum256([]byte(token))
 	if s.verified.valid(key, time.Now()) {
 		return nil
 	}
-	if err := s.validate(ctx, token); err != nil {
-		return err
-	}
-	if exp, err := jwtExpiry(token); err == nil {
-		s.verified.add(key, exp)
-	}
-	return nil
-}
-
-func (s *strategy) validate(ctx context.Context, token string) error {
-	t, err := s.signer.Decode(ctx, token)
-	if err != nil {
-		var ve *jwt.ValidationError
-		if errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) {
-			return fosite.ErrTokenExpired.WithWrap(err)
-		}
+	_, claims, err := s.verifier.Verify(ctx, token, keys.RequireType(keys.TypeAccessToken), keys.RequireIssuer(s.issuer))
+	switch {
+	case errors.Is(err, keys.ErrExpired):
+		return fosite.ErrTokenExpired.WithWrap(err)
+	case errors.Is(err, keys.ErrWrongType):
+		return fosite.ErrTokenSignatureMismatch.WithHint("The token is not an access token.")
+	case errors.Is(err, keys.ErrWrongIssuer):
+		return fosite.ErrTokenClaim.WithHint("The token was issued by someone else.")
+	case err != nil:
 		return fosite.ErrTokenSignatureMismatch.WithWrap(err)
 	}
-	if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) {
-		return fosite.ErrTokenSignatureMismatch.WithHint("The token is not an access token.")
-	}
-	if err := t.Claims.Valid(); err != nil {
-		return fosite.ErrTokenExpired.WithWrap(err)
-	}
-	if iss, _ := t.Claims["iss"].(string); iss != s.issuer {
-		return fosite.ErrTokenClaim.WithHint("The token was issued by someone else.")
+	if exp, ok := keys.Expiry(claims); ok {
+		s.verified.add(key, exp)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"testing"
 	"time"
 )
@@ -23,18 +22,5 @@ func TestVerifiedTokensForgetAtExpiry(t *testing.T) {
 	}
 	if v.valid(sha256.Sum256([]byte("a.b.d")), now) {
 		t.Fatal("another token string is another entry")
-	}
-}
-
-func TestJWTExpiry(t *testing.T) {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1800000000}`))
-	exp, err := jwtExpiry("h." + payload + ".s")
-	if err != nil || exp.Unix() != 1800000000 {
-		t.Fatalf("got %v %v", exp, err)
-	}
-	for _, bad := range []string{"", "a.b", "h." + base64.RawURLEncoding.EncodeToString([]byte(`{}`)) + ".s", "h.!!.s"} {
-		if _, err := jwtExpiry(bad); err == nil {
-			t.Errorf("%q: want an error", bad)
-		}
 	}
 }

@@ -166,8 +166,9 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		CORSOrigins:        c.CORSOrigins,
 	}, provider.Deps{
 		Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
-		Signers: provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
-		Box:     box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
+		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
+		Verifier: s.keys,
+		Box:      box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
 	})
 	if err != nil {
 		return nil, err
