@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/latch-idp/latch/consent"
+	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/ratelimit"
@@ -142,7 +143,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (*session.Ses
 	ctx := r.Context()
 	sess, err := h.c.Sessions.Get(ctx, r)
 	if errors.Is(err, session.ErrNoSession) {
-		web.Redirect(w, r, "/login?return_to="+Path)
+		web.Redirect(w, r, login.PathLogin+"?return_to="+Path)
 		return nil, storage.User{}, false
 	} else if err != nil {
 		h.internalError(w, r, "load session", err)
@@ -153,7 +154,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (*session.Ses
 		if err := h.c.Sessions.End(ctx, w, r); err != nil {
 			h.c.Log.WarnContext(ctx, "account: end session", "err", err)
 		}
-		web.Redirect(w, r, "/login")
+		web.Redirect(w, r, login.PathLogin)
 		return nil, storage.User{}, false
 	} else if err != nil {
 		h.internalError(w, r, "load user", err)
@@ -471,5 +472,5 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		h.audit(ctx, h.event(r, "logout", sess.UserID))
 	}
-	web.Redirect(w, r, "/login?done=signout")
+	web.Redirect(w, r, login.PathLogin+"?done=signout")
 }

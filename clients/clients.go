@@ -47,10 +47,25 @@ type Metadata struct {
 	SecretExpiresAt             *int64          `json:"client_secret_expires_at,omitempty"`
 }
 
-var (
-	grantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
-	authMethods = []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone, storage.AuthMethodPrivateKeyJWT}
+// Grant types (RFC 7591 names). They are named here, where a client's
+// grants are validated; the token endpoint and discovery serve GrantTypes.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
 )
+
+// GrantTypes lists every grant type latch serves, in the order discovery
+// shows them.
+func GrantTypes() []string {
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+}
+
+// AuthMethods lists every token endpoint authentication method latch
+// accepts (storage names them), in the order discovery shows them.
+func AuthMethods() []string {
+	return []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodPrivateKeyJWT, storage.AuthMethodNone}
+}
 
 // New validates m and builds the client to store. For a confidential client
 // it returns the generated secret, which is shown once.
@@ -113,14 +128,14 @@ func Validate(m *Metadata) error {
 		bad("client_id: use at most 128 characters, without spaces, ':', '/', '?' or '#'")
 	}
 	if len(m.GrantTypes) == 0 {
-		m.GrantTypes = []string{"authorization_code"}
+		m.GrantTypes = []string{GrantAuthorizationCode}
 	}
 	for _, g := range m.GrantTypes {
-		if !slices.Contains(grantTypes, g) {
-			bad("grant_types: %q is not supported (use %s)", g, strings.Join(grantTypes, ", "))
+		if !slices.Contains(GrantTypes(), g) {
+			bad("grant_types: %q is not supported (use %s)", g, strings.Join(GrantTypes(), ", "))
 		}
 	}
-	code := slices.Contains(m.GrantTypes, "authorization_code")
+	code := slices.Contains(m.GrantTypes, GrantAuthorizationCode)
 	if len(m.ResponseTypes) == 0 && code {
 		m.ResponseTypes = []string{"code"}
 	}
@@ -132,11 +147,11 @@ func Validate(m *Metadata) error {
 	if m.TokenEndpointAuthMethod == "" {
 		m.TokenEndpointAuthMethod = storage.AuthMethodBasic
 	}
-	if !slices.Contains(authMethods, m.TokenEndpointAuthMethod) {
-		bad("token_endpoint_auth_method: %q is not supported (use %s)", m.TokenEndpointAuthMethod, strings.Join(authMethods, ", "))
+	if !slices.Contains(AuthMethods(), m.TokenEndpointAuthMethod) {
+		bad("token_endpoint_auth_method: %q is not supported (use %s)", m.TokenEndpointAuthMethod, strings.Join(AuthMethods(), ", "))
 	}
 	checkClientKeys(m, bad)
-	if m.TokenEndpointAuthMethod == storage.AuthMethodNone && slices.Contains(m.GrantTypes, "client_credentials") {
+	if m.TokenEndpointAuthMethod == storage.AuthMethodNone && slices.Contains(m.GrantTypes, GrantClientCredentials) {
 		bad("grant_types: a public client (token_endpoint_auth_method none) cannot use client_credentials")
 	}
 	if code && len(m.RedirectURIs) == 0 {

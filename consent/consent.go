@@ -187,7 +187,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
 		h.c.Log.ErrorContext(ctx, "consent: append audit event", "err", err)
 	}
-	web.Redirect(w, r, flow.ResumePath(f.ID))
+	web.Redirect(w, r, h.c.Flows.URL(flow.StageResume, f.ID))
 }
 
 // remember stores the union of the scopes already granted and these.

@@ -27,7 +27,7 @@ func toConsent(t *testing.T, e *webtest.Env, scopes []string) (*webtest.Client, 
 	f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, func(f *flow.Flow) { f.ClientName = "Photo Printer" })
 	c := e.NewClient()
 	r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-	webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
+	webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
 	r = c.Get(t, r.Location)
 	webtest.MustRedirect(t, r, "/consent?flow="+f.ID)
 	page := c.Get(t, r.Location)
@@ -56,7 +56,7 @@ func TestConsent(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}})
-		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
 		res := webtest.DecodeResult(t, c.Get(t, r.Location))
 		if !res.Flow.Consented || res.Flow.Denied || !slices.Equal(res.Flow.GrantedScopes, scopes) {
 			t.Errorf("flow after allow = %+v", res.Flow)
@@ -79,7 +79,7 @@ func TestConsent(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, f, u, _ := toConsent(t, e, scopes)
 		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"deny"}})
-		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
 		res := webtest.DecodeResult(t, c.Get(t, r.Location))
 		if !res.Flow.Denied || res.Flow.Consented || len(res.Flow.GrantedScopes) != 0 {
 			t.Errorf("flow after deny = %+v", res.Flow)

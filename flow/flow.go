@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,15 +62,38 @@ type Flow struct {
 	GrantedScopes []string `json:"granted_scopes,omitempty"`
 }
 
+// Pages are the paths of the endpoints that take a flow in each stage,
+// named by the packages that own them (login, consent, provider's resume
+// endpoint) and handed over by the composition root, so that each is
+// written once and flow imports none of them.
+type Pages struct {
+	Login   string // StageLogin
+	Consent string // StageConsent
+	Resume  string // StageResume
+}
+
 // Store keeps flows in Redis.
 type Store struct {
-	rdb redis.UniversalClient
-	ttl time.Duration
+	rdb   redis.UniversalClient
+	ttl   time.Duration
+	pages Pages
 }
 
 // NewStore returns a store whose flows expire after ttl.
-func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
-	return &Store{rdb: rdb, ttl: ttl}
+func NewStore(rdb redis.UniversalClient, ttl time.Duration, pages Pages) *Store {
+	return &Store{rdb: rdb, ttl: ttl, pages: pages}
+}
+
+// URL is where the browser goes to continue flow id in stage.
+func (s *Store) URL(stage Stage, id string) string {
+	path := s.pages.Resume
+	switch stage {
+	case StageLogin:
+		path = s.pages.Login
+	case StageConsent:
+		path = s.pages.Consent
+	}
+	return path + "?flow=" + url.QueryEscape(id)
 }
 
 func key(id string) string { return "latch:flow:" + id }
@@ -151,6 +175,3 @@ func decode(b []byte, stage Stage) (*Flow, error) {
 	}
 	return &f, nil
 }
-
-// ResumePath is provider's endpoint that continues a flow.
-func ResumePath(id string) string { return "/oauth2/auth/resume?flow=" + id }

@@ -13,7 +13,7 @@ import (
 
 func TestFlowStages(t *testing.T) {
 	rdb := testenv.Redis(t)
-	s := flow.NewStore(rdb, time.Minute)
+	s := flow.NewStore(rdb, time.Minute, flow.Pages{Login: "/login", Consent: "/consent", Resume: "/oauth2/auth/resume"})
 	ctx := t.Context()
 
 	t.Run("case=a flow is found only in its stage", func(t *testing.T) {
@@ -76,4 +76,17 @@ func TestFlowStages(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestFlowURLs(t *testing.T) {
+	s := flow.NewStore(nil, time.Minute, flow.Pages{Login: "/sign-in", Consent: "/approve", Resume: "/continue"})
+	for stage, want := range map[flow.Stage]string{
+		flow.StageLogin:   "/sign-in?flow=a%2Bb%26c",
+		flow.StageConsent: "/approve?flow=a%2Bb%26c",
+		flow.StageResume:  "/continue?flow=a%2Bb%26c",
+	} {
+		if got := s.URL(stage, "a+b&c"); got != want {
+			t.Errorf("URL(%s) = %q, want %q", stage, got, want)
+		}
+	}
 }

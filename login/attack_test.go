@@ -497,7 +497,7 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		c := e.NewClient()
 		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}}), "/login/new-password")
 		webtest.MustRedirect(t, c.Get(t, "/account"), "/login?return_to=/account")
-		webtest.MustStatus(t, c.Get(t, flow.ResumePath(f.ID)), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, e.Flows.URL(flow.StageResume, f.ID)), http.StatusBadRequest)
 		webtest.MustRedirect(t, c.Get(t, "/login/code"), "/login/new-password")
 		page := c.Get(t, "/login?flow="+f.ID)
 		webtest.MustStatus(t, page, http.StatusOK)
@@ -517,8 +517,8 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		e.CreateUser(t, email, pw, nil)
 		c := e.NewClient()
 		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), flow.ResumePath(consentFlow.ID))
-		webtest.MustRedirect(t, c.Get(t, flow.ResumePath(consentFlow.ID)), "/consent?flow="+consentFlow.ID)
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
+		webtest.MustRedirect(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), "/consent?flow="+consentFlow.ID)
 		// A flow waiting for consent is no login state.
 		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
 		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
@@ -527,10 +527,10 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
 		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
 		// The consent answer is taken once.
-		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), flow.ResumePath(consentFlow.ID))
+		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
 		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
-		webtest.DecodeResult(t, c.Get(t, flow.ResumePath(consentFlow.ID)))
-		webtest.MustStatus(t, c.Get(t, flow.ResumePath(consentFlow.ID)), http.StatusBadRequest)
+		webtest.DecodeResult(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)))
+		webtest.MustStatus(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), http.StatusBadRequest)
 	})
 }
 

@@ -61,7 +61,10 @@ type Config struct {
 	IPLimit      *ratelimit.Limiter
 	Revoker      Revoker
 	Issuer       string // public base URL, for links in emails
-	Registration bool   // LATCH_REGISTRATION=open
+	// Home is where a sign-in without a flow or a return path lands: the
+	// account page, named by its package.
+	Home         string
+	Registration bool // LATCH_REGISTRATION=open
 	Log          *slog.Logger
 }
 
@@ -90,7 +93,7 @@ func New(c Config) (*Handler, error) {
 	for name, ok := range map[string]bool{
 		"Site": c.Site != nil, "Store": c.Store != nil, "Redis": c.Redis != nil, "Flows": c.Flows != nil,
 		"Sessions": c.Sessions != nil, "Hasher": c.Hasher != nil, "TOTP": c.TOTP != nil, "Box": c.Box != nil,
-		"AccountLimit": c.AccountLimit != nil, "IPLimit": c.IPLimit != nil, "Revoker": c.Revoker != nil, "Issuer": c.Issuer != "",
+		"AccountLimit": c.AccountLimit != nil, "IPLimit": c.IPLimit != nil, "Revoker": c.Revoker != nil, "Issuer": c.Issuer != "", "Home": c.Home != "",
 	} {
 		if !ok {
 			missing = append(missing, name)

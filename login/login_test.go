@@ -57,7 +57,7 @@ func TestPasswordLogin(t *testing.T) {
 			t.Error("login hint is not prefilled")
 		}
 		r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
 		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestPasswordLogin(t *testing.T) {
 		c := e.NewClient()
 		webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
 		f := e.StartFlow(t, "first", []string{"openid"}, nil)
-		webtest.MustRedirect(t, c.Get(t, "/login?flow="+f.ID), flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, c.Get(t, "/login?flow="+f.ID), e.Flows.URL(flow.StageResume, f.ID))
 		forced := e.StartFlow(t, "first", []string{"openid"}, func(f *flow.Flow) { f.ForceLogin = true })
 		page := c.Get(t, "/login?flow="+forced.ID)
 		webtest.MustStatus(t, page, http.StatusOK)
@@ -263,7 +263,7 @@ func TestTOTPLogin(t *testing.T) {
 		}
 		webtest.MustStatus(t, c.Submit(t, "/login/code", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		code := webtest.Code(t, secret, 0)
-		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {code}}), flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, c.Submit(t, "/login/code", url.Values{"code": {code}}), e.Flows.URL(flow.StageResume, f.ID))
 		got, err := e.Flows.Get(t.Context(), f.ID, flow.StageResume)
 		if err != nil {
 			t.Fatal(err)
@@ -355,7 +355,7 @@ func TestNewPasswordAtLogin(t *testing.T) {
 			t.Errorf("breached new password: %s", r.Body)
 		}
 		webtest.MustStatus(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"short"}}), http.StatusBadRequest)
-		webtest.MustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, c.Submit(t, "/login/new-password", url.Values{"new_password": {"a fresh and unbreached passphrase"}}), e.Flows.URL(flow.StageResume, f.ID))
 		if ok, _, _ := e.Hasher.Verify(t.Context(), e.User(t, u.ID).PasswordHash, "a fresh and unbreached passphrase"); !ok {
 			t.Error("new password not stored")
 		}
@@ -710,7 +710,7 @@ func TestUnverifiedEmail(t *testing.T) {
 		webtest.MustStatus(t, c.Get(t, first.Data["link"]), http.StatusBadRequest)
 
 		r = c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
-		webtest.MustRedirect(t, r, flow.ResumePath(f.ID))
+		webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
 		if res := webtest.DecodeResult(t, c.Follow(t, r)); res.Flow.UserID != u.ID {
 			t.Errorf("flow finished for %q, want %q", res.Flow.UserID, u.ID)
 		}

@@ -40,11 +40,11 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 }
 
 // returnTo is the local path to go to after a sign-in without a flow.
-func returnTo(s string) string {
+func (h *Handler) returnTo(s string) string {
 	if web.LocalPath(s) {
 		return s
 	}
-	return "/account"
+	return h.c.Home
 }
 
 // notices are the fixed messages other pages may ask the login page to show.
@@ -57,7 +57,7 @@ var notices = map[string]string{
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	v := loginPage{FlowID: q.Get("flow"), ReturnTo: returnTo(q.Get("return_to")), Notice: notices[q.Get("done")]}
+	v := loginPage{FlowID: q.Get("flow"), ReturnTo: h.returnTo(q.Get("return_to")), Notice: notices[q.Get("done")]}
 	var f *flow.Flow
 	if v.FlowID != "" {
 		var err error
@@ -95,7 +95,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	email := normalizeEmail(r.PostFormValue("email"))
 	pw := r.PostFormValue("password")
-	v := loginPage{Email: email, FlowID: r.PostFormValue("flow"), ReturnTo: returnTo(r.PostFormValue("return_to"))}
+	v := loginPage{Email: email, FlowID: r.PostFormValue("flow"), ReturnTo: h.returnTo(r.PostFormValue("return_to"))}
 	if v.FlowID != "" {
 		f, err := h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin)
 		if errors.Is(err, flow.ErrNotFound) {
@@ -321,7 +321,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		return
 	}
 	if f == nil {
-		web.Redirect(w, r, returnTo(p.ReturnTo))
+		web.Redirect(w, r, h.returnTo(p.ReturnTo))
 		return
 	}
 	h.resume(w, r, f, sess)
@@ -354,7 +354,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 		h.internalError(w, r, "save flow", err)
 		return
 	}
-	web.Redirect(w, r, flow.ResumePath(f.ID))
+	web.Redirect(w, r, h.c.Flows.URL(flow.StageResume, f.ID))
 }
 
 // begin admits one attempt under the account and IP limits, or reports how
@@ -401,11 +401,11 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Dura
 }
 
 // loginURL is the sign-in page for a flow or a return path.
-func loginURL(flowID, ret string) string {
+func (h *Handler) loginURL(flowID, ret string) string {
 	q := url.Values{}
 	if flowID != "" {
 		q.Set("flow", flowID)
-	} else if ret != "" && ret != "/account" {
+	} else if ret != "" && ret != h.c.Home {
 		q.Set("return_to", ret)
 	}
 	if len(q) == 0 {

@@ -125,7 +125,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		Heading:  "Check your email",
 		Message:  "We sent a confirmation link to " + v.Email + ". Open it to confirm your address before you sign in; the link works for 24 hours.",
 		LinkText: "Sign in",
-		LinkHref: loginURL(v.FlowID, ""),
+		LinkHref: h.loginURL(v.FlowID, ""),
 	})
 }
 

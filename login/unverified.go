@@ -43,7 +43,7 @@ func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, u storage.U
 	e := h.event(r, "login_refused", u.ID)
 	e.Detail = map[string]string{"reason": "email_unverified"}
 	h.audit(r.Context(), e)
-	h.renderUnverified(w, r, http.StatusForbidden, u, loginURL(flowID, ret), unverifiedPage{})
+	h.renderUnverified(w, r, http.StatusForbidden, u, h.loginURL(flowID, ret), unverifiedPage{})
 }
 
 // renderUnverified renders the page for u with a fresh resend token. 403

@@ -147,11 +147,18 @@ type Renderer struct {
 	now        func() time.Time
 }
 
+// Pages are the paths of the pages emails link to, named by the packages
+// that serve them.
+type Pages struct {
+	Account string // the account page
+	Forgot  string // where a password reset starts
+}
+
 // NewRenderer returns a Renderer for the issuer (LATCH_ISSUER). from is
 // LATCH_SMTP_FROM ("addr@example.com" or "Name <addr@example.com>"); empty
 // means "latch <noreply@ISSUER-HOST>". Every template is rendered once
 // with sample data, so a defect shows at start, not in the first email.
-func NewRenderer(issuer, from string) (*Renderer, error) {
+func NewRenderer(issuer, from string, pages Pages) (*Renderer, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
 		return nil, fmt.Errorf("mail: issuer %q is not an absolute http(s) URL", issuer)
@@ -159,8 +166,8 @@ func NewRenderer(issuer, from string) (*Renderer, error) {
 	base := strings.TrimRight(issuer, "/")
 	r := &Renderer{
 		issuer:     base,
-		accountURL: base + "/account",
-		forgotURL:  base + "/forgot",
+		accountURL: base + pages.Account,
+		forgotURL:  base + pages.Forgot,
 		idDomain:   u.Hostname(),
 		now:        time.Now,
 	}

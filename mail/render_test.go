@@ -14,7 +14,7 @@ const testIssuer = "https://id.example.com"
 
 func newTestRenderer(t *testing.T) *Renderer {
 	t.Helper()
-	r, err := NewRenderer(testIssuer, "latch <noreply@example.com>")
+	r, err := NewRenderer(testIssuer, "latch <noreply@example.com>", testPages)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestRenderRefusesHeaderInjection(t *testing.T) {
 		}
 	}
 	for _, from := range []string{"latch <a@example.com>\r\nBcc: x@evil.example", "a@example.com\n"} {
-		if _, err := NewRenderer(testIssuer, from); !errors.Is(err, ErrHeaderInjection) {
+		if _, err := NewRenderer(testIssuer, from, testPages); !errors.Is(err, ErrHeaderInjection) {
 			t.Errorf("From %q: err = %v, want ErrHeaderInjection", from, err)
 		}
 	}
@@ -213,14 +213,17 @@ func TestRenderRefusesHeaderInjection(t *testing.T) {
 	}
 }
 
+// testPages are the paths latch serves these pages at.
+var testPages = Pages{Account: "/account", Forgot: "/forgot"}
+
 func TestNewRendererChecksConfiguration(t *testing.T) {
-	if _, err := NewRenderer("id.example.com", ""); err == nil {
+	if _, err := NewRenderer("id.example.com", "", testPages); err == nil {
 		t.Error("an issuer without scheme was accepted")
 	}
-	if _, err := NewRenderer(testIssuer, "not an address"); err == nil {
+	if _, err := NewRenderer(testIssuer, "not an address", testPages); err == nil {
 		t.Error("a bad From was accepted")
 	}
-	r, err := NewRenderer("http://localhost:8080/", "")
+	r, err := NewRenderer("http://localhost:8080/", "", testPages)
 	if err != nil {
 		t.Fatal(err)
 	}

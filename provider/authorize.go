@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
@@ -123,7 +124,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 			return
 		} else {
-			h.sendTo(w, r, f, flow.StageLogin, "/login?flow=")
+			h.sendTo(w, r, f, flow.StageLogin)
 			return
 		}
 	}
@@ -154,7 +155,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 				h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this request."))
 				return
 			}
-			h.sendTo(w, r, f, flow.StageConsent, "/consent?flow=")
+			h.sendTo(w, r, f, flow.StageConsent)
 			return
 		}
 		f.GrantedScopes = f.Scopes
@@ -166,7 +167,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 		return
 	}
 	granted := f.GrantedScopes
-	if c.FirstParty && c.GetGrantTypes().Has("refresh_token") && !slices.Contains(granted, "offline_access") {
+	if c.FirstParty && c.GetGrantTypes().Has(clients.GrantRefreshToken) && !slices.Contains(granted, "offline_access") {
 		// First-party clients stay signed in without asking for
 		// offline_access (documented in README).
 		granted = append(slices.Clone(granted), "offline_access")
@@ -188,7 +189,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 
 // sendTo parks the flow in stage and redirects the browser to the page that
 // handles it.
-func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, stage flow.Stage, page string) {
+func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, stage flow.Stage) {
 	ctx := r.Context()
 	f.Stage = stage
 	var err error
@@ -204,7 +205,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 		h.serverError(w, r, "save flow", err)
 		return
 	}
-	http.Redirect(w, r, page+url.QueryEscape(f.ID), http.StatusSeeOther)
+	http.Redirect(w, r, h.flows.URL(stage, f.ID), http.StatusSeeOther)
 }
 
 func (h *Handler) takeFlow(ctx context.Context, f *flow.Flow) bool {

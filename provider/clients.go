@@ -55,7 +55,7 @@ func (c client) GetTokenEndpointAuthSigningAlgorithm() string {
 // fosite checks every refresh's scopes against the client's.
 func (c client) GetScopes() fosite.Arguments {
 	s := c.FositeClient.GetScopes()
-	if c.FirstParty && c.GetGrantTypes().Has("refresh_token") && !s.Has("offline_access") {
+	if c.FirstParty && c.GetGrantTypes().Has(clients.GrantRefreshToken) && !s.Has("offline_access") {
 		s = append(slices.Clone(s), "offline_access")
 	}
 	return s

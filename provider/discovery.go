@@ -3,6 +3,10 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+
+	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/storage"
 )
 
 // renderDiscovery renders the OpenID Provider metadata once; nothing in it
@@ -10,8 +14,9 @@ import (
 func (h *Handler) renderDiscovery() ([]byte, error) {
 	iss := h.cfg.Issuer
 	algs := []string{h.cfg.IDTokenAlg}
-	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
-	clientAuth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	authMethods := clients.AuthMethods()
+	// Introspection needs a client that authenticates.
+	clientAuth := slices.DeleteFunc(clients.AuthMethods(), func(m string) bool { return m == storage.AuthMethodNone })
 	assertionAlgs := []string{"RS256", "ES256"}
 	doc := map[string]any{
 		"issuer":                                                   iss,
@@ -28,7 +33,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"claims_supported":                                         []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},
 		"response_types_supported":                                 []string{"code"},
 		"response_modes_supported":                                 []string{"query"},
-		"grant_types_supported":                                    []string{"authorization_code", "refresh_token", "client_credentials"},
+		"grant_types_supported":                                    clients.GrantTypes(),
 		"subject_types_supported":                                  []string{"public"},
 		"id_token_signing_alg_values_supported":                    algs,
 		"userinfo_signing_alg_values_supported":                    []string{"none"},

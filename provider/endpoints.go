@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -32,19 +34,19 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
 	}
-	if ar.GetGrantTypes().ExactOne("refresh_token") {
+	if ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) {
 		if err := checkRefreshScope(ar); err != nil {
 			h.writeAccessError(ctx, w, r, ar, err)
 			return
 		}
 	}
-	if ar.GetGrantTypes().ExactOne("refresh_token") || ar.GetGrantTypes().ExactOne("authorization_code") {
+	if ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) || ar.GetGrantTypes().ExactOne(clients.GrantAuthorizationCode) {
 		if err := h.refreshUser(ctx, ar); err != nil {
 			h.writeAccessError(ctx, w, r, ar, err)
 			return
 		}
 	}
-	if ar.GetGrantTypes().ExactOne("client_credentials") {
+	if ar.GetGrantTypes().ExactOne(clients.GrantClientCredentials) {
 		cid := ar.GetClient().GetID()
 		sess.Subject = cid
 		sess.Claims.Subject = cid
@@ -75,12 +77,11 @@ func checkTokenForm(r *http.Request) error {
 			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is repeated.", k)
 		}
 	}
-	switch g := r.PostForm.Get("grant_type"); g {
-	case "":
+	switch g := r.PostForm.Get("grant_type"); {
+	case g == "":
 		return fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
-	case "authorization_code", "refresh_token", "client_credentials":
-	default:
-		return fosite.ErrUnsupportedGrantType.WithHint("Supported grant types are authorization_code, refresh_token and client_credentials.")
+	case !slices.Contains(clients.GrantTypes(), g):
+		return fosite.ErrUnsupportedGrantType.WithHintf("Supported grant types are %s.", strings.Join(clients.GrantTypes(), ", "))
 	}
 	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
 		return fosite.ErrInvalidClient.WithHint("The client did not authenticate.")

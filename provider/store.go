@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	fositestorage "github.com/ory/fosite/storage"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
 	redisstore "github.com/latch-idp/latch/storage/redis"
 )
@@ -86,7 +87,7 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	req, err := s.durable.GetRefreshTokenSession(ctx, signature, session)
 	if errors.Is(err, fosite.ErrInactiveToken) && req != nil && s.onReuse != nil {
 		ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
-		if ok && ar.GetGrantTypes().ExactOne("refresh_token") && ar.GetClient() != nil &&
+		if ok && ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) && ar.GetClient() != nil &&
 			ar.GetClient().GetID() == req.GetClient().GetID() {
 			if rerr := s.onReuse(ctx, signature); rerr != nil {
 				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(rerr)

@@ -38,14 +38,14 @@ func (s *Server) devFixtures(ctx context.Context, hasher *password.Hasher, box *
 	}
 	app, _, err := clients.New(clients.Metadata{
 		ClientID: devAppID, ClientName: "Demo App", RedirectURIs: []string{devAppRedirect},
-		GrantTypes: []string{"authorization_code", "refresh_token"}, Scope: "openid profile email offline_access",
+		GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken}, Scope: "openid profile email offline_access",
 		TokenEndpointAuthMethod: storage.AuthMethodNone, PostLogoutRedirectURIs: []string{devAppPostLogout},
 	}, box)
 	if err != nil {
 		return err
 	}
 	svc, svcSecret, err := clients.New(clients.Metadata{
-		ClientID: devServiceID, ClientName: "Demo Service", GrantTypes: []string{"client_credentials"},
+		ClientID: devServiceID, ClientName: "Demo Service", GrantTypes: []string{clients.GrantClientCredentials},
 		Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic,
 	}, box)
 	if err != nil {

@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, fmt.Errorf("LATCH_SECRET: %w", err)
 	}
 
-	renderer, err := mail.NewRenderer(c.Issuer, c.SMTPFrom)
+	renderer, err := mail.NewRenderer(c.Issuer, c.SMTPFrom, mail.Pages{Account: account.Path, Forgot: login.PathForgot})
 	if err != nil {
 		return nil, fmt.Errorf("LATCH_SMTP_FROM: %w", err)
 	}
@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, err
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
-	flows := flow.NewStore(s.rdb, 30*time.Minute)
+	flows := flow.NewStore(s.rdb, 30*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
 	sessions := session.NewStore(s.rdb, session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure})
 	s.provider, err = provider.New(provider.Config{
 		Issuer:             c.Issuer,
@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Hasher: hasher, Checker: checker, TOTP: totp, Box: box,
 		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow),
 		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow),
-		Revoker:      s.provider, Issuer: c.Issuer, Registration: c.Registration == "open", Log: log,
+		Revoker:      s.provider, Issuer: c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
 	})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ import (
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
@@ -100,7 +101,7 @@ func New(t testing.TB, o Options) *Env {
 	if e.Site, err = web.NewSite(e.URL, e.Box, log); err != nil {
 		t.Fatal(err)
 	}
-	e.Flows = flow.NewStore(e.Redis, 10*time.Minute)
+	e.Flows = flow.NewStore(e.Redis, 10*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
 	e.Sessions = session.NewStore(e.Redis, session.Options{Secure: false})
 	e.Hasher = password.NewHasher(TestParams, 4, 2*time.Second)
 	e.Checker = password.Checker{Policy: password.DefaultPolicy(), Breach: password.NewBreach(password.BreachOptions{
@@ -116,7 +117,7 @@ func New(t testing.TB, o Options) *Env {
 		Hasher: e.Hasher, Checker: e.Checker, TOTP: e.TOTP, Box: e.Box,
 		AccountLimit: ratelimit.New(e.Redis, "login-account", 5, 15*time.Minute),
 		IPLimit:      ratelimit.New(e.Redis, "login-ip", 20, 15*time.Minute),
-		Revoker:      e.Revoker, Issuer: e.URL, Registration: o.Registration, Log: log,
+		Revoker:      e.Revoker, Issuer: e.URL, Home: account.Path, Registration: o.Registration, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	ah.Mount(r)
-	r.Handle("/oauth2/auth/resume", http.HandlerFunc(e.resume))
+	r.Handle(provider.PathResume, http.HandlerFunc(e.resume))
 	srv.Config.Handler = r
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -317,7 +318,7 @@ func (e *Env) resume(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		http.Redirect(w, r, "/consent?flow="+f.ID, http.StatusSeeOther)
+		http.Redirect(w, r, e.Flows.URL(flow.StageConsent, f.ID), http.StatusSeeOther)
 		return
 	}
 	if _, err := e.Flows.Take(ctx, f.ID, flow.StageResume); err != nil {
@@ -459,7 +460,7 @@ func (c *Client) Follow(t testing.TB, r *Response) *Response {
 // unless it lands on /account (or needs a code, when code is given).
 func (c *Client) Login(t testing.TB, email, pw string) *Response {
 	t.Helper()
-	return c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}})
+	return c.Submit(t, login.PathLogin, url.Values{"email": {email}, "password": {pw}})
 }
 
 // Cookie returns the value of the named cookie for the env's URL.
