@@ -291,8 +291,8 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 
 // newSession builds the grant's session: the ID token claims and what the
 // access token carries.
-func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, granted fosite.Arguments) *storage.Session {
-	s := storage.NewSession(u.ID)
+func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, granted fosite.Arguments) *Session {
+	s := NewSession(u.ID)
 	now := time.Now().UTC()
 	c := s.Claims
 	c.AuthTime = f.AuthTime.UTC()

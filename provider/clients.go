@@ -17,13 +17,13 @@ import (
 
 // client is a registered client as fosite sees it.
 type client struct {
-	storage.FositeClient
+	FositeClient
 	keys *jose.JSONWebKeySet // parsed JWKS, for private_key_jwt
 }
 
 // newClient adapts a stored client, parsing its registered keys once.
 func newClient(sc storage.Client) client {
-	c := client{FositeClient: storage.FositeClient{Client: sc}}
+	c := client{FositeClient: FositeClient{Client: sc}}
 	if sc.JWKS != "" {
 		var set jose.JSONWebKeySet
 		if json.Unmarshal([]byte(sc.JWKS), &set) == nil {

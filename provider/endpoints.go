@@ -12,7 +12,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
-	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -24,11 +23,14 @@ const maxFormBytes = 64 << 10
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	sess := storage.NewSession("")
+	sess := NewSession("")
 	if err := checkTokenForm(r); err != nil {
 		h.writeAccessError(ctx, w, r, nil, err)
 		return
 	}
+	// The store adapter learns here that it serves the token endpoint, and
+	// for whom (refresh.go: reuse).
+	ctx = withTokenRequest(ctx, &tokenRequest{ip: web.ClientIP(r), userAgent: web.UserAgent(r)})
 	ar, err := h.oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		h.writeAccessError(ctx, w, r, ar, err)
@@ -113,31 +115,6 @@ func (h *Handler) writeAccessError(ctx context.Context, w http.ResponseWriter, r
 	h.oauth.WriteAccessError(ctx, w, ar, err)
 }
 
-// handleReuse is called when a refresh token that is no longer active is
-// presented at the token endpoint by the client it was issued to (the
-// stores already applied the grace period). A token that was rotated, not
-// revoked, is reuse, taken as theft: its whole family is revoked, or with
-// LATCH_REFRESH_REUSE_REVOKES=user everything of the user — the refresh
-// tokens in one transaction with the audit event and the alert email, the
-// access-token sessions in Redis right after. fosite then revokes the
-// family again on its own and answers invalid_grant.
-func (h *Handler) handleReuse(ctx context.Context, signature string) error {
-	rt, err := h.store.GetRefreshToken(ctx, signature)
-	if isNotFound(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if !rt.RevokedAt.IsZero() || rt.RotatedAt.IsZero() {
-		return nil // revoked already: its family was dealt with then
-	}
-	var ip, ua string
-	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
-		ip, ua = web.ClientIP(r), web.UserAgent(r)
-	}
-	return h.revokeForReuse(ctx, rt, ip, ua)
-}
-
 // checkRefreshScope refuses a refresh that asks for a scope the grant does
 // not hold (RFC 6749 section 6): fosite would ignore the scope parameter and
 // answer with the granted scopes, leaving the client to believe it got
@@ -157,7 +134,7 @@ func checkRefreshScope(ar fosite.AccessRequester) error {
 // gets no more tokens, also from a code issued before the account was
 // disabled.
 func (h *Handler) refreshUser(ctx context.Context, ar fosite.AccessRequester) error {
-	sess, ok := ar.GetSession().(*storage.Session)
+	sess, ok := ar.GetSession().(*Session)
 	if !ok || sess.GetSubject() == "" || sess.GetSubject() == ar.GetClient().GetID() {
 		return nil
 	}
@@ -180,39 +157,6 @@ func (h *Handler) refreshUser(ctx context.Context, ar fosite.AccessRequester) er
 	return nil
 }
 
-func (h *Handler) revokeForReuse(ctx context.Context, rt storage.RefreshToken, ip, ua string) error {
-	at := time.Now().UTC()
-	event := storage.AuditEvent{
-		At: at, Kind: "refresh_token_reuse", UserID: rt.UserID, ClientID: rt.ClientID,
-		IP: ip, UserAgent: ua, Detail: map[string]string{"revokes": h.cfg.ReuseRevokes, "grant": rt.RequestID},
-	}
-	fx := storage.Effects{Audit: []storage.AuditEvent{event}}
-	if rt.UserID != "" {
-		if u, err := h.store.GetUser(ctx, rt.UserID); err == nil {
-			name := rt.ClientID
-			if c, err := h.store.GetClient(ctx, rt.ClientID); err == nil && c.Name != "" {
-				name = c.Name
-			}
-			fx.Mail = append(fx.Mail, storage.MailJob{To: u.Email, Template: "refresh_reuse", Data: map[string]string{
-				"client_name": name, "client_id": rt.ClientID, "at": at.Format(time.RFC3339),
-				"ip": ip, "user_agent": ua,
-			}})
-		}
-	}
-	h.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", rt.ClientID, "user_id", rt.UserID, "scope", h.cfg.ReuseRevokes)
-	if h.cfg.ReuseRevokes == ReuseRevokesUser && rt.UserID != "" {
-		families, err := h.store.RevokeUserRefreshTokens(ctx, rt.UserID, fx)
-		if err != nil {
-			return err
-		}
-		return h.revokeVolatile(ctx, rt.UserID, families)
-	}
-	if err := h.store.RevokeRefreshFamily(ctx, rt.RequestID, fx); err != nil {
-		return err
-	}
-	return h.redis.RevokeAccessToken(ctx, rt.RequestID)
-}
-
 // introspect is RFC 7662 introspection. The caller must authenticate as a
 // client; a bearer token is not enough.
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +168,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidClient.WithHint("Authenticate with client credentials."))
 		return
 	}
-	resp, err := h.oauth.NewIntrospectionRequest(ctx, r, storage.NewSession(""))
+	resp, err := h.oauth.NewIntrospectionRequest(ctx, r, NewSession(""))
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			h.logError(ctx, "introspect", err)
@@ -316,7 +260,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, "invalid_request", "")
 		return
 	}
-	use, ar, err := h.oauth.IntrospectToken(ctx, token, fosite.AccessToken, storage.NewSession(""), "openid")
+	use, ar, err := h.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession(""), "openid")
 	if err == nil && use != fosite.AccessToken {
 		// fosite falls back to refresh tokens; they are no bearer tokens.
 		err = fosite.ErrRequestUnauthorized

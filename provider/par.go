@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-
-	"github.com/latch-idp/latch/storage"
 )
 
 // Pushed authorization requests (RFC 9126). fosite validates and
@@ -42,7 +40,7 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 		h.writePARError(ctx, w, ar, err)
 		return
 	}
-	resp, err := h.oauth.NewPushedAuthorizeResponse(ctx, ar, storage.NewSession(""))
+	resp, err := h.oauth.NewPushedAuthorizeResponse(ctx, ar, NewSession(""))
 	if err != nil {
 		h.writePARError(ctx, w, ar, err)
 		return
@@ -68,7 +66,7 @@ func (s *fositeStore) CreatePARSession(ctx context.Context, requestURI string, a
 		form.Del(k)
 	}
 	form.Set("client_id", ar.GetClient().GetID())
-	return s.SavePushedRequest(ctx, requestURI, ar.GetClient().GetID(), form, s.parTTL)
+	return s.volatile.SavePushedRequest(ctx, requestURI, ar.GetClient().GetID(), form, s.parTTL)
 }
 
 // GetPARSession is never reached: the authorization endpoint redeems
@@ -78,7 +76,7 @@ func (s *fositeStore) GetPARSession(ctx context.Context, requestURI string) (fos
 }
 
 func (s *fositeStore) DeletePARSession(ctx context.Context, requestURI string) error {
-	return s.DeletePushedRequest(ctx, requestURI)
+	return s.volatile.DeletePushedRequest(ctx, requestURI)
 }
 
 var errBadRequestURI = errors.New("provider: unknown, expired or used request_uri")
@@ -97,7 +95,7 @@ func (h *Handler) redeemPushed(r *http.Request) error {
 	if !strings.HasPrefix(uri, parPrefix) {
 		return errBadRequestURI
 	}
-	clientID, form, err := h.redis.TakePushedRequest(r.Context(), uri)
+	clientID, form, err := h.volatile.TakePushedRequest(r.Context(), uri)
 	if isNotFound(err) {
 		return errBadRequestURI
 	} else if err != nil {

@@ -15,19 +15,11 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
-	redisstore "github.com/latch-idp/latch/storage/redis"
-)
-
-// Reuse policies for LATCH_REFRESH_REUSE_REVOKES.
-const (
-	ReuseRevokesFamily = "family"
-	ReuseRevokesUser   = "user"
 )
 
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
@@ -94,7 +86,7 @@ type Pages interface {
 type Handler struct {
 	cfg      Config
 	store    Durable
-	redis    *redisstore.Store
+	volatile Volatile
 	flows    *flow.Store
 	sessions *session.Store
 	pages    Pages
@@ -115,7 +107,7 @@ type Handler struct {
 // Deps are the Handler's dependencies.
 type Deps struct {
 	Store    Durable
-	Redis    redis.UniversalClient
+	Volatile Volatile // short-lived state (package storage/redis)
 	Flows    *flow.Store
 	Sessions *session.Store
 	Signers  Signers
@@ -128,7 +120,7 @@ type Deps struct {
 
 // New composes fosite over the stores and keys.
 func New(cfg Config, d Deps) (*Handler, error) {
-	store, rdb, flows, sessions, signers, box, pages, log := d.Store, d.Redis, d.Flows, d.Sessions, d.Signers, d.Box, d.Pages, d.Log
+	store, flows, sessions, signers, box, pages, log := d.Store, d.Flows, d.Sessions, d.Signers, d.Box, d.Pages, d.Log
 	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
 	if cfg.ReuseRevokes == "" {
 		cfg.ReuseRevokes = ReuseRevokesFamily
@@ -171,16 +163,17 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
 	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
-	h.redis = redisstore.New(rdb, cache.get, cfg.AuthorizeCodeTTL, cfg.AccessTokenTTL)
+	h.volatile = d.Volatile
 	h.fstore = &fositeStore{
-		durable:         store,
-		Store:           h.redis,
-		clients:         cache,
-		refreshAbsolute: cfg.RefreshTokenTTL,
-		parTTL:          parLifetime,
+		durable:   store,
+		volatile:  d.Volatile,
+		clients:   cache,
+		refresh:   &refreshPolicy{absolute: cfg.RefreshTokenTTL, grace: cfg.RefreshGracePeriod, onReuse: h.onReuse},
+		codeTTL:   2 * cfg.AuthorizeCodeTTL,
+		accessTTL: cfg.AccessTokenTTL,
+		parTTL:    parLifetime,
 	}
-	h.fstore.onReuse = h.handleReuse
-	h.Revoker = NewRevoker(store, h.redis, sessions)
+	h.Revoker = NewRevoker(store, d.Volatile, sessions)
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
 		signer:                    signers.Access,

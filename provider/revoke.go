@@ -5,7 +5,6 @@ import (
 
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
-	redisstore "github.com/latch-idp/latch/storage/redis"
 )
 
 // RevokerStore is what a Revoker needs of the durable store.
@@ -19,12 +18,19 @@ type RevokerStore interface {
 // CLI use the same one.
 type Revoker struct {
 	store    RevokerStore
-	redis    *redisstore.Store
+	redis    accessTokens
 	sessions *session.Store
 }
 
+// accessTokens revokes access-token sessions (package storage/redis).
+type accessTokens interface {
+	RevokeAccessTokens(ctx context.Context, requestIDs []string) error
+	RevokeUserAccessTokens(ctx context.Context, userID string) error
+	RevokeUserClientAccessTokens(ctx context.Context, userID, clientID string) error
+}
+
 // NewRevoker returns a Revoker over the stores.
-func NewRevoker(store RevokerStore, rs *redisstore.Store, sessions *session.Store) *Revoker {
+func NewRevoker(store RevokerStore, rs accessTokens, sessions *session.Store) *Revoker {
 	return &Revoker{store: store, redis: rs, sessions: sessions}
 }
 

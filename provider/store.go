@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -11,10 +12,14 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	fositestorage "github.com/ory/fosite/storage"
 
-	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
 	redisstore "github.com/latch-idp/latch/storage/redis"
 )
+
+// This file is the fosite adapter: the one place where fosite's storage
+// interfaces meet latch's stores. It turns fosite's requests into bytes
+// (request.go) and the stores' errors into fosite's. Refresh-token policy
+// is refresh.go's.
 
 // Durable is what provider needs of the durable store.
 type Durable interface {
@@ -22,25 +27,59 @@ type Durable interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) ([]string, error)
-	GetRefreshToken(ctx context.Context, signature string) (storage.RefreshToken, error)
+	AppendAudit(ctx context.Context, e storage.AuditEvent) error
+
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+
+	CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error
+	GetRefreshToken(ctx context.Context, signature string, grace time.Duration) (storage.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, signature string, grace time.Duration) error
+	DeactivateRefreshToken(ctx context.Context, signature string) error
 	RevokeRefreshFamily(ctx context.Context, requestID string, fx storage.Effects) error
 	RevokeUserRefreshTokens(ctx context.Context, userID string, fx storage.Effects) ([]string, error)
-	AppendAudit(ctx context.Context, e storage.AuditEvent) error
-	oauth2.RefreshTokenStorage
-	RevokeRefreshToken(ctx context.Context, requestID string) error
 }
 
+// Volatile is what provider needs of the short-lived store (package
+// storage/redis): codes, access-token sessions, pushed requests and used
+// client assertions, as bytes it serializes itself.
+type Volatile interface {
+	Put(ctx context.Context, kind redisstore.Kind, id string, data []byte, ttl time.Duration) error
+	Get(ctx context.Context, kind redisstore.Kind, id string) ([]byte, error)
+	Delete(ctx context.Context, kind redisstore.Kind, id string) error
+	GetCode(ctx context.Context, signature string) (data []byte, used bool, err error)
+	MarkCodeUsed(ctx context.Context, signature string, ttl time.Duration) error
+	PutAccessToken(ctx context.Context, signature string, g redisstore.Grant, ttl, indexTTL time.Duration) error
+	RevokeAccessToken(ctx context.Context, requestID string) error
+	RevokeAccessTokens(ctx context.Context, requestIDs []string) error
+	RevokeUserAccessTokens(ctx context.Context, userID string) error
+	RevokeUserClientAccessTokens(ctx context.Context, userID, clientID string) error
+	SavePushedRequest(ctx context.Context, requestURI, clientID string, form url.Values, ttl time.Duration) error
+	TakePushedRequest(ctx context.Context, requestURI string) (clientID string, form url.Values, err error)
+	DeletePushedRequest(ctx context.Context, requestURI string) error
+	ClientAssertionUnused(ctx context.Context, jti string) error
+	MarkClientAssertion(ctx context.Context, jti string, exp time.Time) error
+}
+
+var _ Volatile = (*redisstore.Store)(nil)
+
 // fositeStore is the storage fosite sees: refresh tokens and clients in the
-// durable store, codes and access-token sessions in Redis. Transactions
-// reach the durable store only; Redis writes are not part of them.
+// durable store, codes and access-token sessions in the short-lived one.
+// Transactions reach the durable store only; short-lived writes are not
+// part of them.
 type fositeStore struct {
-	durable Durable
-	*redisstore.Store
-	clients         *clientCache
-	refreshAbsolute time.Duration
-	parTTL          time.Duration
-	// onReuse handles the reuse of a rotated refresh token (Handler.handleReuse).
-	onReuse func(ctx context.Context, signature string) error
+	durable  Durable
+	volatile Volatile
+	clients  *clientCache
+	refresh  *refreshPolicy
+	// codeTTL is how long a code's records live: longer than the code's
+	// own lifetime, so that a reuse is still recognised after it expired.
+	codeTTL time.Duration
+	// accessTTL bounds how long an access-token session and its indexes
+	// live.
+	accessTTL time.Duration
+	parTTL    time.Duration
 }
 
 var (
@@ -52,49 +91,117 @@ var (
 	_ fositestorage.Transactional        = (*fositeStore)(nil)
 )
 
+// fositeError turns a store's error into the one fosite acts on.
+func fositeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return fosite.ErrNotFound.WithWrap(err)
+	case errors.Is(err, storage.ErrInactive):
+		return fosite.ErrInactiveToken.WithWrap(err)
+	case errors.Is(err, storage.ErrConflict):
+		return fosite.ErrSerializationFailure.WithWrap(err)
+	}
+	return err
+}
+
+// isNotFound reports a missing record, in latch's terms or fosite's.
+func isNotFound(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, fosite.ErrNotFound)
+}
+
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	return s.clients.get(ctx, id)
 }
 
+// request rebuilds a stored grant with its client as it is now; the grant
+// of a deleted client is gone with it.
+func (s *fositeStore) request(ctx context.Context, data []byte, session fosite.Session) (*fosite.Request, error) {
+	clientID, err := RequestClientID(data)
+	if err != nil {
+		return nil, err
+	}
+	client, err := s.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return UnmarshalRequest(data, session, client)
+}
+
+func (s *fositeStore) put(ctx context.Context, kind redisstore.Kind, id string, req fosite.Requester) error {
+	data, err := MarshalRequest(req)
+	if err != nil {
+		return err
+	}
+	return s.volatile.Put(ctx, kind, id, data, s.codeTTL)
+}
+
+func (s *fositeStore) get(ctx context.Context, kind redisstore.Kind, id string, session fosite.Session) (fosite.Requester, error) {
+	data, err := s.volatile.Get(ctx, kind, id)
+	if err != nil {
+		return nil, fositeError(err)
+	}
+	return s.request(ctx, data, session)
+}
+
 // ClientAssertionJWTValid and SetClientAssertionJWT keep private_key_jwt
-// assertions single use: each jti is remembered in Redis until the
-// assertion expires.
+// assertions single use: each jti is remembered until the assertion
+// expires.
 func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
-	return s.Store.ClientAssertionUnused(ctx, jti)
+	return jtiError(s.volatile.ClientAssertionUnused(ctx, jti))
 }
 
 func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	return s.Store.MarkClientAssertion(ctx, jti, exp)
+	return jtiError(s.volatile.MarkClientAssertion(ctx, jti, exp))
 }
 
-func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
-	// The idle lifetime came from fosite; the absolute lifetime counts from
-	// the first grant of the family.
-	if sess, ok := req.GetSession().(*storage.Session); ok && !sess.GrantedAt.IsZero() && s.refreshAbsolute > 0 {
-		limit := sess.GrantedAt.Add(s.refreshAbsolute)
-		if exp := sess.GetExpiresAt(fosite.RefreshToken); exp.IsZero() || exp.After(limit) {
-			sess.SetExpiresAt(fosite.RefreshToken, limit)
-		}
+func jtiError(err error) error {
+	if errors.Is(err, redisstore.ErrUsed) {
+		return fosite.ErrJTIKnown
 	}
-	return s.durable.CreateRefreshTokenSession(ctx, signature, accessSignature, req)
+	return err
 }
 
-// GetRefreshTokenSession reads a refresh token. At the token endpoint, a
-// token that is no longer active, presented by the client it was issued
-// to, goes to onReuse before fosite answers: fosite has authenticated the
-// client by then, and the store has applied the grace period.
-func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, err := s.durable.GetRefreshTokenSession(ctx, signature, session)
-	if errors.Is(err, fosite.ErrInactiveToken) && req != nil && s.onReuse != nil {
-		ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
-		if ok && ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) && ar.GetClient() != nil &&
-			ar.GetClient().GetID() == req.GetClient().GetID() {
-			if rerr := s.onReuse(ctx, signature); rerr != nil {
-				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(rerr)
-			}
-		}
+// CreateAuthorizeCodeSession stores the grant behind a code.
+func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.put(ctx, redisstore.Code, signature, req)
+}
+
+// GetAuthorizeCodeSession returns the grant behind a code; for a used code
+// the grant and fosite.ErrInvalidatedAuthorizeCode.
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	data, used, err := s.volatile.GetCode(ctx, signature)
+	if err != nil {
+		return nil, fositeError(err)
 	}
-	return req, err
+	req, err := s.request(ctx, data, session)
+	if err != nil {
+		return nil, err
+	}
+	if used {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used: of two racing
+// exchanges exactly one wins, the loser gets
+// fosite.ErrInvalidatedAuthorizeCode.
+func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	err := s.volatile.MarkCodeUsed(ctx, signature, s.codeTTL)
+	if errors.Is(err, redisstore.ErrUsed) {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return err
+}
+
+func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.put(ctx, redisstore.PKCE, signature, req)
+}
+
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, redisstore.PKCE, signature, session)
 }
 
 // DeletePKCERequestSession keeps a code's PKCE challenge: fosite deletes it
@@ -107,40 +214,57 @@ func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature st
 	return nil
 }
 
-func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	return s.durable.DeleteRefreshTokenSession(ctx, signature)
+func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.put(ctx, redisstore.OIDC, code, req)
 }
 
-func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	return s.durable.RotateRefreshToken(ctx, requestID, signature)
+func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) (fosite.Requester, error) {
+	r, err := s.get(ctx, redisstore.OIDC, code, req.GetSession())
+	if isNotFound(err) {
+		return nil, openid.ErrNoSessionFound
+	}
+	return r, err
 }
 
-func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.durable.RevokeRefreshToken(ctx, requestID)
+func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.volatile.Delete(ctx, redisstore.OIDC, code)
+}
+
+// CreateAccessTokenSession stores an access token's session until the
+// token expires, indexed by grant and, for a user's token, by user.
+func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	data, err := MarshalRequest(req)
+	if err != nil {
+		return err
+	}
+	indexTTL := s.accessTTL + time.Minute
+	ttl := indexTTL
+	if exp := req.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		if d := time.Until(exp) + time.Minute; d < ttl {
+			ttl = d
+		}
+	}
+	g := redisstore.Grant{RequestID: req.GetID(), Data: data}
+	if sub := req.GetSession().GetSubject(); sub != req.GetClient().GetID() {
+		g.UserID = sub
+	}
+	return s.volatile.PutAccessToken(ctx, signature, g, ttl, indexTTL)
+}
+
+// GetAccessTokenSession returns an access token's session; a revoked or
+// expired token is not found.
+func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, redisstore.AccessToken, signature, session)
+}
+
+func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.volatile.Delete(ctx, redisstore.AccessToken, signature)
 }
 
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
-	if t, ok := s.durable.(fositestorage.Transactional); ok {
-		return t.BeginTX(ctx)
-	}
-	return ctx, nil
+	return s.durable.BeginTx(ctx)
 }
 
-func (s *fositeStore) Commit(ctx context.Context) error {
-	if t, ok := s.durable.(fositestorage.Transactional); ok {
-		return t.Commit(ctx)
-	}
-	return nil
-}
+func (s *fositeStore) Commit(ctx context.Context) error { return s.durable.Commit(ctx) }
 
-func (s *fositeStore) Rollback(ctx context.Context) error {
-	if t, ok := s.durable.(fositestorage.Transactional); ok {
-		return t.Rollback(ctx)
-	}
-	return nil
-}
-
-// isNotFound reports a missing record from either store.
-func isNotFound(err error) bool {
-	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, fosite.ErrNotFound)
-}
+func (s *fositeStore) Rollback(ctx context.Context) error { return s.durable.Rollback(ctx) }

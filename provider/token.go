@@ -15,7 +15,6 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/latch-idp/latch/keys"
-	"github.com/latch-idp/latch/storage"
 )
 
 // strategy issues RFC 9068 JWT access tokens and HMAC authorization codes
@@ -72,7 +71,7 @@ func (s *strategy) AccessTokenSignature(ctx context.Context, token string) strin
 
 // GenerateAccessToken signs an RFC 9068 access token for the request.
 func (s *strategy) GenerateAccessToken(ctx context.Context, req fosite.Requester) (string, string, error) {
-	sess, ok := req.GetSession().(*storage.Session)
+	sess, ok := req.GetSession().(*Session)
 	if !ok {
 		return "", "", errors.New("provider: unexpected session type")
 	}

@@ -16,6 +16,12 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrAlreadyExists is returned when a unique constraint is violated.
 	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrInactive is returned when a refresh token that is neither active
+	// nor in its grace period is rotated.
+	ErrInactive = errors.New("storage: refresh token not active")
+	// ErrConflict is returned when a transaction lost to a concurrent one
+	// (a serialization failure or a deadlock); retrying may succeed.
+	ErrConflict = errors.New("storage: concurrent change, retry")
 )
 
 // Roles a user can have.
@@ -140,17 +146,51 @@ type RefreshToken struct {
 	RotatedAt       time.Time // zero unless rotated
 	RevokedAt       time.Time // zero unless revoked
 	CreatedAt       time.Time
-	ExpiresAt       time.Time
-	Request         []byte // the serialized fosite request (see MarshalRequest)
+	ExpiresAt       time.Time // zero: no expiry
+	Request         []byte    // the grant, serialized by its owner (provider); opaque here
+	// State is set when the token is read (GetRefreshToken).
+	State RefreshState
 }
 
-// Store is the durable store. Both backends pass storagetest.Run.
-//
-// Refresh tokens are reached through the fosite interfaces the backends also
-// implement (oauth2.TokenRevocationStorage minus access tokens, and
-// storage.Transactional); the methods here are latch's own.
+// RefreshState is where a refresh token stands when it is read.
+type RefreshState int
+
+const (
+	// RefreshActive: the token may be exchanged.
+	RefreshActive RefreshState = iota + 1
+	// RefreshInGrace: the token was rotated, not revoked, less than the
+	// grace period ago (measured by the backend's clock, the one that
+	// stamped the rotation); it may be exchanged again.
+	RefreshInGrace
+	// RefreshRotated: the token was rotated longer ago; presenting it is
+	// reuse.
+	RefreshRotated
+	// RefreshRevoked: the token was revoked; it is never honoured again.
+	RefreshRevoked
+	// RefreshInactive: the token was deactivated without a rotation.
+	RefreshInactive
+)
+
+// Honoured reports whether a token in this state may be exchanged.
+func (s RefreshState) Honoured() bool { return s == RefreshActive || s == RefreshInGrace }
+
+// Store is the durable store: the one contract both backends fulfil and
+// storagetest.Run pins.
 type Store interface {
 	Ping(ctx context.Context) error
+
+	// BeginTx starts a transaction and returns a ctx that carries it: every
+	// method called with that ctx runs inside it (in a savepoint when ctx
+	// carries one already). A backend without transactions (memory)
+	// returns ctx as is and relies on each method being atomic. Only the
+	// protocol layer's adapter uses them, for the engine that asks for
+	// transactions; everything else relies on each method's own atomicity.
+	BeginTx(ctx context.Context) (context.Context, error)
+	// Commit commits the transaction ctx carries.
+	Commit(ctx context.Context) error
+	// Rollback rolls back the transaction ctx carries; one that already
+	// ended is not an error.
+	Rollback(ctx context.Context) error
 
 	CreateClient(ctx context.Context, c Client) error
 	GetClient(ctx context.Context, id string) (Client, error)
@@ -187,9 +227,25 @@ type Store interface {
 	// tokens for that client; it returns the revoked families.
 	DeleteConsent(ctx context.Context, userID, clientID string) (requestIDs []string, err error)
 
-	GetRefreshToken(ctx context.Context, signature string) (RefreshToken, error)
+	// CreateRefreshToken stores a new active token (State is ignored).
+	// ErrNotFound when its client does not exist, ErrAlreadyExists when
+	// the signature does.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// GetRefreshToken returns the token, active or not, with its State:
+	// in grace when it was rotated, not revoked, less than grace ago.
+	// Inside a transaction the token stays locked until it ends, so that
+	// two rotations racing in transactions take turns.
+	GetRefreshToken(ctx context.Context, signature string, grace time.Duration) (RefreshToken, error)
+	// RotateRefreshToken deactivates an active token and stamps when. A
+	// token in grace is left as it is (no error); any other is
+	// ErrInactive. The check and the change are one step: of two racing
+	// rotations of an active token exactly one succeeds.
+	RotateRefreshToken(ctx context.Context, signature string, grace time.Duration) error
+	// DeactivateRefreshToken deactivates the token without a rotation;
+	// it is kept, so that a later use is still recognised.
+	DeactivateRefreshToken(ctx context.Context, signature string) error
 	// RevokeRefreshFamily revokes every refresh token of the family,
-	// atomically with fx.
+	// atomically with fx. An unknown family is not an error.
 	RevokeRefreshFamily(ctx context.Context, requestID string, fx Effects) error
 	// RevokeUserRefreshTokens revokes every refresh token of the user,
 	// atomically with fx, and returns the revoked families.

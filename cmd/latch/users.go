@@ -255,6 +255,6 @@ func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
 		return err
 	}
 	defer rdb.Close()
-	rs := redisstore.New(rdb, nil, time.Minute, time.Hour)
+	rs := redisstore.New(rdb, provider.RequestClientID)
 	return provider.NewRevoker(st, rs, session.NewStore(rdb, session.Options{})).RevokeUser(e.ctx, userID)
 }

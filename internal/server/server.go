@@ -32,6 +32,7 @@ import (
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/memory"
 	"github.com/latch-idp/latch/storage/postgres"
+	redisstore "github.com/latch-idp/latch/storage/redis"
 	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
@@ -41,7 +42,7 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	out      io.Writer
-	store    serverStore
+	store    storage.Store
 	rdb      redis.UniversalClient
 	keys     *keys.Manager
 	provider *provider.Handler
@@ -54,12 +55,6 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closers []func()
-}
-
-// serverStore is the durable store as the server uses it.
-type serverStore interface {
-	storage.Store
-	provider.Durable
 }
 
 // New builds every part from the configuration and starts the background
@@ -104,7 +99,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	if c.Dev {
 		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{})
 		s.mail = q
-		s.store = memory.New(memory.Options{RefreshGracePeriod: c.RefreshGracePeriod, Mail: q.Enqueue})
+		s.store = memory.New(memory.Options{Mail: q.Enqueue})
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
 			return nil, fmt.Errorf("start in-process Redis: %w", err)
@@ -115,7 +110,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		if err := postgres.Migrate(ctx, c.DatabaseURL, log); err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
-		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{RefreshGracePeriod: c.RefreshGracePeriod, Logger: log})
+		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
@@ -165,7 +160,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		ClientCacheTTL:     2 * time.Second,
 		CORSOrigins:        c.CORSOrigins,
 	}, provider.Deps{
-		Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
+		Store: s.store, Volatile: redisstore.New(s.rdb, provider.RequestClientID), Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
 		Verifier: s.keys,
 		Box:      box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,

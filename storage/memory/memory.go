@@ -9,21 +9,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/ory/fosite/handler/oauth2"
 
 	"github.com/latch-idp/latch/storage"
 )
 
-var (
-	_ storage.Store              = (*Store)(nil)
-	_ oauth2.RefreshTokenStorage = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 // Options tune a Store.
 type Options struct {
-	// RefreshGracePeriod is how long a just-rotated refresh token may be
-	// presented again without counting as reuse. Zero means never.
-	RefreshGracePeriod time.Duration
 	// Mail is called with each enqueued mail once the change that enqueued
 	// it is applied (the dev mode's in-process queue). It runs outside the
 	// store's lock and may call the store. Nil drops mail.
@@ -32,8 +25,7 @@ type Options struct {
 
 // Store is the in-memory durable store. It is safe for concurrent use.
 type Store struct {
-	grace time.Duration
-	mail  func(storage.MailJob)
+	mail func(storage.MailJob)
 
 	mu          sync.Mutex
 	clients     map[string]storage.Client
@@ -57,7 +49,6 @@ type consentKey struct{ userID, clientID string }
 // New returns an empty store.
 func New(opts Options) *Store {
 	return &Store{
-		grace:       opts.RefreshGracePeriod,
 		mail:        opts.Mail,
 		clients:     map[string]storage.Client{},
 		users:       map[string]storage.User{},

@@ -26,10 +26,9 @@ func (s *outboxStore) MailOutbox(context.Context) ([]storage.MailJob, error) {
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T, opts storagetest.Options) storagetest.Store {
+	storagetest.Run(t, func(t *testing.T) storagetest.Store {
 		s := &outboxStore{}
 		s.Store = memory.New(memory.Options{
-			RefreshGracePeriod: opts.RefreshGracePeriod,
 			Mail: func(m storage.MailJob) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
@@ -37,7 +36,7 @@ func TestConformance(t *testing.T) {
 			},
 		})
 		return s
-	})
+	}, storagetest.Options{})
 }
 
 func TestMailHookMayCallTheStore(t *testing.T) {

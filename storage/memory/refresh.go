@@ -5,110 +5,103 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ory/fosite"
-
 	"github.com/latch-idp/latch/storage"
 )
 
-// Refresh tokens follow fosite's contract, as storage/postgres does: a
-// rotated token is deactivated, not deleted, and presenting it again returns
-// the request with fosite.ErrInactiveToken, unless it was rotated (not
-// revoked) within the grace period. The store is not
-// fosite/storage.Transactional: RotateRefreshToken is a check-and-set under
-// the lock, so of two racing rotations exactly one wins.
+// Refresh tokens behave as in storage/postgres: a rotated token is
+// deactivated, not deleted, and stays recognisable until it expires; one
+// rotated (not revoked) within the grace period is still honoured.
 
-// CreateRefreshTokenSession stores a new active refresh token of request's
-// family. The user is the session's subject.
-func (s *Store) CreateRefreshTokenSession(_ context.Context, signature, accessSignature string, req fosite.Requester) error {
-	data, err := storage.MarshalRequest(req)
-	if err != nil {
-		return errorf("create refresh token", err)
-	}
-	subject, expires := storage.RefreshFacts(req)
+// BeginTx returns ctx as is: every method is atomic under the store's lock.
+func (s *Store) BeginTx(ctx context.Context) (context.Context, error) { return ctx, nil }
+
+// Commit does nothing (see BeginTx).
+func (s *Store) Commit(context.Context) error { return nil }
+
+// Rollback does nothing (see BeginTx).
+func (s *Store) Rollback(context.Context) error { return nil }
+
+// CreateRefreshToken stores a new active refresh token.
+func (s *Store) CreateRefreshToken(_ context.Context, t storage.RefreshToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.clients[req.GetClient().GetID()]; !ok {
-		return errorf("create refresh token", fosite.ErrNotFound)
+	if _, ok := s.clients[t.ClientID]; !ok {
+		return errorf("create refresh token", storage.ErrNotFound)
 	}
-	if _, ok := s.refresh[signature]; ok {
+	if _, ok := s.refresh[t.Signature]; ok {
 		return errorf("create refresh token", storage.ErrAlreadyExists)
 	}
-	s.refresh[signature] = storage.RefreshToken{
-		Signature:       signature,
-		RequestID:       req.GetID(),
-		ClientID:        req.GetClient().GetID(),
-		UserID:          subject,
-		AccessSignature: accessSignature,
-		Active:          true,
-		CreatedAt:       now(),
-		ExpiresAt:       expires.Truncate(time.Microsecond),
-		Request:         data,
-	}
+	t.Active, t.RotatedAt, t.RevokedAt, t.State = true, time.Time{}, time.Time{}, 0
+	t.CreatedAt = now()
+	t.ExpiresAt = t.ExpiresAt.UTC().Truncate(time.Microsecond)
+	t.Request = clone(t.Request)
+	s.refresh[t.Signature] = t
 	return nil
 }
 
-// inGrace reports whether t was rotated, not revoked, within the grace
-// period. The caller holds mu.
-func (s *Store) inGrace(t storage.RefreshToken) bool {
-	return t.RevokedAt.IsZero() && !t.RotatedAt.IsZero() && time.Since(t.RotatedAt) < s.grace
+// inGrace reports whether t was rotated, not revoked, within grace. The
+// caller holds mu.
+func inGrace(t storage.RefreshToken, grace time.Duration) bool {
+	return t.RevokedAt.IsZero() && !t.RotatedAt.IsZero() && time.Since(t.RotatedAt) < grace
 }
 
-// GetRefreshTokenSession returns the request the token was issued for, its
-// session decoded into session (a new *storage.Session when nil). For a
-// rotated or revoked token it returns the request and
-// fosite.ErrInactiveToken, unless the token was rotated (not revoked) within
-// the grace period; fosite.ErrNotFound for an unknown token.
-func (s *Store) GetRefreshTokenSession(_ context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+// state names where t stands.
+func state(t storage.RefreshToken, grace time.Duration) storage.RefreshState {
+	switch {
+	case t.Active:
+		return storage.RefreshActive
+	case !t.RevokedAt.IsZero():
+		return storage.RefreshRevoked
+	case inGrace(t, grace):
+		return storage.RefreshInGrace
+	case !t.RotatedAt.IsZero():
+		return storage.RefreshRotated
+	}
+	return storage.RefreshInactive
+}
+
+// GetRefreshToken returns the token with its state.
+func (s *Store) GetRefreshToken(_ context.Context, signature string, grace time.Duration) (storage.RefreshToken, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	t, ok := s.refresh[signature]
-	var client storage.Client
-	if ok {
-		client = copyClient(s.clients[t.ClientID])
-	}
-	grace := ok && s.inGrace(t)
-	s.mu.Unlock()
 	if !ok {
-		return nil, errorf("get refresh token", fosite.ErrNotFound)
+		return storage.RefreshToken{}, errorf("get refresh token", storage.ErrNotFound)
 	}
-	req, err := storage.UnmarshalRequest(t.Request, session, storage.FositeClient{Client: client})
-	if err != nil {
-		return nil, errorf("get refresh token", err)
-	}
-	if !t.Active && !grace {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	t.State = state(t, grace)
+	t.Request = clone(t.Request)
+	return t, nil
 }
 
 // RotateRefreshToken deactivates the token being exchanged; rotating an
-// inactive token is fosite.ErrInactiveToken, or nothing within the grace
+// inactive token is storage.ErrInactive, or nothing within the grace
 // period.
-func (s *Store) RotateRefreshToken(_ context.Context, _ string, signature string) error {
+func (s *Store) RotateRefreshToken(_ context.Context, signature string, grace time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.refresh[signature]
 	switch {
 	case !ok:
-		return errorf("rotate refresh token", fosite.ErrNotFound)
+		return errorf("rotate refresh token", storage.ErrNotFound)
 	case t.Active:
 		t.Active, t.RotatedAt = false, now()
 		s.refresh[signature] = t
 		return nil
-	case s.inGrace(t):
+	case inGrace(t, grace):
 		return nil
 	default:
-		return fosite.ErrInactiveToken
+		return storage.ErrInactive
 	}
 }
 
-// DeleteRefreshTokenSession deactivates the token but keeps it, so that a
+// DeactivateRefreshToken deactivates the token but keeps it, so that a
 // later use is still recognised as reuse.
-func (s *Store) DeleteRefreshTokenSession(_ context.Context, signature string) error {
+func (s *Store) DeactivateRefreshToken(_ context.Context, signature string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.refresh[signature]
 	if !ok {
-		return errorf("delete refresh token", fosite.ErrNotFound)
+		return errorf("deactivate refresh token", storage.ErrNotFound)
 	}
 	t.Active = false
 	s.refresh[signature] = t
@@ -132,16 +125,8 @@ func (s *Store) revokeWhere(match func(storage.RefreshToken) bool) []string {
 	return slices.Compact(ids)
 }
 
-// RevokeRefreshToken revokes every token of the family requestID. An
-// unknown family is not an error.
-func (s *Store) RevokeRefreshToken(_ context.Context, requestID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revokeWhere(func(t storage.RefreshToken) bool { return t.RequestID == requestID })
-	return nil
-}
-
-// RevokeRefreshFamily is RevokeRefreshToken with effects.
+// RevokeRefreshFamily revokes every token of the family requestID, with
+// fx. An unknown family is not an error.
 func (s *Store) RevokeRefreshFamily(_ context.Context, requestID string, fx storage.Effects) error {
 	if err := validateEffects(fx); err != nil {
 		return errorf("revoke refresh family", err)
@@ -166,18 +151,6 @@ func (s *Store) RevokeUserRefreshTokens(_ context.Context, userID string, fx sto
 	s.mu.Unlock()
 	s.deliver(mail)
 	return ids, nil
-}
-
-// GetRefreshToken returns the token's record, active or not.
-func (s *Store) GetRefreshToken(_ context.Context, signature string) (storage.RefreshToken, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.refresh[signature]
-	if !ok {
-		return storage.RefreshToken{}, errorf("get refresh token", storage.ErrNotFound)
-	}
-	t.Request = clone(t.Request)
-	return t, nil
 }
 
 // DeleteExpiredRefreshTokens removes the tokens that expired before the

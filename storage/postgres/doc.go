@@ -7,13 +7,12 @@
 // migrations and River's migrations under one advisory lock; `latch migrate`
 // and `latch serve` call it.
 //
-// It implements storage.Store and fosite's refresh-token storage, including
-// fosite's storage.Transactional: fosite carries its transaction in ctx, and
-// every method here runs inside that transaction when ctx holds one. That
-// ctx-carried transaction never leaves this package.
+// It implements storage.Store, with its transactions: BeginTx puts one in
+// ctx, and every method here runs inside the transaction ctx holds. What a
+// transaction is never leaves this package.
 //
-// Errors are translated here, at the edge: no rows → not found, SQLSTATE
-// 23505 → storage.ErrAlreadyExists, 40001/40P01 →
-// fosite.ErrSerializationFailure. It must never log or return a secret,
+// Errors are translated here, at the edge: no rows → storage.ErrNotFound,
+// SQLSTATE 23505 → storage.ErrAlreadyExists, 23503 → storage.ErrNotFound,
+// 40001/40P01 → storage.ErrConflict. It must never log or return a secret,
 // token or password hash.
 package postgres

@@ -10,26 +10,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
-	fosite_storage "github.com/ory/fosite/storage"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/latch-idp/latch/storage"
 )
 
-var (
-	_ storage.Store                = (*Store)(nil)
-	_ oauth2.RefreshTokenStorage   = (*Store)(nil)
-	_ fosite_storage.Transactional = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 // Options tune a Store.
 type Options struct {
-	// RefreshGracePeriod is how long a just-rotated refresh token may be
-	// presented again without counting as reuse. Zero means never.
-	RefreshGracePeriod time.Duration
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -38,7 +28,6 @@ type Options struct {
 type Store struct {
 	pool   *pgxpool.Pool
 	river  *river.Client[pgx.Tx] // insert-only: the mail worker runs elsewhere
-	grace  time.Duration
 	logger *slog.Logger
 }
 
@@ -77,7 +66,7 @@ func newStore(pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: river client: %w", err)
 	}
-	return &Store{pool: pool, river: rc, grace: opts.RefreshGracePeriod, logger: logger}, nil
+	return &Store{pool: pool, river: rc, logger: logger}, nil
 }
 
 // Pool returns the connection pool, for the mail worker's River client.
@@ -105,7 +94,7 @@ type db interface {
 
 type txKey struct{}
 
-// db returns the transaction ctx carries (fosite's BeginTX), else the pool.
+// db returns the transaction ctx carries (BeginTx), else the pool.
 func (s *Store) db(ctx context.Context) db {
 	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return tx
@@ -130,10 +119,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return translate(tx.Commit(ctx))
 }
 
-// BeginTX starts a transaction and returns a ctx that carries it; every
+// BeginTx starts a transaction and returns a ctx that carries it; every
 // method called with that ctx runs inside it. Called with a ctx that
 // already carries one, it starts a savepoint.
-func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	tx, err := s.db(ctx).Begin(ctx)
 	if err != nil {
 		return ctx, fmt.Errorf("postgres: begin: %w", translate(err))
@@ -154,7 +143,8 @@ func (s *Store) Commit(ctx context.Context) error {
 }
 
 // Rollback rolls back the transaction ctx carries. Rolling back a
-// transaction that already ended (fosite rolls back after a failed commit)
+// transaction that already ended (a caller may roll back after a failed
+// commit)
 // is not an error.
 func (s *Store) Rollback(ctx context.Context) error {
 	tx, ok := ctx.Value(txKey{}).(pgx.Tx)
@@ -193,18 +183,8 @@ func translate(err error) error {
 			// The row refers to a client or user that does not exist.
 			return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
 		case codeSerializationFailure, codeDeadlockDetected:
-			return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, err)
+			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		}
-	}
-	return err
-}
-
-// translateFosite is translate for the fosite methods, whose callers test
-// for fosite.ErrNotFound.
-func translateFosite(err error) error {
-	err = translate(err)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
 	}
 	return err
 }

@@ -68,9 +68,9 @@ func (s outboxStore) MailOutbox(ctx context.Context) ([]storage.MailJob, error) 
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T, opts storagetest.Options) storagetest.Store {
-		return outboxStore{newStore(t, postgres.Options{RefreshGracePeriod: opts.RefreshGracePeriod})}
-	})
+	storagetest.Run(t, func(t *testing.T) storagetest.Store {
+		return outboxStore{newStore(t, postgres.Options{})}
+	}, storagetest.Options{Transactions: true})
 }
 
 func appliedVersions(t *testing.T, s *postgres.Store) []int {

@@ -7,33 +7,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/storage"
 )
 
-// Refresh tokens follow fosite's contract (handler/oauth2/flow_refresh.go):
-// a rotated token is deactivated, not deleted, and presenting it again
-// returns the request with fosite.ErrInactiveToken so that fosite can revoke
-// the family. A token rotated less than the grace period ago is the
-// exception: it is still honoured, for clients that lost the response.
+// A rotated refresh token is deactivated, not deleted, so that presenting it
+// again is still recognised as reuse. A token rotated less than the grace
+// period ago is the exception: it is still honoured, for clients that lost
+// the response. The grace period is the caller's policy; this file only
+// measures it.
 
 const createRefreshSQL = `INSERT INTO refresh_tokens
 	(signature, request_id, client_id, user_id, access_signature, created_at, expires_at, request)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-// CreateRefreshTokenSession stores a new active refresh token of request's
-// family. The user is the session's subject.
-func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
-	data, err := storage.MarshalRequest(req)
+// CreateRefreshToken stores a new active refresh token.
+func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
+	_, err := s.db(ctx).Exec(ctx, createRefreshSQL, t.Signature, t.RequestID, t.ClientID,
+		nullString(t.UserID), t.AccessSignature, now(), nullTime(t.ExpiresAt.UTC()), t.Request)
 	if err != nil {
-		return fmt.Errorf("postgres: create refresh token: %w", err)
-	}
-	subject, expires := storage.RefreshFacts(req)
-	_, err = s.db(ctx).Exec(ctx, createRefreshSQL, signature, req.GetID(), req.GetClient().GetID(),
-		nullString(subject), accessSignature, now(), nullTime(expires), data)
-	if err != nil {
-		return fmt.Errorf("postgres: create refresh token: %w", translateFosite(err))
+		return fmt.Errorf("postgres: create refresh token: %w", translate(err))
 	}
 	return nil
 }
@@ -44,64 +37,69 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 // The grace check uses clock_timestamp(), not now(): now() is when the
 // reading transaction began, which may be before a racing rotation stamped
 // rotated_at, and would put that rotation "in the future" and so in grace.
-const refreshStateColumns = `r.active,
-	coalesce($2::float8 > 0 AND r.revoked_at IS NULL AND r.rotated_at > clock_timestamp() - make_interval(secs => $2::float8), false)`
+const inGraceColumn = `coalesce($2::float8 > 0 AND r.revoked_at IS NULL AND r.rotated_at > clock_timestamp() - make_interval(secs => $2::float8), false)`
 
 const (
-	getRefreshSessionSQL = `SELECT r.request, ` + refreshStateColumns + `, ` + clientColumnsOfC + `
-		FROM refresh_tokens r JOIN clients c ON c.id = r.client_id
-		WHERE r.signature = $1`
+	getRefreshSQL = `SELECT r.signature, r.request_id, r.client_id, r.user_id, r.access_signature, r.active,
+		r.rotated_at, r.revoked_at, r.created_at, r.expires_at, r.request, ` + inGraceColumn + `
+		FROM refresh_tokens r WHERE r.signature = $1`
 	// Inside a transaction the row is locked, so that two rotations of one
 	// token racing in transactions serialize on it.
-	getRefreshSessionForUpdateSQL = getRefreshSessionSQL + ` FOR UPDATE OF r`
-	clientColumnsOfC              = `c.id, c.name, c.secret_hash, c.redirect_uris, c.grant_types, c.response_types, c.scopes,
-		c.token_endpoint_auth_method, c.post_logout_redirect_uris, c.first_party, c.created_at, c.updated_at`
+	getRefreshForUpdateSQL = getRefreshSQL + ` FOR UPDATE OF r`
 )
 
-// GetRefreshTokenSession returns the request the token was issued for, its
-// session decoded into session (a new *storage.Session when nil). For a
-// rotated or revoked token it returns the request and
-// fosite.ErrInactiveToken, unless the token was rotated (not revoked) within
-// the grace period; fosite.ErrNotFound for an unknown token.
-func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	query := getRefreshSessionSQL
+// GetRefreshToken returns the token with its state; inside a transaction
+// it locks the row until the transaction ends.
+func (s *Store) GetRefreshToken(ctx context.Context, signature string, grace time.Duration) (storage.RefreshToken, error) {
+	query := getRefreshSQL
 	if _, inTx := ctx.Value(txKey{}).(pgx.Tx); inTx {
-		query = getRefreshSessionForUpdateSQL
+		query = getRefreshForUpdateSQL
 	}
 	var (
-		data            []byte
-		active, inGrace bool
-		c               storage.Client
+		t                         storage.RefreshToken
+		userID                    *string
+		rotated, revoked, expires *time.Time
+		inGrace                   bool
 	)
-	err := s.db(ctx).QueryRow(ctx, query, signature, s.grace.Seconds()).Scan(&data, &active, &inGrace,
-		&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.GrantTypes, &c.ResponseTypes, &c.Scopes,
-		&c.TokenEndpointAuthMethod, &c.PostLogoutRedirectURIs, &c.FirstParty, &c.CreatedAt, &c.UpdatedAt)
+	err := s.db(ctx).QueryRow(ctx, query, signature, grace.Seconds()).Scan(&t.Signature, &t.RequestID, &t.ClientID, &userID,
+		&t.AccessSignature, &t.Active, &rotated, &revoked, &t.CreatedAt, &expires, &t.Request, &inGrace)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get refresh token: %w", translateFosite(err))
+		return storage.RefreshToken{}, fmt.Errorf("postgres: get refresh token: %w", translate(err))
 	}
-	req, err := storage.UnmarshalRequest(data, session, storage.FositeClient{Client: c})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get refresh token: %w", err)
+	t.UserID, t.RotatedAt, t.RevokedAt = fromNullString(userID), fromNullTime(rotated), fromNullTime(revoked)
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), fromNullTime(expires)
+	t.State = refreshState(t, inGrace)
+	return t, nil
+}
+
+// refreshState names where a token stands; inGrace comes from the
+// database clock.
+func refreshState(t storage.RefreshToken, inGrace bool) storage.RefreshState {
+	switch {
+	case t.Active:
+		return storage.RefreshActive
+	case !t.RevokedAt.IsZero():
+		return storage.RefreshRevoked
+	case inGrace:
+		return storage.RefreshInGrace
+	case !t.RotatedAt.IsZero():
+		return storage.RefreshRotated
 	}
-	if !active && !inGrace {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	return storage.RefreshInactive
 }
 
 const (
 	deactivateRefreshSQL = `UPDATE refresh_tokens SET active = false, rotated_at = clock_timestamp()
 		WHERE signature = $1 AND active
 		RETURNING 1`
-	refreshStateSQL = `SELECT ` + refreshStateColumns + ` FROM refresh_tokens r WHERE r.signature = $1`
+	refreshGraceSQL = `SELECT ` + inGraceColumn + ` FROM refresh_tokens r WHERE r.signature = $1`
 )
 
 // RotateRefreshToken deactivates the token being exchanged. The check and
 // the change are one UPDATE: of two racing rotations, the second waits for
 // the first's row lock, then finds the token inactive and gets
-// fosite.ErrInactiveToken (or nothing to do, within the grace period).
-// requestID is the family, which rotation leaves alone.
-func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+// storage.ErrInactive (or nothing to do, within the grace period).
+func (s *Store) RotateRefreshToken(ctx context.Context, signature string, grace time.Duration) error {
 	q := s.db(ctx)
 	var one int
 	err := q.QueryRow(ctx, deactivateRefreshSQL, signature).Scan(&one)
@@ -109,29 +107,29 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 		return nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: rotate refresh token: %w", translateFosite(err))
+		return fmt.Errorf("postgres: rotate refresh token: %w", translate(err))
 	}
-	var active, inGrace bool
-	if err := q.QueryRow(ctx, refreshStateSQL, signature, s.grace.Seconds()).Scan(&active, &inGrace); err != nil {
-		return fmt.Errorf("postgres: rotate refresh token: %w", translateFosite(err))
+	var inGrace bool
+	if err := q.QueryRow(ctx, refreshGraceSQL, signature, grace.Seconds()).Scan(&inGrace); err != nil {
+		return fmt.Errorf("postgres: rotate refresh token: %w", translate(err))
 	}
 	if inGrace {
 		return nil
 	}
-	return fosite.ErrInactiveToken
+	return storage.ErrInactive
 }
 
 const deleteRefreshSQL = `UPDATE refresh_tokens SET active = false WHERE signature = $1`
 
-// DeleteRefreshTokenSession deactivates the token but keeps its row, so that
-// a later use is still recognised as reuse.
-func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+// DeactivateRefreshToken deactivates the token but keeps its row, so that a
+// later use is still recognised as reuse.
+func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string) error {
 	tag, err := s.db(ctx).Exec(ctx, deleteRefreshSQL, signature)
 	if err != nil {
-		return fmt.Errorf("postgres: delete refresh token: %w", translateFosite(err))
+		return fmt.Errorf("postgres: deactivate refresh token: %w", translate(err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete refresh token: %w", fosite.ErrNotFound)
+		return fmt.Errorf("postgres: deactivate refresh token: %w", storage.ErrNotFound)
 	}
 	return nil
 }
@@ -139,18 +137,9 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 const revokeFamilySQL = `UPDATE refresh_tokens SET active = false, revoked_at = now()
 	WHERE request_id = $1 AND revoked_at IS NULL`
 
-// RevokeRefreshToken revokes every token of the family requestID: no token
-// of it is honoured again, grace period or not. An unknown family is not an
-// error (revocation is idempotent).
-func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	if _, err := s.db(ctx).Exec(ctx, revokeFamilySQL, requestID); err != nil {
-		return fmt.Errorf("postgres: revoke refresh family: %w", translateFosite(err))
-	}
-	return nil
-}
-
-// RevokeRefreshFamily is RevokeRefreshToken with effects, for latch's own
-// callers.
+// RevokeRefreshFamily revokes every token of the family requestID, with
+// fx: no token of it is honoured again, grace period or not. An unknown
+// family is not an error (revocation is idempotent).
 func (s *Store) RevokeRefreshFamily(ctx context.Context, requestID string, fx storage.Effects) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, revokeFamilySQL, requestID); err != nil {
@@ -183,27 +172,6 @@ func (s *Store) RevokeUserRefreshTokens(ctx context.Context, userID string, fx s
 		return nil, fmt.Errorf("postgres: revoke user refresh tokens: %w", err)
 	}
 	return ids, nil
-}
-
-const getRefreshSQL = `SELECT signature, request_id, client_id, user_id, access_signature, active,
-	rotated_at, revoked_at, created_at, expires_at, request
-	FROM refresh_tokens WHERE signature = $1`
-
-// GetRefreshToken returns the token's record, active or not.
-func (s *Store) GetRefreshToken(ctx context.Context, signature string) (storage.RefreshToken, error) {
-	var (
-		t                         storage.RefreshToken
-		userID                    *string
-		rotated, revoked, expires *time.Time
-	)
-	err := s.db(ctx).QueryRow(ctx, getRefreshSQL, signature).Scan(&t.Signature, &t.RequestID, &t.ClientID, &userID,
-		&t.AccessSignature, &t.Active, &rotated, &revoked, &t.CreatedAt, &expires, &t.Request)
-	if err != nil {
-		return storage.RefreshToken{}, fmt.Errorf("postgres: get refresh token: %w", translate(err))
-	}
-	t.UserID, t.RotatedAt, t.RevokedAt = fromNullString(userID), fromNullTime(rotated), fromNullTime(revoked)
-	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), fromNullTime(expires)
-	return t, nil
 }
 
 const deleteExpiredRefreshSQL = `DELETE FROM refresh_tokens WHERE expires_at < $1`

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/storage"
@@ -34,8 +33,8 @@ func TestTranslateServerErrors(t *testing.T) {
 		{"no-rows", conn.QueryRow(t.Context(), `SELECT 1 WHERE false`).Scan(new(int)), storage.ErrNotFound},
 		{"unique-violation", raise("23505"), storage.ErrAlreadyExists},
 		{"foreign-key-violation", raise("23503"), storage.ErrNotFound},
-		{"serialization-failure", raise("40001"), fosite.ErrSerializationFailure},
-		{"deadlock", raise("40P01"), fosite.ErrSerializationFailure},
+		{"serialization-failure", raise("40001"), storage.ErrConflict},
+		{"deadlock", raise("40P01"), storage.ErrConflict},
 	}
 	for _, c := range cases {
 		t.Run("case="+c.name, func(t *testing.T) {
@@ -44,12 +43,6 @@ func TestTranslateServerErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("case=fosite-methods-see-fosite-not-found", func(t *testing.T) {
-		err := conn.QueryRow(t.Context(), `SELECT 1 WHERE false`).Scan(new(int))
-		if got := translateFosite(err); !errors.Is(got, fosite.ErrNotFound) || !errors.Is(got, storage.ErrNotFound) {
-			t.Errorf("translateFosite(no rows) = %v", got)
-		}
-	})
 	t.Run("case=other-errors-pass-through", func(t *testing.T) {
 		err := raise("22012")
 		if got := translate(err); got != err {

@@ -8,8 +8,9 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/ory/fosite"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/storage"
 )
 
 const prefixPAR = "latch:par:"
@@ -34,7 +35,7 @@ func (s *Store) SavePushedRequest(ctx context.Context, requestURI, clientID stri
 func (s *Store) TakePushedRequest(ctx context.Context, requestURI string) (clientID string, form url.Values, err error) {
 	b, err := s.rdb.GetDel(ctx, prefixPAR+requestURI).Bytes()
 	if errors.Is(err, goredis.Nil) {
-		return "", nil, fosite.ErrNotFound
+		return "", nil, storage.ErrNotFound
 	} else if err != nil {
 		return "", nil, err
 	}

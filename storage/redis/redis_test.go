@@ -1,80 +1,70 @@
 package redis_test
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ory/fosite"
-
 	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/storage"
 	redisstore "github.com/latch-idp/latch/storage/redis"
 )
 
-func newStore(t *testing.T) *redisstore.Store {
-	rdb := testenv.Redis(t)
-	get := func(ctx context.Context, id string) (fosite.Client, error) {
-		if id == "gone" {
-			return nil, storage.ErrNotFound
-		}
-		return storage.FositeClient{Client: storage.Client{ID: id}}, nil
+// clientOf reads the client of the test grants, as the grants' owner does
+// for its own.
+func clientOf(data []byte) (string, error) {
+	var g struct {
+		ClientID string `json:"client_id"`
 	}
-	return redisstore.New(rdb, get, time.Minute, 15*time.Minute)
+	err := json.Unmarshal(data, &g)
+	return g.ClientID, err
 }
 
-func request(id, clientID, subject string) *fosite.Request {
-	sess := storage.NewSession(subject)
-	sess.SetExpiresAt(fosite.AccessToken, time.Now().Add(15*time.Minute))
-	r := fosite.NewRequest()
-	r.ID = id
-	r.Client = storage.FositeClient{Client: storage.Client{ID: clientID}}
-	r.Session = sess
-	r.GrantScope("openid")
-	return r
+func newStore(t *testing.T) *redisstore.Store {
+	return redisstore.New(testenv.Redis(t), clientOf)
+}
+
+// grant is a stored grant of request id for client.
+func grant(id, client string) []byte {
+	return []byte(`{"id":"` + id + `","client_id":"` + client + `"}`)
 }
 
 func TestAuthorizeCodes(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	if err := s.CreateAuthorizeCodeSession(ctx, "code-1", request("req-1", "app", "u1")); err != nil {
+	if err := s.Put(ctx, redisstore.Code, "code-1", grant("req-1", "app"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("case=a fresh code returns its request", func(t *testing.T) {
-		r, err := s.GetAuthorizeCodeSession(ctx, "code-1", storage.NewSession(""))
-		if err != nil || r.GetID() != "req-1" || r.GetSession().GetSubject() != "u1" || !r.GetGrantedScopes().Has("openid") {
-			t.Fatalf("got %v %+v", err, r)
+	t.Run("case=a fresh code returns its grant, unused", func(t *testing.T) {
+		data, used, err := s.GetCode(ctx, "code-1")
+		if err != nil || used || string(data) != string(grant("req-1", "app")) {
+			t.Fatalf("got %q %v %v", data, used, err)
 		}
 	})
-	t.Run("case=nil session works", func(t *testing.T) {
-		if _, err := s.GetAuthorizeCodeSession(ctx, "code-1", nil); err != nil {
+	t.Run("case=a used code still returns its grant, marked used", func(t *testing.T) {
+		if err := s.MarkCodeUsed(ctx, "code-1", time.Minute); err != nil {
 			t.Fatal(err)
 		}
-	})
-	t.Run("case=an invalidated code returns the request and ErrInvalidatedAuthorizeCode", func(t *testing.T) {
-		if err := s.InvalidateAuthorizeCodeSession(ctx, "code-1"); err != nil {
-			t.Fatal(err)
+		data, used, err := s.GetCode(ctx, "code-1")
+		if err != nil || !used || len(data) == 0 {
+			t.Fatalf("got %q %v %v", data, used, err)
 		}
-		r, err := s.GetAuthorizeCodeSession(ctx, "code-1", nil)
-		if !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || r == nil || r.GetID() != "req-1" {
-			t.Fatalf("got %v %v", err, r)
-		}
-		if err := s.InvalidateAuthorizeCodeSession(ctx, "code-1"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
-			t.Fatalf("a second invalidation must fail, got %v", err)
+		if err := s.MarkCodeUsed(ctx, "code-1", time.Minute); !errors.Is(err, redisstore.ErrUsed) {
+			t.Fatalf("a second use must fail, got %v", err)
 		}
 	})
-	t.Run("case=racing invalidations have one winner", func(t *testing.T) {
-		s.CreateAuthorizeCodeSession(ctx, "code-2", request("req-2", "app", "u1"))
+	t.Run("case=racing uses have one winner", func(t *testing.T) {
+		s.Put(ctx, redisstore.Code, "code-2", grant("req-2", "app"), time.Minute)
 		var wins atomic.Int32
 		var wg sync.WaitGroup
 		for range 10 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if s.InvalidateAuthorizeCodeSession(ctx, "code-2") == nil {
+				if s.MarkCodeUsed(ctx, "code-2", time.Minute) == nil {
 					wins.Add(1)
 				}
 			}()
@@ -84,13 +74,9 @@ func TestAuthorizeCodes(t *testing.T) {
 			t.Fatalf("want one winner, got %d", wins.Load())
 		}
 	})
-	t.Run("case=unknown code and deleted client are not found", func(t *testing.T) {
-		if _, err := s.GetAuthorizeCodeSession(ctx, "nope", nil); !errors.Is(err, fosite.ErrNotFound) {
+	t.Run("case=an unknown code is not found", func(t *testing.T) {
+		if _, _, err := s.GetCode(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("got %v", err)
-		}
-		s.CreateAuthorizeCodeSession(ctx, "code-3", request("req-3", "gone", "u1"))
-		if _, err := s.GetAuthorizeCodeSession(ctx, "code-3", nil); !errors.Is(err, fosite.ErrNotFound) {
-			t.Fatalf("a code of a deleted client must be gone, got %v", err)
 		}
 	})
 }
@@ -98,18 +84,23 @@ func TestAuthorizeCodes(t *testing.T) {
 func TestAccessTokens(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	for _, tc := range []struct{ sig, req, client, user string }{
-		{"at-1", "grant-a", "app", "u1"}, {"at-2", "grant-a", "app", "u1"},
-		{"at-3", "grant-b", "other", "u1"}, {"at-4", "grant-c", "app", "u2"},
-		{"at-5", "grant-d", "svc", "svc"},
-	} {
-		if err := s.CreateAccessTokenSession(ctx, tc.sig, request(tc.req, tc.client, tc.user)); err != nil {
+	put := func(sig, req, client, user string, ttl time.Duration) {
+		t.Helper()
+		g := redisstore.Grant{RequestID: req, UserID: user, Data: grant(req, client)}
+		if err := s.PutAccessToken(ctx, sig, g, ttl, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for _, tc := range []struct{ sig, req, client, user string }{
+		{"at-1", "grant-a", "app", "u1"}, {"at-2", "grant-a", "app", "u1"},
+		{"at-3", "grant-b", "other", "u1"}, {"at-4", "grant-c", "app", "u2"},
+		{"at-5", "grant-d", "svc", ""},
+	} {
+		put(tc.sig, tc.req, tc.client, tc.user, time.Minute)
+	}
 	active := func(sig string) bool {
-		_, err := s.GetAccessTokenSession(ctx, sig, nil)
-		if err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		_, err := s.Get(ctx, redisstore.AccessToken, sig)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			t.Fatal(err)
 		}
 		return err == nil
@@ -123,7 +114,7 @@ func TestAccessTokens(t *testing.T) {
 		}
 	})
 	t.Run("case=revoking a user's tokens for one client", func(t *testing.T) {
-		s.CreateAccessTokenSession(ctx, "at-6", request("grant-e", "app", "u1"))
+		put("at-6", "grant-e", "app", "u1", time.Minute)
 		if err := s.RevokeUserClientAccessTokens(ctx, "u1", "app"); err != nil {
 			t.Fatal(err)
 		}
@@ -139,36 +130,46 @@ func TestAccessTokens(t *testing.T) {
 			t.Fatal("only u1's tokens must go")
 		}
 	})
-	t.Run("case=an expired token is not stored", func(t *testing.T) {
-		r := request("grant-f", "app", "u3")
-		r.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(-2*time.Minute))
-		if err := s.CreateAccessTokenSession(ctx, "at-7", r); err != nil {
-			t.Fatal(err)
-		}
+	t.Run("case=a token without time left is not stored", func(t *testing.T) {
+		put("at-7", "grant-f", "app", "u3", 0)
 		if active("at-7") {
 			t.Fatal("expired token session kept")
 		}
 	})
 }
 
-func TestPKCEAndOIDCSessions(t *testing.T) {
+func TestRecordsByID(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	r := request("req-1", "app", "u1")
-	s.CreatePKCERequestSession(ctx, "sig", r)
-	if got, err := s.GetPKCERequestSession(ctx, "sig", nil); err != nil || got.GetID() != "req-1" {
-		t.Fatalf("pkce: %v", err)
+	for _, kind := range []redisstore.Kind{redisstore.PKCE, redisstore.OIDC} {
+		if err := s.Put(ctx, kind, "sig", grant("req-1", "app"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, kind, "sig"); err != nil || string(got) != string(grant("req-1", "app")) {
+			t.Fatalf("%s: %q %v", kind, got, err)
+		}
+		if err := s.Delete(ctx, kind, "sig"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, kind, "sig"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("deleted %s record: %v", kind, err)
+		}
 	}
-	s.DeletePKCERequestSession(ctx, "sig")
-	if _, err := s.GetPKCERequestSession(ctx, "sig", nil); !errors.Is(err, fosite.ErrNotFound) {
-		t.Fatalf("deleted pkce session: %v", err)
+}
+
+func TestClientAssertionsAreSingleUse(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	if err := s.ClientAssertionUnused(ctx, "jti-1"); err != nil {
+		t.Fatalf("a new jti: %v", err)
 	}
-	s.CreateOpenIDConnectSession(ctx, "code", r)
-	if got, err := s.GetOpenIDConnectSession(ctx, "code", r); err != nil || got.GetID() != "req-1" {
-		t.Fatalf("oidc: %v", err)
+	if err := s.MarkClientAssertion(ctx, "jti-1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
 	}
-	s.DeleteOpenIDConnectSession(ctx, "code")
-	if _, err := s.GetOpenIDConnectSession(ctx, "code", r); err == nil {
-		t.Fatal("deleted oidc session found")
+	if err := s.ClientAssertionUnused(ctx, "jti-1"); !errors.Is(err, redisstore.ErrUsed) {
+		t.Fatalf("a used jti: %v", err)
+	}
+	if err := s.MarkClientAssertion(ctx, "jti-1", time.Now().Add(time.Minute)); !errors.Is(err, redisstore.ErrUsed) {
+		t.Fatalf("a second mark: %v", err)
 	}
 }

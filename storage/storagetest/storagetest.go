@@ -4,32 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
-	fosite_storage "github.com/ory/fosite/storage"
-
 	"github.com/latch-idp/latch/storage"
 )
 
-// Options configure the store a case needs.
+// Options say what a backend offers beyond the contract every one fulfils.
 type Options struct {
-	RefreshGracePeriod time.Duration
+	// Transactions: BeginTx starts a real transaction (isolated, rolled
+	// back by Rollback), so the transaction cases apply.
+	Transactions bool
 }
 
-// Store is what a backend under test offers: latch's store, fosite's
-// refresh-token storage, and a view of the mail it enqueued. A backend that
-// also implements fosite/storage.Transactional gets the transaction cases.
+// Store is what a backend under test offers: latch's store and a view of
+// the mail it enqueued.
 type Store interface {
 	storage.Store
-	oauth2.RefreshTokenStorage
-	RevokeRefreshToken(ctx context.Context, requestID string) error
 	// MailOutbox lists the mail enqueued (and committed) so far, oldest
 	// first.
 	MailOutbox(ctx context.Context) ([]storage.MailJob, error)
@@ -37,18 +31,18 @@ type Store interface {
 
 type testCase struct {
 	name string
-	opts Options
-	// transactional cases run only against fosite/storage.Transactional
-	// stores; the others must still be race-free without it.
+	// transactional cases run only against stores with real transactions
+	// (Options.Transactions); the others must hold without them.
 	transactional bool
 	run           func(t *testing.T, s Store)
 }
 
 // Run runs every case, each against a new, empty store from newStore.
-func Run(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
+func Run(t *testing.T, newStore func(t *testing.T) Store, opts Options) {
 	var cases []testCase
 	cases = append(cases, clientCases()...)
 	cases = append(cases, userCases()...)
+	cases = append(cases, userUpdateCases()...)
 	cases = append(cases, backupCodeCases()...)
 	cases = append(cases, totpCases()...)
 	cases = append(cases, consentCases()...)
@@ -56,18 +50,14 @@ func Run(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	cases = append(cases, signingKeyCases()...)
 	cases = append(cases, auditAndMailCases()...)
 
-	probe := newStore(t, Options{})
-	_, transactional := probe.(fosite_storage.Transactional)
-	probe.Close()
-
 	for _, c := range cases {
-		if c.transactional && !transactional {
+		if c.transactional && !opts.Transactions {
 			// Not applicable, rather than skipped: a store without
 			// transactions has no transaction to roll back.
 			continue
 		}
 		t.Run("case="+c.name, func(t *testing.T) {
-			s := newStore(t, c.opts)
+			s := newStore(t)
 			t.Cleanup(s.Close)
 			c.run(t, s)
 		})
@@ -135,43 +125,32 @@ func mustUser(t *testing.T, s Store, email string) storage.User {
 	return u
 }
 
-// newRequest builds the request fosite stores with a refresh token.
-func newRequest(id string, c storage.Client, subject string, expires time.Time) *fosite.Request {
-	sess := storage.NewSession(subject)
-	sess.Role = storage.RoleUser
-	sess.SID = "sid-" + id
-	sess.GrantedAt = time.Now().UTC().Truncate(time.Second)
-	if !expires.IsZero() {
-		sess.SetExpiresAt(fosite.RefreshToken, expires)
+// newToken is a refresh token of family reqID; its request is opaque bytes
+// naming the family.
+func newToken(sig, reqID, clientID, userID string, expires time.Time) storage.RefreshToken {
+	return storage.RefreshToken{
+		Signature: sig, RequestID: reqID, ClientID: clientID, UserID: userID,
+		AccessSignature: "at-" + sig[len("rt-"):], ExpiresAt: expires,
+		Request: []byte(`{"id":"` + reqID + `","client_id":"` + clientID + `"}`),
 	}
-	r := fosite.NewRequest()
-	r.ID = id
-	r.RequestedAt = time.Now().UTC().Truncate(time.Second)
-	r.Client = storage.FositeClient{Client: c}
-	r.RequestedScope = fosite.Arguments{"openid", "offline_access"}
-	r.GrantedScope = fosite.Arguments{"openid", "offline_access"}
-	r.GrantedAudience = fosite.Arguments{c.ID}
-	r.Form = url.Values{"grant_type": {"authorization_code"}}
-	r.Session = sess
-	return r
 }
 
-// setup is a client, a user and one refresh token of family "req-1".
+// setup is a client, a user and one refresh token, rt-1 of family "req-1".
 type setup struct {
 	client storage.Client
 	user   storage.User
-	req    *fosite.Request
+	token  storage.RefreshToken
 }
 
 func newSetup(t *testing.T, s Store) setup {
 	t.Helper()
 	c := mustClient(t, s, confidentialClient("app"))
 	u := mustUser(t, s, "alice@example.com")
-	req := newRequest("req-1", c, u.ID, time.Now().Add(time.Hour))
-	if err := s.CreateRefreshTokenSession(t.Context(), "rt-1", "at-1", req); err != nil {
-		t.Fatalf("CreateRefreshTokenSession: %v", err)
+	tok := newToken("rt-1", "req-1", c.ID, u.ID, time.Now().Add(time.Hour))
+	if err := s.CreateRefreshToken(t.Context(), tok); err != nil {
+		t.Fatalf("CreateRefreshToken: %v", err)
 	}
-	return setup{client: c, user: u, req: req}
+	return setup{client: c, user: u, token: tok}
 }
 
 func wantErr(t *testing.T, what string, err, target error) {
@@ -217,17 +196,15 @@ func effects(kind, to string) storage.Effects {
 	}
 }
 
-// begin starts a transaction of a Transactional store. It is rolled back
-// when the test ends, so that a failing case never leaves a connection
-// busy (closing a pool waits for it); rolling back a committed transaction
-// is a no-op.
-func begin(t *testing.T, s Store, ctx context.Context) (context.Context, fosite_storage.Transactional) {
+// begin starts a transaction. It is rolled back when the test ends, so
+// that a failing case never leaves a connection busy (closing a pool waits
+// for it); rolling back a committed transaction is a no-op.
+func begin(t *testing.T, s Store, ctx context.Context) context.Context {
 	t.Helper()
-	txs := s.(fosite_storage.Transactional)
-	ctx, err := txs.BeginTX(ctx)
-	noErr(t, "BeginTX", err)
-	t.Cleanup(func() { _ = txs.Rollback(ctx) })
-	return ctx, txs
+	ctx, err := s.BeginTx(ctx)
+	noErr(t, "BeginTx", err)
+	t.Cleanup(func() { _ = s.Rollback(ctx) })
+	return ctx
 }
 
 // parallel runs f n times at once and waits for all.
@@ -352,22 +329,19 @@ func clientCases() []testCase {
 			other := mustClient(t, s, confidentialClient("other"))
 			noErr(t, "SaveConsent", s.SaveConsent(t.Context(), storage.Consent{UserID: x.user.ID, ClientID: "app", Scopes: []string{"openid"}}))
 			noErr(t, "SaveConsent", s.SaveConsent(t.Context(), storage.Consent{UserID: x.user.ID, ClientID: "other", Scopes: []string{"openid"}}))
-			noErr(t, "CreateRefreshTokenSession", s.CreateRefreshTokenSession(t.Context(), "rt-other", "at", newRequest("req-o", other, x.user.ID, time.Time{})))
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newToken("rt-other", "req-o", other.ID, x.user.ID, time.Time{})))
 
 			noErr(t, "DeleteClient", s.DeleteClient(t.Context(), "app"))
 			_, err := s.GetClient(t.Context(), "app")
 			wantErr(t, "GetClient", err, storage.ErrNotFound)
 			_, err = s.GetConsent(t.Context(), x.user.ID, "app")
 			wantErr(t, "GetConsent", err, storage.ErrNotFound)
-			_, err = s.GetRefreshToken(t.Context(), "rt-1")
+			_, err = s.GetRefreshToken(t.Context(), "rt-1", 0)
 			wantErr(t, "GetRefreshToken", err, storage.ErrNotFound)
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession", err, fosite.ErrNotFound)
 			// The other client's data stays.
 			_, err = s.GetConsent(t.Context(), x.user.ID, "other")
 			noErr(t, "GetConsent(other)", err)
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-other", nil)
-			noErr(t, "GetRefreshTokenSession(other)", err)
+			wantState(t, s, "rt-other", 0, storage.RefreshActive)
 		}},
 	}
 }
@@ -469,6 +443,11 @@ func userCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
+	}
+}
+
+func userUpdateCases() []testCase {
+	return []testCase{
 		{name: "user-update-applies-mutation-with-effects", run: func(t *testing.T, s Store) {
 			u := mustUser(t, s, "a@example.com")
 			login := time.Now().Add(-time.Minute)
@@ -856,9 +835,9 @@ func consentCases() []testCase {
 			ctx := t.Context()
 			// A second family of alice's at app, one of alice's at other,
 			// one of bob's at app.
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-2", "at", newRequest("req-2", x.client, x.user.ID, time.Time{})))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-o", "at", newRequest("req-o", other, x.user.ID, time.Time{})))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-b", "at", newRequest("req-b", x.client, bob.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-2", "req-2", x.client.ID, x.user.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-o", "req-o", other.ID, x.user.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-b", "req-b", x.client.ID, bob.ID, time.Time{})))
 			noErr(t, "SaveConsent", s.SaveConsent(ctx, storage.Consent{UserID: x.user.ID, ClientID: "app", Scopes: []string{"openid"}}))
 
 			ids, err := s.DeleteConsent(ctx, x.user.ID, "app")
@@ -868,11 +847,8 @@ func consentCases() []testCase {
 			}
 			_, err = s.GetConsent(ctx, x.user.ID, "app")
 			wantErr(t, "GetConsent", err, storage.ErrNotFound)
-			for sig, active := range map[string]bool{"rt-1": false, "rt-2": false, "rt-o": true, "rt-b": true} {
-				_, err := s.GetRefreshTokenSession(ctx, sig, nil)
-				if active && err != nil || !active && !errors.Is(err, fosite.ErrInactiveToken) {
-					t.Errorf("GetRefreshTokenSession(%s) = %v, want active=%v", sig, err, active)
-				}
+			for sig, want := range map[string]storage.RefreshState{"rt-1": storage.RefreshRevoked, "rt-2": storage.RefreshRevoked, "rt-o": storage.RefreshActive, "rt-b": storage.RefreshActive} {
+				wantState(t, s, sig, 0, want)
 			}
 			_, err = s.DeleteConsent(ctx, x.user.ID, "app")
 			wantErr(t, "DeleteConsent again", err, storage.ErrNotFound)
@@ -892,187 +868,140 @@ func consentCases() []testCase {
 // --- refresh tokens ---
 
 func refreshCases() []testCase {
-	return []testCase{
-		{name: "refresh-create-get-round-trips-request-and-session", run: func(t *testing.T, s Store) {
-			x := newSetup(t, s)
-			sess := storage.NewSession("")
-			got, err := s.GetRefreshTokenSession(t.Context(), "rt-1", sess)
-			noErr(t, "GetRefreshTokenSession", err)
-			if got.GetID() != "req-1" || got.GetClient().GetID() != "app" ||
-				!reflect.DeepEqual(got.GetGrantedScopes(), x.req.GrantedScope) ||
-				!reflect.DeepEqual(got.GetRequestedScopes(), x.req.RequestedScope) ||
-				!reflect.DeepEqual(got.GetGrantedAudience(), x.req.GrantedAudience) ||
-				got.GetRequestForm().Get("grant_type") != "authorization_code" ||
-				!got.GetRequestedAt().Equal(x.req.RequestedAt) {
-				t.Errorf("GetRefreshTokenSession = %+v", got)
-			}
-			if got.GetSession() != fosite.Session(sess) {
-				t.Error("the session was not decoded into the session argument")
-			}
-			if sess.GetSubject() != x.user.ID || sess.Role != storage.RoleUser || sess.SID != "sid-req-1" ||
-				!sess.GrantedAt.Equal(x.req.Session.(*storage.Session).GrantedAt) {
-				t.Errorf("session = %+v", sess)
-			}
-			fc, ok := got.GetClient().(storage.FositeClient)
-			if !ok || string(fc.GetHashedSecret()) != string(x.client.SecretHash) || !fc.GetGrantTypes().Has("refresh_token") {
-				t.Errorf("client = %#v, want the stored client as storage.FositeClient", got.GetClient())
-			}
+	var cases []testCase
+	cases = append(cases, refreshRecordCases()...)
+	cases = append(cases, refreshRotationCases()...)
+	cases = append(cases, refreshGraceCases()...)
+	cases = append(cases, refreshRevocationCases()...)
+	cases = append(cases, transactionCases()...)
+	return cases
+}
 
-			rec, err := s.GetRefreshToken(t.Context(), "rt-1")
+// state reads a token's state with the grace period.
+func state(t *testing.T, s Store, sig string, grace time.Duration) storage.RefreshState {
+	t.Helper()
+	rec, err := s.GetRefreshToken(t.Context(), sig, grace)
+	noErr(t, "GetRefreshToken("+sig+")", err)
+	return rec.State
+}
+
+func wantState(t *testing.T, s Store, sig string, grace time.Duration, want storage.RefreshState) {
+	t.Helper()
+	if got := state(t, s, sig, grace); got != want {
+		t.Errorf("state of %s = %v, want %v", sig, got, want)
+	}
+}
+
+func refreshRecordCases() []testCase {
+	return []testCase{
+		{name: "refresh-create-get-round-trips-the-record", run: func(t *testing.T, s Store) {
+			x := newSetup(t, s)
+			rec, err := s.GetRefreshToken(t.Context(), "rt-1", 0)
 			noErr(t, "GetRefreshToken", err)
-			wantExp := x.req.Session.GetExpiresAt(fosite.RefreshToken)
 			if rec.Signature != "rt-1" || rec.RequestID != "req-1" || rec.ClientID != "app" || rec.UserID != x.user.ID ||
-				rec.AccessSignature != "at-1" || !rec.Active || !rec.RotatedAt.IsZero() || !rec.RevokedAt.IsZero() ||
-				rec.ExpiresAt.Sub(wantExp).Abs() > time.Millisecond || len(rec.Request) == 0 {
+				rec.AccessSignature != "at-1" || !rec.Active || rec.State != storage.RefreshActive ||
+				!rec.RotatedAt.IsZero() || !rec.RevokedAt.IsZero() ||
+				rec.ExpiresAt.Sub(x.token.ExpiresAt).Abs() > time.Millisecond || !reflect.DeepEqual(rec.Request, x.token.Request) {
 				t.Errorf("GetRefreshToken = %+v", rec)
 			}
 			recent(t, "CreatedAt", rec.CreatedAt)
-			if id, err := storage.RequestClientID(rec.Request); err != nil || id != "app" {
-				t.Errorf("RequestClientID = %q, %v", id, err)
-			}
 		}},
-		{name: "refresh-nil-session-argument-works", run: func(t *testing.T, s Store) {
+		{name: "refresh-without-user-or-expiry", run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
-			got, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			noErr(t, "GetRefreshTokenSession(nil session)", err)
-			if got.GetSession() == nil || got.GetSession().GetSubject() != x.user.ID {
-				t.Errorf("session = %#v", got.GetSession())
-			}
-			// A request stored without a session works too, without a user.
-			req := newRequest("req-2", x.client, "", time.Time{})
-			req.Session = nil
-			noErr(t, "CreateRefreshTokenSession(nil session)", s.CreateRefreshTokenSession(t.Context(), "rt-2", "at-2", req))
-			got, err = s.GetRefreshTokenSession(t.Context(), "rt-2", nil)
-			noErr(t, "GetRefreshTokenSession", err)
-			if got.GetID() != "req-2" {
-				t.Errorf("ID = %q", got.GetID())
-			}
-			rec, err := s.GetRefreshToken(t.Context(), "rt-2")
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newToken("rt-2", "req-2", x.client.ID, "", time.Time{})))
+			rec, err := s.GetRefreshToken(t.Context(), "rt-2", 0)
 			noErr(t, "GetRefreshToken", err)
-			if rec.UserID != "" || !rec.ExpiresAt.IsZero() {
-				t.Errorf("record of a sessionless token = %+v", rec)
+			if rec.RequestID != "req-2" || rec.UserID != "" || !rec.ExpiresAt.IsZero() || rec.State != storage.RefreshActive {
+				t.Errorf("record of a token without user and expiry = %+v", rec)
 			}
 		}},
 		{name: "refresh-unknown-not-found", run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
-			_, err := s.GetRefreshTokenSession(t.Context(), "nope", nil)
-			wantErr(t, "GetRefreshTokenSession", err, fosite.ErrNotFound)
-			wantErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "req-1", "nope"), fosite.ErrNotFound)
-			wantErr(t, "DeleteRefreshTokenSession", s.DeleteRefreshTokenSession(t.Context(), "nope"), fosite.ErrNotFound)
-			_, err = s.GetRefreshToken(t.Context(), "nope")
+			_, err := s.GetRefreshToken(t.Context(), "nope", 0)
 			wantErr(t, "GetRefreshToken", err, storage.ErrNotFound)
-			noErr(t, "RevokeRefreshToken(unknown family)", s.RevokeRefreshToken(t.Context(), "no-such-request"))
+			wantErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "nope", 0), storage.ErrNotFound)
+			wantErr(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(t.Context(), "nope"), storage.ErrNotFound)
+			noErr(t, "RevokeRefreshFamily(unknown family)", s.RevokeRefreshFamily(t.Context(), "no-such-request", storage.Effects{}))
 			// A token for a client that does not exist is refused.
-			ghost := x.client
-			ghost.ID = "ghost"
-			if err := s.CreateRefreshTokenSession(t.Context(), "rt-g", "at", newRequest("req-g", ghost, "", time.Time{})); err == nil {
-				t.Error("CreateRefreshTokenSession accepted an unknown client")
-			}
-			wantErr(t, "CreateRefreshTokenSession(same signature)", s.CreateRefreshTokenSession(t.Context(), "rt-1", "at", x.req), storage.ErrAlreadyExists)
+			wantErr(t, "CreateRefreshToken(unknown client)", s.CreateRefreshToken(t.Context(), newToken("rt-g", "req-g", "ghost", "", time.Time{})), storage.ErrNotFound)
+			wantErr(t, "CreateRefreshToken(same signature)", s.CreateRefreshToken(t.Context(), x.token), storage.ErrAlreadyExists)
 		}},
-		{name: "refresh-rotated-returns-request-and-inactive-token", run: func(t *testing.T, s Store) {
-			newSetup(t, s)
-			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "req-1", "rt-1"))
-			got, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession(rotated)", err, fosite.ErrInactiveToken)
-			if got == nil || got.GetID() != "req-1" {
-				t.Fatalf("GetRefreshTokenSession(rotated) returned %v, want the request (fosite revokes its family)", got)
+		{name: "refresh-delete-expired-keeps-live-and-unexpiring-tokens", run: func(t *testing.T, s Store) {
+			x := newSetup(t, s) // rt-1 expires in an hour
+			ctx := t.Context()
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-old", "req-old", x.client.ID, x.user.ID, time.Now().Add(-time.Hour))))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-forever", "req-f", x.client.ID, x.user.ID, time.Time{})))
+			// A rotated but unexpired token stays, for reuse detection.
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-rotated", "req-r", x.client.ID, x.user.ID, time.Now().Add(time.Hour))))
+			noErr(t, "rotate", s.RotateRefreshToken(ctx, "rt-rotated", 0))
+
+			n, err := s.DeleteExpiredRefreshTokens(ctx, time.Now())
+			noErr(t, "DeleteExpiredRefreshTokens", err)
+			if n != 1 {
+				t.Errorf("DeleteExpiredRefreshTokens = %d, want 1", n)
 			}
-			rec, err := s.GetRefreshToken(t.Context(), "rt-1")
+			_, err = s.GetRefreshToken(ctx, "rt-old", 0)
+			wantErr(t, "GetRefreshToken(expired)", err, storage.ErrNotFound)
+			for _, sig := range []string{"rt-1", "rt-forever", "rt-rotated"} {
+				_, err := s.GetRefreshToken(ctx, sig, 0)
+				noErr(t, "GetRefreshToken("+sig+")", err)
+			}
+		}},
+	}
+}
+
+func refreshRotationCases() []testCase {
+	return []testCase{
+		{name: "refresh-rotated-is-kept-and-recognised-as-rotated", run: func(t *testing.T, s Store) {
+			newSetup(t, s)
+			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "rt-1", 0))
+			rec, err := s.GetRefreshToken(t.Context(), "rt-1", 0)
 			noErr(t, "GetRefreshToken", err)
-			if rec.Active || rec.RotatedAt.IsZero() || !rec.RevokedAt.IsZero() {
+			if rec.Active || rec.State != storage.RefreshRotated || rec.RotatedAt.IsZero() || !rec.RevokedAt.IsZero() || rec.RequestID != "req-1" {
 				t.Errorf("rotated record = %+v, want kept, inactive, rotated_at set", rec)
 			}
 			recent(t, "RotatedAt", rec.RotatedAt)
-			wantErr(t, "RotateRefreshToken again", s.RotateRefreshToken(t.Context(), "req-1", "rt-1"), fosite.ErrInactiveToken)
+			wantErr(t, "RotateRefreshToken again", s.RotateRefreshToken(t.Context(), "rt-1", 0), storage.ErrInactive)
 		}},
-		{name: "refresh-delete-deactivates-and-keeps-the-token", run: func(t *testing.T, s Store) {
+		{name: "refresh-deactivate-keeps-the-token-inactive-not-rotated", run: func(t *testing.T, s Store) {
 			newSetup(t, s)
-			noErr(t, "DeleteRefreshTokenSession", s.DeleteRefreshTokenSession(t.Context(), "rt-1"))
-			got, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession(deleted)", err, fosite.ErrInactiveToken)
-			if got == nil || got.GetID() != "req-1" {
-				t.Errorf("GetRefreshTokenSession(deleted) returned %v, want the request", got)
-			}
-		}},
-		{name: "refresh-revoke-by-request-id-reaches-the-whole-family", run: func(t *testing.T, s Store) {
-			x := newSetup(t, s)
-			ctx := t.Context()
-			// Rotate rt-1 → rt-2 → rt-3; another family stays alone.
-			noErr(t, "rotate", s.RotateRefreshToken(ctx, "req-1", "rt-1"))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-2", "at-2", x.req))
-			noErr(t, "rotate", s.RotateRefreshToken(ctx, "req-1", "rt-2"))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-3", "at-3", x.req))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-x", "at-x", newRequest("req-x", x.client, x.user.ID, time.Time{})))
-
-			noErr(t, "RevokeRefreshToken", s.RevokeRefreshToken(ctx, "req-1"))
-			for _, sig := range []string{"rt-1", "rt-2", "rt-3"} {
-				got, err := s.GetRefreshTokenSession(ctx, sig, nil)
-				wantErr(t, "GetRefreshTokenSession("+sig+")", err, fosite.ErrInactiveToken)
-				if got == nil {
-					t.Errorf("GetRefreshTokenSession(%s) returned no request", sig)
-				}
-				rec, err := s.GetRefreshToken(ctx, sig)
-				noErr(t, "GetRefreshToken", err)
-				if rec.Active || rec.RevokedAt.IsZero() {
-					t.Errorf("%s after revocation: %+v", sig, rec)
-				}
-			}
-			_, err := s.GetRefreshTokenSession(ctx, "rt-x", nil)
-			noErr(t, "GetRefreshTokenSession(other family)", err)
-			noErr(t, "RevokeRefreshToken again", s.RevokeRefreshToken(ctx, "req-1"))
-		}},
-		{name: "refresh-revoke-family-writes-effects", run: func(t *testing.T, s Store) {
-			x := newSetup(t, s)
-			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(t.Context(), "req-1", effects("refresh_token_reuse", "a@example.com")))
-			_, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession", err, fosite.ErrInactiveToken)
-			ev := audit(t, s, "")
-			if len(ev) != 1 || ev[0].Kind != "refresh_token_reuse" {
-				t.Errorf("audit = %+v", ev)
-			}
-			if m := outbox(t, s); len(m) != 1 || m[0].Template != "refresh_token_reuse" {
-				t.Errorf("mail = %+v", m)
-			}
-			_ = x
+			noErr(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(t.Context(), "rt-1"))
+			wantState(t, s, "rt-1", 0, storage.RefreshInactive)
+			wantErr(t, "RotateRefreshToken(deactivated)", s.RotateRefreshToken(t.Context(), "rt-1", 0), storage.ErrInactive)
 		}},
 		{name: "refresh-parallel-rotations-one-winner", run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
-			tx, transactional := s.(fosite_storage.Transactional)
 			const n = 8
 			var wins atomic.Int32
 			parallel(n, func(i int) {
-				// As fosite's refresh handler does: read the token, then
-				// rotate it and store its successor in one transaction.
+				// As the protocol's refresh handler does: read the token,
+				// then rotate it and store its successor in one
+				// transaction.
 				ctx := t.Context()
-				if _, err := s.GetRefreshTokenSession(ctx, "rt-1", nil); err != nil {
-					if !errors.Is(err, fosite.ErrInactiveToken) {
-						t.Errorf("GetRefreshTokenSession: %v", err)
+				if rec, err := s.GetRefreshToken(ctx, "rt-1", 0); err != nil || !rec.State.Honoured() {
+					if err != nil {
+						t.Errorf("GetRefreshToken: %v", err)
 					}
 					return
 				}
-				if transactional {
-					var err error
-					if ctx, err = tx.BeginTX(ctx); err != nil {
-						t.Errorf("BeginTX: %v", err)
-						return
-					}
+				ctx, err := s.BeginTx(ctx)
+				if err != nil {
+					t.Errorf("BeginTx: %v", err)
+					return
 				}
-				err := s.RotateRefreshToken(ctx, "req-1", "rt-1")
+				err = s.RotateRefreshToken(ctx, "rt-1", 0)
 				if err == nil {
-					err = s.CreateRefreshTokenSession(ctx, fmt.Sprintf("rt-next-%d", i), "at", x.req)
+					err = s.CreateRefreshToken(ctx, newToken(fmt.Sprintf("rt-next-%d", i), "req-1", x.client.ID, x.user.ID, time.Time{}))
 				}
-				if transactional {
-					if err == nil {
-						err = tx.Commit(ctx)
-					} else if rbErr := tx.Rollback(ctx); rbErr != nil {
-						t.Errorf("Rollback: %v", rbErr)
-					}
+				if err == nil {
+					err = s.Commit(ctx)
+				} else if rbErr := s.Rollback(ctx); rbErr != nil {
+					t.Errorf("Rollback: %v", rbErr)
 				}
 				switch {
 				case err == nil:
 					wins.Add(1)
-				case !errors.Is(err, fosite.ErrInactiveToken) && !errors.Is(err, fosite.ErrSerializationFailure):
+				case !errors.Is(err, storage.ErrInactive) && !errors.Is(err, storage.ErrConflict):
 					t.Errorf("rotation %d: %v", i, err)
 				}
 			})
@@ -1081,7 +1010,7 @@ func refreshCases() []testCase {
 			}
 			successors := 0
 			for i := range n {
-				if _, err := s.GetRefreshToken(t.Context(), fmt.Sprintf("rt-next-%d", i)); err == nil {
+				if _, err := s.GetRefreshToken(t.Context(), fmt.Sprintf("rt-next-%d", i), 0); err == nil {
 					successors++
 				}
 			}
@@ -1089,57 +1018,94 @@ func refreshCases() []testCase {
 				t.Errorf("%d successor tokens stored, want 1", successors)
 			}
 		}},
-		{name: "refresh-grace-period-honours-a-just-rotated-token", opts: Options{RefreshGracePeriod: time.Hour}, run: func(t *testing.T, s Store) {
+	}
+}
+
+func refreshGraceCases() []testCase {
+	return []testCase{
+		{name: "refresh-grace-period-honours-a-just-rotated-token", run: func(t *testing.T, s Store) {
 			newSetup(t, s)
 			ctx := t.Context()
-			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "req-1", "rt-1"))
-			got, err := s.GetRefreshTokenSession(ctx, "rt-1", nil)
-			noErr(t, "GetRefreshTokenSession within the grace period", err)
-			if got.GetID() != "req-1" {
-				t.Errorf("ID = %q", got.GetID())
-			}
-			noErr(t, "RotateRefreshToken within the grace period", s.RotateRefreshToken(ctx, "req-1", "rt-1"))
+			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", time.Hour))
+			wantState(t, s, "rt-1", time.Hour, storage.RefreshInGrace)
+			// The same token without a grace period is plainly rotated.
+			wantState(t, s, "rt-1", 0, storage.RefreshRotated)
+			noErr(t, "RotateRefreshToken within the grace period", s.RotateRefreshToken(ctx, "rt-1", time.Hour))
+			wantErr(t, "RotateRefreshToken without a grace period", s.RotateRefreshToken(ctx, "rt-1", 0), storage.ErrInactive)
 			// Revocation ends the grace.
-			noErr(t, "RevokeRefreshToken", s.RevokeRefreshToken(ctx, "req-1"))
-			_, err = s.GetRefreshTokenSession(ctx, "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession after revocation", err, fosite.ErrInactiveToken)
-			wantErr(t, "RotateRefreshToken after revocation", s.RotateRefreshToken(ctx, "req-1", "rt-1"), fosite.ErrInactiveToken)
+			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(ctx, "req-1", storage.Effects{}))
+			wantState(t, s, "rt-1", time.Hour, storage.RefreshRevoked)
+			wantErr(t, "RotateRefreshToken after revocation", s.RotateRefreshToken(ctx, "rt-1", time.Hour), storage.ErrInactive)
 		}},
-		{name: "refresh-grace-period-covers-rotation-not-deletion", opts: Options{RefreshGracePeriod: time.Hour}, run: func(t *testing.T, s Store) {
+		{name: "refresh-grace-period-covers-rotation-not-deactivation", run: func(t *testing.T, s Store) {
 			newSetup(t, s)
-			noErr(t, "DeleteRefreshTokenSession", s.DeleteRefreshTokenSession(t.Context(), "rt-1"))
-			_, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession(deleted)", err, fosite.ErrInactiveToken)
+			noErr(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(t.Context(), "rt-1"))
+			wantState(t, s, "rt-1", time.Hour, storage.RefreshInactive)
+			wantErr(t, "RotateRefreshToken(deactivated)", s.RotateRefreshToken(t.Context(), "rt-1", time.Hour), storage.ErrInactive)
 		}},
-		{name: "refresh-grace-period-ends", opts: Options{RefreshGracePeriod: time.Second}, run: func(t *testing.T, s Store) {
+		{name: "refresh-grace-period-ends", run: func(t *testing.T, s Store) {
 			newSetup(t, s)
-			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "req-1", "rt-1"))
+			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "rt-1", time.Second))
 			time.Sleep(1200 * time.Millisecond)
-			_, err := s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession after the grace period", err, fosite.ErrInactiveToken)
-			wantErr(t, "RotateRefreshToken after the grace period", s.RotateRefreshToken(t.Context(), "req-1", "rt-1"), fosite.ErrInactiveToken)
+			wantState(t, s, "rt-1", time.Second, storage.RefreshRotated)
+			wantErr(t, "RotateRefreshToken after the grace period", s.RotateRefreshToken(t.Context(), "rt-1", time.Second), storage.ErrInactive)
+		}},
+	}
+}
+
+func refreshRevocationCases() []testCase {
+	return []testCase{
+		{name: "refresh-revoke-family-reaches-the-whole-family", run: func(t *testing.T, s Store) {
+			x := newSetup(t, s)
+			ctx := t.Context()
+			// Rotate rt-1 → rt-2 → rt-3; another family stays alone.
+			noErr(t, "rotate", s.RotateRefreshToken(ctx, "rt-1", 0))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-2", "req-1", x.client.ID, x.user.ID, time.Time{})))
+			noErr(t, "rotate", s.RotateRefreshToken(ctx, "rt-2", 0))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-3", "req-1", x.client.ID, x.user.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-x", "req-x", x.client.ID, x.user.ID, time.Time{})))
+
+			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(ctx, "req-1", storage.Effects{}))
+			for _, sig := range []string{"rt-1", "rt-2", "rt-3"} {
+				rec, err := s.GetRefreshToken(ctx, sig, time.Hour)
+				noErr(t, "GetRefreshToken", err)
+				if rec.Active || rec.RevokedAt.IsZero() || rec.State != storage.RefreshRevoked {
+					t.Errorf("%s after revocation: %+v", sig, rec)
+				}
+			}
+			wantState(t, s, "rt-x", 0, storage.RefreshActive)
+			noErr(t, "RevokeRefreshFamily again", s.RevokeRefreshFamily(ctx, "req-1", storage.Effects{}))
+		}},
+		{name: "refresh-revoke-family-writes-effects", run: func(t *testing.T, s Store) {
+			newSetup(t, s)
+			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(t.Context(), "req-1", effects("refresh_token_reuse", "a@example.com")))
+			wantState(t, s, "rt-1", 0, storage.RefreshRevoked)
+			ev := audit(t, s, "")
+			if len(ev) != 1 || ev[0].Kind != "refresh_token_reuse" {
+				t.Errorf("audit = %+v", ev)
+			}
+			if m := outbox(t, s); len(m) != 1 || m[0].Template != "refresh_token_reuse" {
+				t.Errorf("mail = %+v", m)
+			}
 		}},
 		{name: "refresh-revoke-user-tokens", run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
 			bob := mustUser(t, s, "bob@example.com")
 			ctx := t.Context()
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-2", "at", newRequest("req-2", x.client, x.user.ID, time.Time{})))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-b", "at", newRequest("req-b", x.client, bob.ID, time.Time{})))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-n", "at", newRequest("req-n", x.client, "", time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-2", "req-2", x.client.ID, x.user.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-b", "req-b", x.client.ID, bob.ID, time.Time{})))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-n", "req-n", x.client.ID, "", time.Time{})))
 			// A family already revoked is not reported again.
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-3", "at", newRequest("req-3", x.client, x.user.ID, time.Time{})))
-			noErr(t, "RevokeRefreshToken", s.RevokeRefreshToken(ctx, "req-3"))
+			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-3", "req-3", x.client.ID, x.user.ID, time.Time{})))
+			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(ctx, "req-3", storage.Effects{}))
 
 			ids, err := s.RevokeUserRefreshTokens(ctx, x.user.ID, effects("sessions_revoked", "a@example.com"))
 			noErr(t, "RevokeUserRefreshTokens", err)
 			if !reflect.DeepEqual(ids, []string{"req-1", "req-2"}) {
 				t.Errorf("RevokeUserRefreshTokens = %v, want [req-1 req-2]", ids)
 			}
-			for sig, active := range map[string]bool{"rt-1": false, "rt-2": false, "rt-b": true, "rt-n": true} {
-				_, err := s.GetRefreshTokenSession(ctx, sig, nil)
-				if active && err != nil || !active && !errors.Is(err, fosite.ErrInactiveToken) {
-					t.Errorf("GetRefreshTokenSession(%s) = %v, want active=%v", sig, err, active)
-				}
+			for sig, want := range map[string]storage.RefreshState{"rt-1": storage.RefreshRevoked, "rt-2": storage.RefreshRevoked, "rt-b": storage.RefreshActive, "rt-n": storage.RefreshActive} {
+				wantState(t, s, sig, 0, want)
 			}
 			if a := audit(t, s, x.user.ID); len(a) != 1 || a[0].Kind != "sessions_revoked" {
 				t.Errorf("audit = %+v", a)
@@ -1153,46 +1119,29 @@ func refreshCases() []testCase {
 				t.Errorf("RevokeUserRefreshTokens again = %v, want none", ids)
 			}
 		}},
-		{name: "refresh-delete-expired-keeps-live-and-unexpiring-tokens", run: func(t *testing.T, s Store) {
-			x := newSetup(t, s) // rt-1 expires in an hour
-			ctx := t.Context()
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-old", "at", newRequest("req-old", x.client, x.user.ID, time.Now().Add(-time.Hour))))
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-forever", "at", newRequest("req-f", x.client, x.user.ID, time.Time{})))
-			// A rotated but unexpired token stays, for reuse detection.
-			noErr(t, "create", s.CreateRefreshTokenSession(ctx, "rt-rotated", "at", newRequest("req-r", x.client, x.user.ID, time.Now().Add(time.Hour))))
-			noErr(t, "rotate", s.RotateRefreshToken(ctx, "req-r", "rt-rotated"))
+	}
+}
 
-			n, err := s.DeleteExpiredRefreshTokens(ctx, time.Now())
-			noErr(t, "DeleteExpiredRefreshTokens", err)
-			if n != 1 {
-				t.Errorf("DeleteExpiredRefreshTokens = %d, want 1", n)
-			}
-			_, err = s.GetRefreshToken(ctx, "rt-old")
-			wantErr(t, "GetRefreshToken(expired)", err, storage.ErrNotFound)
-			for _, sig := range []string{"rt-1", "rt-forever", "rt-rotated"} {
-				_, err := s.GetRefreshToken(ctx, sig)
-				noErr(t, "GetRefreshToken("+sig+")", err)
-			}
-		}},
+func transactionCases() []testCase {
+	return []testCase{
 		{name: "transaction-rolled-back-leaves-nothing", transactional: true, run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
-			ctx, txs := begin(t, s, t.Context())
-			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "req-1", "rt-1"))
-			noErr(t, "CreateRefreshTokenSession", s.CreateRefreshTokenSession(ctx, "rt-2", "at-2", x.req))
+			ctx := begin(t, s, t.Context())
+			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", 0))
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newToken("rt-2", "req-1", x.client.ID, x.user.ID, time.Time{})))
 			_, err := s.UpdateUser(ctx, x.user.ID, effects("password_changed", "a@example.com"), func(u *storage.User) error {
 				u.PasswordHash = "changed"
 				return nil
 			})
 			noErr(t, "UpdateUser in the transaction", err)
 			// Inside, the transaction sees its own changes.
-			_, err = s.GetRefreshTokenSession(ctx, "rt-2", nil)
-			noErr(t, "GetRefreshTokenSession inside", err)
-			noErr(t, "Rollback", txs.Rollback(ctx))
+			_, err = s.GetRefreshToken(ctx, "rt-2", 0)
+			noErr(t, "GetRefreshToken inside", err)
+			noErr(t, "Rollback", s.Rollback(ctx))
 
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-2", nil)
-			wantErr(t, "GetRefreshTokenSession(created, rolled back)", err, fosite.ErrNotFound)
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			noErr(t, "GetRefreshTokenSession(rotated, rolled back)", err)
+			_, err = s.GetRefreshToken(t.Context(), "rt-2", 0)
+			wantErr(t, "GetRefreshToken(created, rolled back)", err, storage.ErrNotFound)
+			wantState(t, s, "rt-1", 0, storage.RefreshActive)
 			u, err := s.GetUser(t.Context(), x.user.ID)
 			noErr(t, "GetUser", err)
 			if u.PasswordHash == "changed" {
@@ -1207,50 +1156,54 @@ func refreshCases() []testCase {
 		}},
 		{name: "transaction-committed-keeps-everything", transactional: true, run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
-			ctx, txs := begin(t, s, t.Context())
-			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "req-1", "rt-1"))
-			noErr(t, "CreateRefreshTokenSession", s.CreateRefreshTokenSession(ctx, "rt-2", "at-2", x.req))
+			ctx := begin(t, s, t.Context())
+			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", 0))
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newToken("rt-2", "req-1", x.client.ID, x.user.ID, time.Time{})))
 			noErr(t, "EnqueueMail", s.EnqueueMail(ctx, storage.MailJob{To: "a@example.com", Template: "t"}))
 			// Outside, nothing shows before the commit.
-			_, err := s.GetRefreshTokenSession(t.Context(), "rt-2", nil)
-			wantErr(t, "GetRefreshTokenSession outside, before commit", err, fosite.ErrNotFound)
-			noErr(t, "Commit", txs.Commit(ctx))
-			noErr(t, "Rollback after Commit", txs.Rollback(ctx))
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-2", nil)
-			noErr(t, "GetRefreshTokenSession(committed)", err)
-			_, err = s.GetRefreshTokenSession(t.Context(), "rt-1", nil)
-			wantErr(t, "GetRefreshTokenSession(rotated)", err, fosite.ErrInactiveToken)
+			_, err := s.GetRefreshToken(t.Context(), "rt-2", 0)
+			wantErr(t, "GetRefreshToken outside, before commit", err, storage.ErrNotFound)
+			noErr(t, "Commit", s.Commit(ctx))
+			noErr(t, "Rollback after Commit", s.Rollback(ctx))
+			wantState(t, s, "rt-2", 0, storage.RefreshActive)
+			wantState(t, s, "rt-1", 0, storage.RefreshRotated)
 			if m := outbox(t, s); len(m) != 1 {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
 		{name: "transaction-get-locks-the-token-until-commit", transactional: true, run: func(t *testing.T, s Store) {
 			newSetup(t, s)
-			ctxA, txs := begin(t, s, t.Context())
-			_, err := s.GetRefreshTokenSession(ctxA, "rt-1", nil)
-			noErr(t, "GetRefreshTokenSession(A)", err)
+			ctxA := begin(t, s, t.Context())
+			_, err := s.GetRefreshToken(ctxA, "rt-1", 0)
+			noErr(t, "GetRefreshToken(A)", err)
 
-			done := make(chan error, 1)
+			done := make(chan storage.RefreshToken, 1)
 			go func() {
-				ctxB, err := txs.BeginTX(t.Context())
+				ctxB, err := s.BeginTx(t.Context())
 				if err != nil {
-					done <- err
+					t.Errorf("BeginTx(B): %v", err)
+					done <- storage.RefreshToken{}
 					return
 				}
-				defer txs.Rollback(ctxB)
-				_, err = s.GetRefreshTokenSession(ctxB, "rt-1", nil)
-				done <- err
+				defer s.Rollback(ctxB)
+				rec, err := s.GetRefreshToken(ctxB, "rt-1", 0)
+				if err != nil {
+					t.Errorf("GetRefreshToken(B): %v", err)
+				}
+				done <- rec
 			}()
 			select {
-			case err := <-done:
-				t.Fatalf("a second transaction read the token while the first held it (err %v)", err)
+			case rec := <-done:
+				t.Fatalf("a second transaction read the token while the first held it (%+v)", rec)
 			case <-time.After(300 * time.Millisecond):
 			}
-			noErr(t, "RotateRefreshToken(A)", s.RotateRefreshToken(ctxA, "req-1", "rt-1"))
-			noErr(t, "Commit(A)", txs.Commit(ctxA))
+			noErr(t, "RotateRefreshToken(A)", s.RotateRefreshToken(ctxA, "rt-1", 0))
+			noErr(t, "Commit(A)", s.Commit(ctxA))
 			select {
-			case err := <-done:
-				wantErr(t, "GetRefreshTokenSession(B) after A rotated", err, fosite.ErrInactiveToken)
+			case rec := <-done:
+				if rec.State != storage.RefreshRotated {
+					t.Errorf("GetRefreshToken(B) after A rotated: state %v, want rotated", rec.State)
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the second transaction is still blocked after the first committed")
 			}

@@ -1,4 +1,4 @@
-package storage
+package provider
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/latch-idp/latch/storage"
 )
 
 // Session is latch's fosite session, persisted with every grant. It carries
@@ -65,7 +67,7 @@ type storedRequest struct {
 func MarshalRequest(r fosite.Requester) ([]byte, error) {
 	sess, err := json.Marshal(r.GetSession())
 	if err != nil {
-		return nil, fmt.Errorf("storage: encode session: %w", err)
+		return nil, fmt.Errorf("provider: encode session: %w", err)
 	}
 	return json.Marshal(storedRequest{
 		ID:                r.GetID(),
@@ -102,7 +104,7 @@ func RequestClientID(data []byte) (string, error) {
 		ClientID string `json:"client_id"`
 	}
 	if err := json.Unmarshal(data, &sr); err != nil {
-		return "", fmt.Errorf("storage: decode request: %w", err)
+		return "", fmt.Errorf("provider: decode request: %w", err)
 	}
 	return sr.ClientID, nil
 }
@@ -112,14 +114,14 @@ func RequestClientID(data []byte) (string, error) {
 func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client) (*fosite.Request, error) {
 	var sr storedRequest
 	if err := json.Unmarshal(data, &sr); err != nil {
-		return nil, fmt.Errorf("storage: decode request: %w", err)
+		return nil, fmt.Errorf("provider: decode request: %w", err)
 	}
 	if session == nil {
 		session = NewSession("")
 	}
 	if len(sr.Session) > 0 && string(sr.Session) != "null" {
 		if err := json.Unmarshal(sr.Session, session); err != nil {
-			return nil, fmt.Errorf("storage: decode session: %w", err)
+			return nil, fmt.Errorf("provider: decode session: %w", err)
 		}
 	}
 	if sr.Form == nil {
@@ -141,7 +143,7 @@ func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client)
 // FositeClient adapts a Client to fosite.Client, for requests rebuilt from
 // storage. The hashed secret is the keyed hash that provider's hasher
 // compares against. provider extends it with the OpenID Connect methods.
-type FositeClient struct{ Client }
+type FositeClient struct{ storage.Client }
 
 var _ fosite.Client = FositeClient{}
 
