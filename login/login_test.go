@@ -1,22 +1,18 @@
 package login_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latch-idp/latch/flow"
-	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
-	"github.com/latch-idp/latch/storage/memory"
 	"github.com/latch-idp/latch/web/webtest"
 )
 
@@ -541,55 +537,6 @@ func TestReset(t *testing.T) {
 		c := e.NewClient()
 		for _, tok := range []string{"", "abc", "YWJj.1.YWJj", u.ID + ".99999999999.AAAA"} {
 			webtest.MustStatus(t, c.Get(t, "/reset?token="+url.QueryEscape(tok)), http.StatusBadRequest)
-		}
-	})
-}
-
-func TestBootstrap(t *testing.T) {
-	ctx := context.Background()
-	hasher := password.NewHasher(webtest.TestParams, 4, time.Second)
-	checker := password.Checker{Policy: password.DefaultPolicy()}
-	t.Run("case=creates the admin once, verified, with must-change", func(t *testing.T) {
-		store := memory.New(memory.Options{})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		created := 0
-		for i := 0; i < 5; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := login.Bootstrap(ctx, store, hasher, checker, "Admin@Example.com", "a long admin passphrase")
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					mu.Lock()
-					created++
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		if created != 1 {
-			t.Fatalf("created %d admins", created)
-		}
-		u, err := store.GetUserByEmail(ctx, "admin@example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if u.Role != storage.RoleAdmin || !u.PasswordMustChange || !u.EmailVerified {
-			t.Errorf("admin = %+v", u)
-		}
-		if ok, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", "a long admin passphrase"); ok || err != nil {
-			t.Errorf("second bootstrap: %v %v", ok, err)
-		}
-	})
-	t.Run("case=refuses a short or common password", func(t *testing.T) {
-		store := memory.New(memory.Options{})
-		for _, bad := range []string{"short", "password123"} {
-			if _, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", bad); err == nil {
-				t.Errorf("%q accepted", bad)
-			}
 		}
 	})
 }

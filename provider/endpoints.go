@@ -200,11 +200,7 @@ func (h *Handler) revokeForReuse(ctx context.Context, rt storage.RefreshToken, i
 	}
 	h.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", rt.ClientID, "user_id", rt.UserID, "scope", h.cfg.ReuseRevokes)
 	if h.cfg.ReuseRevokes == ReuseRevokesUser && rt.UserID != "" {
-		families, err := h.store.RevokeUserRefreshTokens(ctx, rt.UserID, fx)
-		if err != nil {
-			return err
-		}
-		return h.revokeVolatile(ctx, rt.UserID, families)
+		return h.revoker.RevokeUserWith(ctx, rt.UserID, fx)
 	}
 	if err := h.store.RevokeRefreshFamily(ctx, rt.RequestID, fx); err != nil {
 		return err

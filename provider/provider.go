@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
 	redisstore "github.com/latch-idp/latch/storage/redis"
 )
 
@@ -99,9 +101,13 @@ type Handler struct {
 	strategy  *strategy
 	idSigner  jwt.Signer
 	discovery []byte
-	// Revoker is exported through the Handler: login and account call
-	// RevokeUser and RevokeClientGrant on it.
-	*Revoker
+	revoker   UserRevoker
+}
+
+// UserRevoker ends everything a user holds (accounts.Revocation), with fx
+// written in the same write as the refresh tokens' revocation.
+type UserRevoker interface {
+	RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error
 }
 
 // Deps are the Handler's dependencies.
@@ -114,7 +120,10 @@ type Deps struct {
 	Box      *secret.Box
 	Pages    Pages
 	JWKS     http.Handler // serves the JWK Set (package keys)
-	Log      *slog.Logger
+	// Revocation ends what a user holds when a refresh token is reused
+	// under LATCH_REFRESH_REUSE_REVOKES=user.
+	Revocation UserRevoker
+	Log        *slog.Logger
 }
 
 // New composes fosite over the stores and keys.
@@ -160,7 +169,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		PushedAuthorizeContextLifespan:  parLifetime,
 		SendDebugMessagesToClients:      false,
 	}
-	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
+	if d.Revocation == nil {
+		return nil, errors.New("provider: Deps.Revocation is required")
+	}
+	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, revoker: d.Revocation, log: log}
 	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
 	h.redis = redisstore.New(rdb, cache.get, cfg.AuthorizeCodeTTL, cfg.AccessTokenTTL)
 	h.fstore = &fositeStore{
@@ -171,7 +183,6 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		parTTL:          parLifetime,
 	}
 	h.fstore.onReuse = h.handleReuse
-	h.Revoker = NewRevoker(store, h.redis, sessions)
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
 		signer:                    signers.Access,
