@@ -409,6 +409,32 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("case=a flow is used once and only in its stage", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), flow.ResumePath(consentFlow.ID))
+		webtest.MustRedirect(t, c.Get(t, flow.ResumePath(consentFlow.ID)), "/consent?flow="+consentFlow.ID)
+		// A flow waiting for consent is no login state.
+		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
+		// A flow waiting for login is no consent state.
+		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
+		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
+		// The consent answer is taken once.
+		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), flow.ResumePath(consentFlow.ID))
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
+		webtest.DecodeResult(t, c.Get(t, flow.ResumePath(consentFlow.ID)))
+		webtest.MustStatus(t, c.Get(t, flow.ResumePath(consentFlow.ID)), http.StatusBadRequest)
+	})
+}
+
+// TestAttackPendingSignIn pins that the steps after the password go on
+// only for the account as it was: a new password, a disabled account or a
+// forced change stops or binds them.
+func TestAttackPendingSignIn(t *testing.T) {
 	t.Run("case=a pending sign-in dies when the password changes", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
@@ -494,27 +520,6 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		if _, err := e.Flows.Get(t.Context(), f.ID, flow.StageLogin); err != nil {
 			t.Errorf("the flow moved on: %v", err)
 		}
-	})
-
-	t.Run("case=a flow is used once and only in its stage", func(t *testing.T) {
-		e := webtest.New(t, webtest.Options{})
-		e.CreateUser(t, email, pw, nil)
-		c := e.NewClient()
-		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), flow.ResumePath(consentFlow.ID))
-		webtest.MustRedirect(t, c.Get(t, flow.ResumePath(consentFlow.ID)), "/consent?flow="+consentFlow.ID)
-		// A flow waiting for consent is no login state.
-		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
-		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
-		// A flow waiting for login is no consent state.
-		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
-		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
-		// The consent answer is taken once.
-		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), flow.ResumePath(consentFlow.ID))
-		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
-		webtest.DecodeResult(t, c.Get(t, flow.ResumePath(consentFlow.ID)))
-		webtest.MustStatus(t, c.Get(t, flow.ResumePath(consentFlow.ID)), http.StatusBadRequest)
 	})
 }
 
