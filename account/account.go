@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
@@ -52,7 +53,6 @@ const BackupCodeCount = 10
 // Store is the part of storage.Store that the account page uses.
 type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
-	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
 	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error)
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
@@ -62,43 +62,35 @@ type Store interface {
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 }
 
-// Revoker ends what a user holds. provider implements it.
-type Revoker interface {
-	// RevokeUser revokes every refresh token, access token and browser
-	// session of the user.
-	RevokeUser(ctx context.Context, userID string) error
-	// RevokeClientGrant deletes the user's consent for the client and
-	// revokes the tokens it granted.
-	RevokeClientGrant(ctx context.Context, userID, clientID string) error
-}
-
 // Config holds a Handler's dependencies.
 type Config struct {
 	Site     *web.Site
 	Store    Store
 	Sessions *session.Store
-	Hasher   *password.Hasher
-	Checker  password.Checker
+	// Accounts applies the account rules: a new password and the end of
+	// a grant go through it.
+	Accounts *accounts.Service
 	TOTP     *mfa.TOTP
 	Box      *secret.Box
 	// Limit counts failed current-password and code entries per user.
-	Limit   *ratelimit.Limiter
-	Revoker Revoker
-	Log     *slog.Logger
+	Limit *ratelimit.Limiter
+	Log   *slog.Logger
 }
 
 // Handler serves the account page.
 type Handler struct {
 	c     Config
 	pages *web.Pages
+	// attempts checks the current password and codes under Limit.
+	attempts *accounts.Attempts
 }
 
 // New checks the configuration and parses the page templates.
 func New(c Config) (*Handler, error) {
 	var missing []string
 	for name, ok := range map[string]bool{
-		"Site": c.Site != nil, "Store": c.Store != nil, "Sessions": c.Sessions != nil, "Hasher": c.Hasher != nil,
-		"TOTP": c.TOTP != nil, "Box": c.Box != nil, "Limit": c.Limit != nil, "Revoker": c.Revoker != nil,
+		"Site": c.Site != nil, "Store": c.Store != nil, "Sessions": c.Sessions != nil, "Accounts": c.Accounts != nil,
+		"TOTP": c.TOTP != nil, "Box": c.Box != nil, "Limit": c.Limit != nil,
 	} {
 		if !ok {
 			missing = append(missing, name)
@@ -115,7 +107,7 @@ func New(c Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{c: c, pages: pages}, nil
+	return &Handler{c: c, pages: pages, attempts: accounts.NewAttempts(c.Limit, nil, c.Log)}, nil
 }
 
 // Mount registers the account pages on r.
@@ -169,6 +161,11 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what str
 }
 
 func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w, r) }
+
+// actor is who makes a change through r, for the account service.
+func actor(r *http.Request) accounts.Actor {
+	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
+}
 
 func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent {
 	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
@@ -293,61 +290,21 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	current, next := r.PostFormValue("current_password"), r.PostFormValue("new_password")
-	if !h.limited(w, r, "account-password:"+u.ID, "Your current password is not correct.",
-		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CurrentError = msg }),
-		func() (bool, error) {
-			ok, _, err := h.c.Hasher.Verify(ctx, u.PasswordHash, current)
-			return ok, err
-		}) {
-		return
-	}
-	if err := h.c.Checker.Check(ctx, next); err != nil {
-		var perr *password.Error
-		if !errors.As(err, &perr) {
-			h.internalError(w, r, "check password", err)
-			return
-		}
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: perr.Message})
-		return
-	}
-	if current == next {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: "Choose a password different from your current one."})
-		return
-	}
-	phc, err := h.c.Hasher.Hash(ctx, next)
-	if errors.Is(err, password.ErrBusy) {
-		h.busy(w, r)
-		return
-	} else if err != nil {
-		h.internalError(w, r, "hash password", err)
-		return
-	}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{h.event(r, "password_changed", u.ID)},
-		Mail:  []storage.MailJob{notice(u.Email, "password_changed", r)},
-	}
-	_, err = h.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
-		if cur.PasswordHash != u.PasswordHash {
-			return errChanged
-		}
-		cur.PasswordHash = phc
-		cur.PasswordMustChange = false
-		return nil
+	err := h.c.Accounts.ChangePassword(ctx, actor(r), accounts.PasswordChange{
+		User: u, Current: r.PostFormValue("current_password"), New: r.PostFormValue("new_password"), Attempts: h.attempts,
 	})
-	if errors.Is(err, errChanged) {
+	if invalid := accounts.Invalid(err); len(invalid) > 0 {
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: invalid[0].Message})
+		return
+	} else if errors.Is(err, accounts.ErrStale) {
 		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{CurrentError: "Your password was just changed elsewhere. Reload the page and try again."})
 		return
-	} else if err != nil {
-		h.internalError(w, r, "store password", err)
+	} else if !h.attempted(w, r, err, "Your current password is not correct.",
+		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CurrentError = msg })) {
 		return
 	}
-	// Every session and token ends, this one included; this browser gets a
-	// new session, since it just proved the password.
-	if err := h.c.Revoker.RevokeUser(ctx, u.ID); err != nil {
-		h.internalError(w, r, "revoke sessions", err)
-		return
-	}
+	// Every session and token ended, this one included; this browser gets
+	// a new session, since it just proved the password.
 	if _, err := h.c.Sessions.Create(ctx, w, r, u.ID, sess.AMR); err != nil {
 		h.internalError(w, r, "create session", err)
 		return
@@ -355,50 +312,32 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, Path+"?done=password")
 }
 
-var errChanged = errors.New("account: changed concurrently")
-
-// limited runs check under the failure limit of key: while the key is
-// locked, or when a wrong answer locks it, fail gets 429 (with Retry-After
-// set) and a message saying when to retry; any other wrong answer gets 400
-// and wrong. It reports whether check passed, and then clears the count.
+// limited runs check through the attempt helper under the failure limit
+// of key, and answers a failure itself (see attempted). It reports whether
+// check passed.
 func (h *Handler) limited(w http.ResponseWriter, r *http.Request, key, wrong string, fail func(status int, msg string), check func() (bool, error)) bool {
-	ctx := r.Context()
-	locked := func(wait time.Duration) {
+	err := h.attempts.Check(r.Context(), accounts.Keys{Account: key}, func(context.Context) (bool, error) { return check() })
+	return h.attempted(w, r, err, wrong, fail)
+}
+
+// attempted answers err of an attempt: while the key is locked, or when a
+// wrong answer locks it, fail gets 429 (with Retry-After set) and a message
+// saying when to retry; any other wrong answer gets 400 and wrong. It
+// reports whether err is nil.
+func (h *Handler) attempted(w http.ResponseWriter, r *http.Request, err error, wrong string, fail func(status int, msg string)) bool {
+	if wait, ok := accounts.Locked(err); ok {
 		web.SetRetryAfter(w.Header(), wait)
 		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
-	}
-	// Admitted before the check and released after the count, so that
-	// parallel tries cannot all pass the limit before the first one fails.
-	wait, release, err := h.c.Limit.Begin(ctx, key)
-	if err != nil {
-		h.internalError(w, r, "check rate limit", err)
 		return false
-	}
-	defer release()
-	if wait > 0 {
-		locked(wait)
+	} else if errors.Is(err, accounts.ErrWrong) {
+		fail(http.StatusBadRequest, wrong)
 		return false
-	}
-	ok, err := check()
-	if errors.Is(err, password.ErrBusy) {
+	} else if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
 		return false
 	} else if err != nil {
 		h.internalError(w, r, "check", err)
 		return false
-	}
-	if !ok {
-		if wait, err := h.c.Limit.Fail(ctx, key); err != nil {
-			h.internalError(w, r, "count failure", err)
-		} else if wait > 0 {
-			locked(wait)
-		} else {
-			fail(http.StatusBadRequest, wrong)
-		}
-		return false
-	}
-	if err := h.c.Limit.Reset(ctx, key); err != nil {
-		h.c.Log.WarnContext(ctx, "account: reset rate limit", "err", err)
 	}
 	return true
 }
@@ -424,13 +363,10 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 		h.c.Site.Error(w, r, http.StatusBadRequest, "No app was chosen.")
 		return
 	}
-	if err := h.c.Revoker.RevokeClientGrant(ctx, u.ID, clientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := h.c.Accounts.RevokeClientGrant(ctx, actor(r), u.ID, clientID); err != nil {
 		h.internalError(w, r, "revoke app", err)
 		return
 	}
-	e := h.event(r, "consent_revoked", u.ID)
-	e.ClientID = clientID
-	h.audit(ctx, e)
 	web.Redirect(w, r, Path+"?done=app")
 }
 

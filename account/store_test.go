@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/latch-idp/latch/account"
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/storage"
@@ -83,12 +84,18 @@ func (s *watchedStore) ListClients(ctx context.Context) ([]storage.Client, error
 
 // watched serves the account pages of e over st, for requests made with
 // serve: e's own server keeps its own handler.
-func watched(t *testing.T, e *webtest.Env, st account.Store) http.Handler {
+func watched(t *testing.T, e *webtest.Env, st interface {
+	account.Store
+	accounts.Store
+}) http.Handler {
 	t.Helper()
+	svc, err := accounts.New(accounts.Config{Store: st, Hasher: e.Hasher, Checker: e.Checker, Revoker: e.Revoker})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := account.New(account.Config{
-		Site: e.Site, Store: st, Sessions: e.Sessions, Hasher: e.Hasher, Checker: e.Checker,
+		Site: e.Site, Store: st, Sessions: e.Sessions, Accounts: svc,
 		TOTP: e.TOTP, Box: e.Box, Limit: ratelimit.New(e.Redis, "account-watched", 5, 15*time.Minute),
-		Revoker: e.Revoker,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/flow"
-	"github.com/latch-idp/latch/login"
-	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
-	"github.com/latch-idp/latch/storage/memory"
 	"github.com/latch-idp/latch/web/webtest"
 )
 
@@ -257,19 +254,6 @@ func TestAttackEmailVariants(t *testing.T) {
 	})
 }
 
-func TestAttackBootstrapEmail(t *testing.T) {
-	t.Run("case=the bootstrap admin address is held to the registration rule", func(t *testing.T) {
-		store := memory.New(memory.Options{})
-		hasher := password.NewHasher(webtest.TestParams, 1, time.Second)
-		checker := password.Checker{Policy: password.DefaultPolicy()}
-		for _, bad := range []string{"admin@ｅｘａｍｐｌｅ.com", "\u0430dmin@example.com", "admin@exam\u200bple.com"} {
-			if created, err := login.Bootstrap(t.Context(), store, hasher, checker, bad, "a long admin passphrase"); err == nil || created {
-				t.Errorf("%q: created=%v err=%v, want refused", bad, created, err)
-			}
-		}
-	})
-}
-
 func TestAttackRateLimits(t *testing.T) {
 	t.Run("case=parallel wrong passwords cannot race past the account limit", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
@@ -425,6 +409,32 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("case=a flow is used once and only in its stage", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		e.CreateUser(t, email, pw, nil)
+		c := e.NewClient()
+		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
+		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
+		webtest.MustRedirect(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), "/consent?flow="+consentFlow.ID)
+		// A flow waiting for consent is no login state.
+		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
+		// A flow waiting for login is no consent state.
+		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
+		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
+		// The consent answer is taken once.
+		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
+		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
+		webtest.DecodeResult(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)))
+		webtest.MustStatus(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), http.StatusBadRequest)
+	})
+}
+
+// TestAttackPendingSignIn pins that the steps after the password go on
+// only for the account as it was: a new password, a disabled account or a
+// forced change stops or binds them.
+func TestAttackPendingSignIn(t *testing.T) {
 	t.Run("case=a pending sign-in dies when the password changes", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		u := e.CreateUser(t, email, pw, nil)
@@ -510,27 +520,6 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		if _, err := e.Flows.Get(t.Context(), f.ID, flow.StageLogin); err != nil {
 			t.Errorf("the flow moved on: %v", err)
 		}
-	})
-
-	t.Run("case=a flow is used once and only in its stage", func(t *testing.T) {
-		e := webtest.New(t, webtest.Options{})
-		e.CreateUser(t, email, pw, nil)
-		c := e.NewClient()
-		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
-		webtest.MustRedirect(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), "/consent?flow="+consentFlow.ID)
-		// A flow waiting for consent is no login state.
-		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
-		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
-		// A flow waiting for login is no consent state.
-		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
-		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
-		// The consent answer is taken once.
-		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
-		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"deny"}}), http.StatusBadRequest)
-		webtest.DecodeResult(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)))
-		webtest.MustStatus(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), http.StatusBadRequest)
 	})
 }
 

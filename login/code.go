@@ -1,9 +1,11 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/web"
 )
@@ -43,40 +45,29 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, p, false)
 		return
 	}
-	accountKey, ipKey := "code:"+p.UserID, "ip:"+web.ClientIP(r)
-	wait, release, err := h.begin(ctx, accountKey, ipKey)
-	if err != nil {
-		h.internalError(w, r, "check rate limit", err)
-		return
-	}
-	defer release()
-	if wait > 0 {
+	var kind string
+	err := h.attempts.Check(ctx, accounts.Keys{Account: "code:" + p.UserID, IP: "ip:" + web.ClientIP(r)}, func(ctx context.Context) (bool, error) {
+		ok, k, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			e := h.event(r, "login_failed", u.ID)
+			e.Detail = map[string]string{"reason": "wrong_code"}
+			h.audit(ctx, e)
+		}
+		kind = k
+		return ok, nil
+	})
+	if wait, ok := accounts.Locked(err); ok {
 		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
 		return
-	}
-	ok, kind, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
-	if err != nil {
-		h.internalError(w, r, "check code", err)
-		return
-	}
-	if !ok {
-		e := h.event(r, "login_failed", u.ID)
-		e.Detail = map[string]string{"reason": "wrong_code"}
-		h.audit(ctx, e)
-		wait, err := h.fail(ctx, accountKey, ipKey)
-		if err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		}
-		if wait > 0 {
-			h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
-			return
-		}
+	} else if errors.Is(err, accounts.ErrWrong) {
 		h.renderCode(w, r, http.StatusUnauthorized, codePage{Error: "That code is not valid. Enter the current code from your app, or an unused backup code."})
 		return
-	}
-	if err := h.c.AccountLimit.Reset(ctx, accountKey); err != nil {
-		h.c.Log.WarnContext(ctx, "login: reset rate limit", "err", err)
+	} else if err != nil {
+		h.internalError(w, r, "check code", err)
+		return
 	}
 	if kind == mfa.KindBackup {
 		h.audit(ctx, h.event(r, "backup_code_used", u.ID))

@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,9 +12,9 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/mfa"
-	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
@@ -30,18 +29,8 @@ var templates embed.FS
 type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetUserByEmail(ctx context.Context, email string) (storage.User, error)
-	CreateUser(ctx context.Context, u storage.User, fx storage.Effects) (storage.User, error)
-	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
-	EnqueueMail(ctx context.Context, m storage.MailJob) error
-}
-
-// Revoker ends what a user holds. provider implements it.
-type Revoker interface {
-	// RevokeUser revokes every refresh token, access token and browser
-	// session of the user.
-	RevokeUser(ctx context.Context, userID string) error
 }
 
 // Config holds a Handler's dependencies.
@@ -51,15 +40,15 @@ type Config struct {
 	Redis    redis.UniversalClient // pending sign-ins between steps
 	Flows    *flow.Store
 	Sessions *session.Store
-	Hasher   *password.Hasher
-	Checker  password.Checker
+	// Accounts applies the account rules: every password, address and
+	// account change goes through it.
+	Accounts *accounts.Service
 	TOTP     *mfa.TOTP
 	Box      *secret.Box
 	// AccountLimit counts failures per account (keyed by the typed email,
 	// so that unknown emails are limited alike); IPLimit per client IP.
 	AccountLimit *ratelimit.Limiter
 	IPLimit      *ratelimit.Limiter
-	Revoker      Revoker
 	Issuer       string // public base URL, for links in emails
 	// Home is where a sign-in without a flow or a return path lands: the
 	// account page, named by its package.
@@ -72,6 +61,8 @@ type Config struct {
 type Handler struct {
 	c     Config
 	pages *web.Pages
+	// attempts checks passwords and codes under both limits.
+	attempts *accounts.Attempts
 }
 
 // Page template files.
@@ -92,8 +83,8 @@ func New(c Config) (*Handler, error) {
 	var missing []string
 	for name, ok := range map[string]bool{
 		"Site": c.Site != nil, "Store": c.Store != nil, "Redis": c.Redis != nil, "Flows": c.Flows != nil,
-		"Sessions": c.Sessions != nil, "Hasher": c.Hasher != nil, "TOTP": c.TOTP != nil, "Box": c.Box != nil,
-		"AccountLimit": c.AccountLimit != nil, "IPLimit": c.IPLimit != nil, "Revoker": c.Revoker != nil, "Issuer": c.Issuer != "", "Home": c.Home != "",
+		"Sessions": c.Sessions != nil, "Accounts": c.Accounts != nil, "TOTP": c.TOTP != nil, "Box": c.Box != nil,
+		"AccountLimit": c.AccountLimit != nil, "IPLimit": c.IPLimit != nil, "Issuer": c.Issuer != "", "Home": c.Home != "",
 	} {
 		if !ok {
 			missing = append(missing, name)
@@ -110,7 +101,7 @@ func New(c Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{c: c, pages: pages}, nil
+	return &Handler{c: c, pages: pages, attempts: accounts.NewAttempts(c.AccountLimit, c.IPLimit, c.Log)}, nil
 }
 
 // Paths of the login pages.
@@ -177,22 +168,7 @@ func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent
 	return storage.AuditEvent{At: time.Now().UTC(), Kind: kind, UserID: userID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 }
 
-// noticeMail is a security notice with the time and the address it came from.
-func noticeMail(to, template string, r *http.Request) storage.MailJob {
-	return storage.MailJob{To: to, Template: template, Data: map[string]string{
-		"at": time.Now().UTC().Format(time.RFC1123), "ip": web.ClientIP(r),
-	}}
+// actor is who makes a change through r, for the account service.
+func actor(r *http.Request) accounts.Actor {
+	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 }
-
-// normalizeEmail is the form emails are compared and rate-limited in. It is
-// valid UTF-8 without NUL, so that no typed email can fail a lookup in
-// PostgreSQL: a garbled one is just an unknown email.
-func normalizeEmail(s string) string {
-	return web.Clip(strings.ToLower(strings.TrimSpace(s)), maxEmailInput)
-}
-
-// maxEmailInput bounds a typed email; no address is this long (validEmail
-// allows 254 bytes).
-const maxEmailInput = 1024
-
-var errUsed = errors.New("login: link already used")

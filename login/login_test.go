@@ -1,22 +1,18 @@
 package login_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latch-idp/latch/flow"
-	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
-	"github.com/latch-idp/latch/storage/memory"
 	"github.com/latch-idp/latch/web/webtest"
 )
 
@@ -545,55 +541,6 @@ func TestReset(t *testing.T) {
 	})
 }
 
-func TestBootstrap(t *testing.T) {
-	ctx := context.Background()
-	hasher := password.NewHasher(webtest.TestParams, 4, time.Second)
-	checker := password.Checker{Policy: password.DefaultPolicy()}
-	t.Run("case=creates the admin once, verified, with must-change", func(t *testing.T) {
-		store := memory.New(memory.Options{})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		created := 0
-		for i := 0; i < 5; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := login.Bootstrap(ctx, store, hasher, checker, "Admin@Example.com", "a long admin passphrase")
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					mu.Lock()
-					created++
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		if created != 1 {
-			t.Fatalf("created %d admins", created)
-		}
-		u, err := store.GetUserByEmail(ctx, "admin@example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if u.Role != storage.RoleAdmin || !u.PasswordMustChange || !u.EmailVerified {
-			t.Errorf("admin = %+v", u)
-		}
-		if ok, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", "a long admin passphrase"); ok || err != nil {
-			t.Errorf("second bootstrap: %v %v", ok, err)
-		}
-	})
-	t.Run("case=refuses a short or common password", func(t *testing.T) {
-		store := memory.New(memory.Options{})
-		for _, bad := range []string{"short", "password123"} {
-			if _, err := login.Bootstrap(ctx, store, hasher, checker, "admin@example.com", bad); err == nil {
-				t.Errorf("%q accepted", bad)
-			}
-		}
-	})
-}
-
 // unverified creates a user whose address is not confirmed, as /register
 // leaves one.
 func unverified(t *testing.T, e *webtest.Env, email string) storage.User {
@@ -620,6 +567,9 @@ func verifyFromMail(t *testing.T, e *webtest.Env, c *webtest.Client, to string) 
 	webtest.MustRedirect(t, c.Submit(t, "/verify", url.Values{"token": webtest.Attr(page.Body, `name="token" value`)}), "/login?done=verified")
 }
 
+// TestUnverifiedEmail pins that an unverified address gets no session:
+// the right password gets the confirm page, a wrong one the uniform
+// answer, and a reset confirms the address.
 func TestUnverifiedEmail(t *testing.T) {
 	t.Run("case=the right password of an unverified address gets the confirm page, no session and no flow advance", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
@@ -681,6 +631,22 @@ func TestUnverifiedEmail(t *testing.T) {
 		}
 	})
 
+	t.Run("case=a reset confirms the address and signs in", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		unverified(t, e, email)
+		c := e.NewClient()
+		webtest.MustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
+		page := c.Get(t, e.LastMail(t, email, "password_reset").Data["link"])
+		token := webtest.Attr(page.Body, `name="token" value`)
+		webtest.MustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
+		webtest.MustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
+	})
+}
+
+// TestUnverifiedEmailResend pins the button of the unverified page: it
+// mails a new link, under the per-account and per-address limits, and only
+// for a token the right password earned.
+func TestUnverifiedEmailResend(t *testing.T) {
 	t.Run("case=the button mails a new link that verifies, and then sign-in completes the flow", func(t *testing.T) {
 		e := webtest.New(t, webtest.Options{Registration: true})
 		c := e.NewClient()
@@ -799,16 +765,5 @@ func TestUnverifiedEmail(t *testing.T) {
 		if n := e.CountMail(email, "verify_email"); n != 0 {
 			t.Errorf("%d mails from refused tokens", n)
 		}
-	})
-
-	t.Run("case=a reset confirms the address and signs in", func(t *testing.T) {
-		e := webtest.New(t, webtest.Options{})
-		unverified(t, e, email)
-		c := e.NewClient()
-		webtest.MustStatus(t, c.Submit(t, "/forgot", url.Values{"email": {email}}), http.StatusOK)
-		page := c.Get(t, e.LastMail(t, email, "password_reset").Data["link"])
-		token := webtest.Attr(page.Body, `name="token" value`)
-		webtest.MustRedirect(t, c.Submit(t, "/reset", url.Values{"token": token, "new_password": {"my brand new passphrase"}}), "/login?done=reset")
-		webtest.MustRedirect(t, c.Login(t, email, "my brand new passphrase"), "/account")
 	})
 }

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/session"
@@ -93,7 +93,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	email := normalizeEmail(r.PostFormValue("email"))
+	email := accounts.NormalizeEmail(r.PostFormValue("email"))
 	pw := r.PostFormValue("password")
 	v := loginPage{Email: email, FlowID: r.PostFormValue("flow"), ReturnTo: h.returnTo(r.PostFormValue("return_to"))}
 	if v.FlowID != "" {
@@ -113,117 +113,49 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	accountKey, ipKey := "pw:"+email, "ip:"+web.ClientIP(r)
-	wait, release, err := h.begin(ctx, accountKey, ipKey)
-	if err != nil {
-		h.internalError(w, r, "check rate limit", err)
-		return
-	}
-	defer release()
-	if wait > 0 {
+	var u storage.User
+	err := h.attempts.Check(ctx, accounts.Keys{Account: "pw:" + email, IP: "ip:" + web.ClientIP(r)}, func(ctx context.Context) (bool, error) {
+		var reason string
+		var err error
+		if u, reason, err = h.c.Accounts.Authenticate(ctx, email, pw); err != nil || reason == "" {
+			return err == nil, err
+		}
+		e := h.event(r, "login_failed", u.ID)
+		e.Detail = map[string]string{"reason": reason}
+		h.audit(ctx, e)
+		return false, nil
+	})
+	if wait, ok := accounts.Locked(err); ok {
 		h.tooMany(w, r, wait, func(msg string) {
 			v.Error = msg
 			h.renderLogin(w, r, http.StatusTooManyRequests, v)
 		})
 		return
-	}
-
-	u, err := h.c.Store.GetUserByEmail(ctx, email)
-	known := err == nil
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		h.internalError(w, r, "load user", err)
-		return
-	}
-	// An unknown email is checked against a dummy hash, so that it takes
-	// as long as a wrong password.
-	ok, rehash, err := h.c.Hasher.Verify(ctx, u.PasswordHash, pw)
-	if errors.Is(err, password.ErrBusy) {
-		h.busy(w, r)
-		return
-	} else if err != nil && known {
-		h.internalError(w, r, "verify password", err)
-		return
-	}
-	if !known || !ok || u.Disabled {
-		e := h.event(r, "login_failed", u.ID)
-		e.Detail = map[string]string{"reason": failReason(known, ok, u.Disabled)}
-		h.audit(ctx, e)
-		wait, err := h.fail(ctx, accountKey, ipKey)
-		if err != nil {
-			h.internalError(w, r, "count failure", err)
-			return
-		}
-		if wait > 0 {
-			h.tooMany(w, r, wait, func(msg string) {
-				v.Error = msg
-				h.renderLogin(w, r, http.StatusTooManyRequests, v)
-			})
-			return
-		}
+	} else if errors.Is(err, accounts.ErrWrong) {
 		v.Error = failedMessage
 		h.renderLogin(w, r, http.StatusUnauthorized, v)
 		return
-	}
-	if err := h.c.AccountLimit.Reset(ctx, accountKey); err != nil {
-		h.c.Log.WarnContext(ctx, "login: reset rate limit", "err", err)
+	} else if errors.Is(err, password.ErrBusy) {
+		h.busy(w, r)
+		return
+	} else if err != nil {
+		h.internalError(w, r, "check password", err)
+		return
 	}
 
-	if rehash {
-		u.PasswordHash = h.upgradeHash(ctx, u, pw)
-	}
 	// Before any further step: an unverified address gets no session.
 	if !u.EmailVerified {
 		h.unverified(w, r, u, v.FlowID, v.ReturnTo)
 		return
 	}
 	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled(), Password: h.passwordBinding(u.PasswordHash)}
-	if u.PasswordMustChange {
+	switch h.c.Accounts.NewPasswordNeeded(ctx, u, pw) {
+	case accounts.PasswordMustChange:
 		p.MustChange = "You need to choose a new password before you continue."
-	} else if err := h.c.Checker.Check(ctx, pw); err != nil {
-		var perr *password.Error
-		if errors.As(err, &perr) && !errors.Is(err, password.ErrBreachUnavailable) {
-			p.MustChange = "Your password no longer meets our rules or has appeared in a data breach. Choose a new one to continue."
-		} else if !errors.As(err, &perr) {
-			h.c.Log.WarnContext(ctx, "login: check current password", "err", err)
-		}
+	case accounts.PasswordRefused:
+		p.MustChange = "Your password no longer meets our rules or has appeared in a data breach. Choose a new one to continue."
 	}
 	h.next(w, r, p, true)
-}
-
-func failReason(known, ok, disabled bool) string {
-	switch {
-	case !known:
-		return "unknown_email"
-	case !ok:
-		return "wrong_password"
-	default:
-		return "disabled"
-	}
-}
-
-// upgradeHash stores a hash of pw with the current parameters, unless the
-// password changed meanwhile, and returns the hash now stored (u's own when
-// the upgrade did not happen). A failure only postpones the upgrade.
-func (h *Handler) upgradeHash(ctx context.Context, u storage.User, pw string) string {
-	phc, err := h.c.Hasher.Hash(ctx, pw)
-	if err != nil {
-		h.c.Log.WarnContext(ctx, "login: rehash password", "err", err)
-		return u.PasswordHash
-	}
-	_, err = h.c.Store.UpdateUser(ctx, u.ID, storage.Effects{}, func(cur *storage.User) error {
-		if cur.PasswordHash != u.PasswordHash {
-			return errUsed
-		}
-		cur.PasswordHash = phc
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, errUsed) {
-			h.c.Log.WarnContext(ctx, "login: store upgraded hash", "err", err)
-		}
-		return u.PasswordHash
-	}
-	return phc
 }
 
 // next sends the sign-in to its next step: the code, a new password, or
@@ -283,33 +215,21 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 			return
 		}
 	}
-	now := time.Now().UTC()
-	var unverified storage.User
-	u, err := h.c.Store.UpdateUser(ctx, p.UserID, storage.Effects{Audit: []storage.AuditEvent{h.loginEvent(r, p, f)}}, func(u *storage.User) error {
-		if u.Disabled {
-			return errDisabled
-		}
-		if !h.goesOn(p, *u) {
-			// The password changed since the password step.
-			return errUsed
-		}
-		if !u.EmailVerified {
-			// postLogin stops these; this holds for a pending sign-in
-			// begun before that check existed.
-			unverified = *u
-			return errUnverified
-		}
-		u.LastLoginAt = now
-		return nil
-	})
-	if errors.Is(err, errDisabled) || errors.Is(err, storage.ErrNotFound) {
+	in := accounts.SignIn{UserID: p.UserID, AMR: p.AMR, Current: func(u storage.User) bool { return h.goesOn(p, u) }}
+	if f != nil {
+		in.ClientID = f.ClientID
+	}
+	u, err := h.c.Accounts.CompleteSignIn(ctx, actor(r), in)
+	var unverified *accounts.UnverifiedError
+	if errors.Is(err, accounts.ErrDisabled) || errors.Is(err, accounts.ErrNotFound) {
 		h.renderLogin(w, r, http.StatusUnauthorized, loginPage{FlowID: p.FlowID, ReturnTo: p.ReturnTo, Error: failedMessage})
 		return
-	} else if errors.Is(err, errUsed) {
+	} else if errors.Is(err, accounts.ErrStale) {
+		// The password changed since the password step.
 		h.pendingExpired(w, r)
 		return
-	} else if errors.Is(err, errUnverified) {
-		h.unverified(w, r, unverified, p.FlowID, p.ReturnTo)
+	} else if errors.As(err, &unverified) {
+		h.unverified(w, r, unverified.User, p.FlowID, p.ReturnTo)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "record sign-in", err)
@@ -327,20 +247,6 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 	h.resume(w, r, f, sess)
 }
 
-var (
-	errDisabled   = errors.New("login: user disabled")
-	errUnverified = errors.New("login: email unverified")
-)
-
-func (h *Handler) loginEvent(r *http.Request, p *pending, f *flow.Flow) storage.AuditEvent {
-	e := h.event(r, "login_succeeded", p.UserID)
-	e.Detail = map[string]string{"amr": strings.Join(p.AMR, " ")}
-	if f != nil {
-		e.ClientID = f.ClientID
-	}
-	return e
-}
-
 // resume records the session in the flow and sends the browser back to
 // provider.
 func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, sess *session.Session) {
@@ -355,42 +261,6 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 		return
 	}
 	web.Redirect(w, r, h.c.Flows.URL(flow.StageResume, f.ID))
-}
-
-// begin admits one attempt under the account and IP limits, or reports how
-// long the caller must wait, by the longest of the two. The caller defers
-// release, which must run after the attempt was counted (fail, or a reset
-// on success): parallel attempts cannot all pass the limits before the
-// first of them fails.
-func (h *Handler) begin(ctx context.Context, accountKey, ipKey string) (wait time.Duration, release func(), err error) {
-	a, releaseA, err := h.c.AccountLimit.Begin(ctx, accountKey)
-	if err != nil {
-		return 0, nil, err
-	}
-	b, releaseB, err := h.c.IPLimit.Begin(ctx, ipKey)
-	if err != nil {
-		releaseA()
-		return 0, nil, err
-	}
-	release = func() { releaseA(); releaseB() }
-	if a > 0 || b > 0 {
-		release()
-		return max(a, b), func() {}, nil
-	}
-	return 0, release, nil
-}
-
-// fail counts a failure against both limits.
-func (h *Handler) fail(ctx context.Context, accountKey, ipKey string) (time.Duration, error) {
-	a, err := h.c.AccountLimit.Fail(ctx, accountKey)
-	if err != nil {
-		return 0, err
-	}
-	b, err := h.c.IPLimit.Fail(ctx, ipKey)
-	if err != nil {
-		return 0, err
-	}
-	return max(a, b), nil
 }
 
 // tooMany sets Retry-After and has render show a message that says when to

@@ -1,19 +1,16 @@
 package login
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"net/mail"
-	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/password"
-	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
-
-// verifyTTL is how long an email verification link works.
-const verifyTTL = 24 * time.Hour
 
 // registerPage is the data of the registration page.
 type registerPage struct {
@@ -42,28 +39,9 @@ func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request) {
 	h.renderRegister(w, r, http.StatusOK, registerPage{FlowID: r.URL.Query().Get("flow")})
 }
 
-// validEmail accepts a bare address of sane length.
-func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " <>\r\n") {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".")
-}
-
-// newEmail accepts the address of a new account: a valid one, in printable
-// ASCII only. Look-alike letters (fullwidth, Cyrillic), combining marks and
-// invisible characters would let one mailbox, or what reads as one, get a
-// second account: mail servers that apply IDNA mapping deliver
-// "ada@ｅｘａｍｐｌｅ.com" to ada@example.com.
-func newEmail(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return validEmail(s)
-}
+// errTooManyRegistrations stops a registration over the limit of its
+// client's address.
+var errTooManyRegistrations = errors.New("login: too many registrations from one address")
 
 func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	if h.closed(w, r) {
@@ -71,52 +49,44 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	v := registerPage{
-		Email:  normalizeEmail(r.PostFormValue("email")),
-		Name:   web.Clip(strings.TrimSpace(r.PostFormValue("name")), 200),
+		Email:  accounts.NormalizeEmail(r.PostFormValue("email")),
+		Name:   accounts.NormalizeName(r.PostFormValue("name")),
 		FlowID: r.PostFormValue("flow"),
 	}
-	pw := r.PostFormValue("password")
-	if !newEmail(v.Email) {
-		v.EmailError = "Enter an email address like name@example.com."
-	}
-	if err := h.c.Checker.Check(ctx, pw); err != nil {
-		var perr *password.Error
-		if !errors.As(err, &perr) {
-			h.internalError(w, r, "check password", err)
-			return
+	var wait time.Duration
+	reg := accounts.Registration{Email: v.Email, Name: v.Name, Password: r.PostFormValue("password")}
+	err := h.c.Accounts.Register(ctx, actor(r), reg, func(ctx context.Context) error {
+		// Every registration counts against the client's address, as
+		// /forgot does: each one mails a stranger's address and costs a
+		// password hash.
+		var err error
+		if wait, err = h.c.IPLimit.Fail(ctx, "register:"+web.ClientIP(r)); err != nil {
+			return fmt.Errorf("count registration: %w", err)
+		} else if wait > 0 {
+			return errTooManyRegistrations
 		}
-		v.PassError = perr.Message
-	}
-	if v.EmailError != "" || v.PassError != "" {
+		return nil
+	})
+	if invalid := accounts.Invalid(err); len(invalid) > 0 {
+		for _, e := range invalid {
+			if e.Field == accounts.FieldEmail {
+				v.EmailError = e.Message
+			} else {
+				v.PassError = e.Message
+			}
+		}
 		h.renderRegister(w, r, http.StatusBadRequest, v)
 		return
-	}
-	// Every registration counts against the client's address, as /forgot
-	// does: each one mails a stranger's address and costs a password hash.
-	if wait, err := h.c.IPLimit.Fail(ctx, "register:"+web.ClientIP(r)); err != nil {
-		h.internalError(w, r, "count registration", err)
-		return
-	} else if wait > 0 {
+	} else if errors.Is(err, errTooManyRegistrations) {
 		web.SetRetryAfter(w.Header(), wait)
 		v.EmailError = "Too many accounts were created from your network. Try again " + web.RetryText(wait) + "."
 		h.renderRegister(w, r, http.StatusTooManyRequests, v)
 		return
-	}
-	phc, err := h.c.Hasher.Hash(ctx, pw)
-	if errors.Is(err, password.ErrBusy) {
+	} else if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
 		return
 	} else if err != nil {
-		h.internalError(w, r, "hash password", err)
-		return
-	}
-	u := storage.User{Email: v.Email, Name: v.Name, Role: storage.RoleUser, PasswordHash: phc}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{h.event(r, "user_registered", "")},
-		Mail:  []storage.MailJob{h.verifyMail(v.Email)},
-	}
-	if _, err := h.c.Store.CreateUser(ctx, u, fx); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
-		h.internalError(w, r, "create user", err)
+		h.internalError(w, r, "register", err)
 		return
 	}
 	// A taken email gets the same answer, so registration does not tell
@@ -129,10 +99,6 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// verifyBound is the state a verification token covers: the address is
-// still unverified. Confirming it makes the token useless.
-const verifyBound = "unverified"
-
 // verifyPage is the data of the verification page.
 type verifyPage struct {
 	Token string
@@ -141,7 +107,7 @@ type verifyPage struct {
 
 func (h *Handler) showVerify(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	u, ok := h.verifyToken(r, token)
+	u, ok := h.c.Accounts.VerifyUser(r.Context(), token)
 	if !ok {
 		h.badLink(w, r)
 		return
@@ -152,21 +118,8 @@ func (h *Handler) showVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	token := r.PostFormValue("token")
-	u, ok := h.verifyToken(r, token)
-	if !ok {
-		h.badLink(w, r)
-		return
-	}
-	_, err := h.c.Store.UpdateUser(ctx, u.ID, storage.Effects{Audit: []storage.AuditEvent{h.event(r, "email_verified", u.ID)}}, func(cur *storage.User) error {
-		if cur.EmailVerified || normalizeEmail(cur.Email) != normalizeEmail(u.Email) {
-			return errUsed
-		}
-		cur.EmailVerified = true
-		return nil
-	})
-	if errors.Is(err, errUsed) {
+	err := h.c.Accounts.VerifyEmail(r.Context(), actor(r), r.PostFormValue("token"))
+	if errors.Is(err, accounts.ErrStale) {
 		h.badLink(w, r)
 		return
 	} else if err != nil {
@@ -176,27 +129,6 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, PathLogin+"?done=verified")
 }
 
-// verifyToken returns the unverified user the token was made for.
-func (h *Handler) verifyToken(r *http.Request, token string) (storage.User, bool) {
-	email, exp, mac, ok := parseLink(token, time.Now())
-	if !ok {
-		return storage.User{}, false
-	}
-	u, err := h.c.Store.GetUserByEmail(r.Context(), email)
-	if err != nil || u.EmailVerified {
-		return storage.User{}, false
-	}
-	return u, checkLink(h.c.Box, purposeVerify, email, exp, verifyBound, mac)
-}
-
 func (h *Handler) badLink(w http.ResponseWriter, r *http.Request) {
 	h.c.Site.Error(w, r, http.StatusBadRequest, "This link is invalid, has expired or was already used.")
-}
-
-// AccountEmail normalizes the address of a new account (trimmed, lower
-// case) and reports whether it is acceptable, by the rules /register
-// applies; the CLI creates accounts by the same rules.
-func AccountEmail(s string) (string, bool) {
-	s = normalizeEmail(s)
-	return s, newEmail(s)
 }

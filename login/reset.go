@@ -3,16 +3,12 @@ package login
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"time"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
-
-// resetTTL is how long a password reset link works.
-const resetTTL = 30 * time.Minute
 
 // forgotPage is the data of the forgotten-password page.
 type forgotPage struct {
@@ -30,9 +26,9 @@ func (h *Handler) showForgot(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	email := normalizeEmail(r.PostFormValue("email"))
-	if !validEmail(email) {
-		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: "Enter an email address like name@example.com."})
+	email := accounts.NormalizeEmail(r.PostFormValue("email"))
+	if !accounts.ValidEmail(email) {
+		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: accounts.EmailMessage})
 		return
 	}
 	// Every request counts against the client's address, so /forgot cannot
@@ -59,15 +55,10 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	case err == nil && !u.Disabled && wait > 0:
 		h.c.Log.WarnContext(ctx, "login: reset mails to one address are limited", "user_id", u.ID)
 	case err == nil && !u.Disabled:
-		exp := time.Now().Add(resetTTL)
-		link := h.c.Issuer + PathReset + "?token=" + url.QueryEscape(signLink(h.c.Box, purposeReset, u.ID, exp, u.PasswordHash))
-		if err := h.c.Store.EnqueueMail(ctx, storage.MailJob{To: u.Email, Template: "password_reset", Data: map[string]string{
-			"link": link, "expires": "30 minutes",
-		}}); err != nil {
+		if err := h.c.Accounts.SendPasswordReset(ctx, actor(r), u); err != nil {
 			h.internalError(w, r, "enqueue reset mail", err)
 			return
 		}
-		h.audit(ctx, h.event(r, "password_reset_requested", u.ID))
 	case err == nil, errors.Is(err, storage.ErrNotFound):
 	default:
 		h.internalError(w, r, "load user", err)
@@ -79,23 +70,9 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// resetUser returns the user a reset token was made for, while the
-// password it covers is still the current one.
-func (h *Handler) resetUser(r *http.Request, token string) (storage.User, bool) {
-	id, exp, mac, ok := parseLink(token, time.Now())
-	if !ok {
-		return storage.User{}, false
-	}
-	u, err := h.c.Store.GetUser(r.Context(), id)
-	if err != nil || u.Disabled {
-		return storage.User{}, false
-	}
-	return u, checkLink(h.c.Box, purposeReset, id, exp, u.PasswordHash, mac)
-}
-
 func (h *Handler) showReset(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	u, ok := h.resetUser(r, token)
+	u, ok := h.c.Accounts.ResetUser(r.Context(), token)
 	if !ok {
 		h.badLink(w, r)
 		return
@@ -104,40 +81,16 @@ func (h *Handler) showReset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	token := r.PostFormValue("token")
-	u, ok := h.resetUser(r, token)
-	if !ok {
-		h.badLink(w, r)
-		return
-	}
-	v := newPasswordPage{Email: u.Email, Token: token}
-	pw := r.PostFormValue("new_password")
-	if msg, err := h.acceptable(ctx, u, pw); errors.Is(err, password.ErrBusy) {
-		h.busy(w, r)
-		return
-	} else if err != nil {
-		h.internalError(w, r, "check new password", err)
-		return
-	} else if msg != "" {
-		v.Error = msg
+	u, err := h.c.Accounts.ResetPassword(r.Context(), actor(r), token, r.PostFormValue("new_password"))
+	if invalid := accounts.Invalid(err); len(invalid) > 0 {
+		v := newPasswordPage{Email: u.Email, Token: token, Error: invalid[0].Message}
 		h.pages.Render(w, r, http.StatusBadRequest, pageReset, "Choose a new password", v)
 		return
-	}
-	// The write succeeds only while the password is the one the token
-	// covers; reading the link proved the address, so it is verified too.
-	_, err := h.setPassword(ctx, r, u, pw, "password_reset", func(cur *storage.User) {
-		if !cur.EmailVerified {
-			// Whoever set up a second factor on this account before its
-			// owner proved the address must not keep it.
-			cur.TOTPSecret = nil
-		}
-		cur.EmailVerified = true
-	})
-	if errors.Is(err, password.ErrBusy) {
+	} else if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
 		return
-	} else if errors.Is(err, errUsed) {
+	} else if errors.Is(err, accounts.ErrStale) {
 		h.badLink(w, r)
 		return
 	} else if err != nil {

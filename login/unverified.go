@@ -2,10 +2,10 @@ package login
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -51,7 +51,7 @@ func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, u storage.U
 // until the address is confirmed, and asking again will not change that.
 func (h *Handler) renderUnverified(w http.ResponseWriter, r *http.Request, status int, u storage.User, signIn string, v unverifiedPage) {
 	v.Email, v.SignIn = u.Email, signIn
-	v.Token = signLink(h.c.Box, purposeResend, u.ID+"\x00"+signIn, time.Now().Add(resendTTL), u.PasswordHash)
+	v.Token = accounts.SignLink(h.c.Box, purposeResend, u.ID+"\x00"+signIn, time.Now().Add(resendTTL), u.PasswordHash)
 	h.pages.Render(w, r, status, pageUnverified, "Confirm your email first", v)
 }
 
@@ -59,7 +59,7 @@ func (h *Handler) renderUnverified(w http.ResponseWriter, r *http.Request, statu
 // page it carries, while the user is enabled and has the password the token
 // was made with. The caller tells a user verified meanwhile apart.
 func (h *Handler) resendUser(r *http.Request, token string) (storage.User, string, bool) {
-	sub, exp, mac, ok := parseLink(token, time.Now())
+	sub, exp, mac, ok := accounts.ParseLink(token, time.Now())
 	if !ok {
 		return storage.User{}, "", false
 	}
@@ -68,7 +68,7 @@ func (h *Handler) resendUser(r *http.Request, token string) (storage.User, strin
 		return storage.User{}, "", false
 	}
 	u, err := h.c.Store.GetUser(r.Context(), id)
-	if err != nil || u.Disabled || !checkLink(h.c.Box, purposeResend, sub, exp, u.PasswordHash, mac) {
+	if err != nil || u.Disabled || !accounts.CheckLink(h.c.Box, purposeResend, sub, exp, u.PasswordHash, mac) {
 		return storage.User{}, "", false
 	}
 	return u, signIn, true
@@ -90,7 +90,7 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 	}
 	// Every request counts, per account and per client address, as /forgot
 	// does: each one mails someone.
-	if wait, err := h.fail(ctx, "verify-resend:"+u.ID, "verify-resend:"+web.ClientIP(r)); err != nil {
+	if wait, err := h.attempts.Fail(ctx, accounts.Keys{Account: "verify-resend:" + u.ID, IP: "verify-resend:" + web.ClientIP(r)}); err != nil {
 		h.internalError(w, r, "count resend", err)
 		return
 	} else if wait > 0 {
@@ -100,18 +100,11 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 		})
 		return
 	}
-	if err := h.c.Store.EnqueueMail(ctx, h.verifyMail(u.Email)); err != nil {
+	if err := h.c.Accounts.ResendVerification(ctx, actor(r), u); err != nil {
 		h.internalError(w, r, "enqueue verification mail", err)
 		return
 	}
-	h.audit(ctx, h.event(r, "email_verification_resent", u.ID))
 	h.renderUnverified(w, r, http.StatusOK, u, signIn, unverifiedPage{
 		Notice: "We sent a new link to " + u.Email + ". It works for 24 hours.",
 	})
-}
-
-// verifyMail is the mail with a link that confirms email.
-func (h *Handler) verifyMail(email string) storage.MailJob {
-	link := h.c.Issuer + PathVerify + "?token=" + url.QueryEscape(signLink(h.c.Box, purposeVerify, email, time.Now().Add(verifyTTL), verifyBound))
-	return storage.MailJob{To: email, Template: "verify_email", Data: map[string]string{"link": link}}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
 )
 
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
@@ -99,9 +101,13 @@ type Handler struct {
 	idSigner  jwt.Signer
 	verifier  Verifier
 	discovery []byte
-	// Revoker is exported through the Handler: login and account call
-	// RevokeUser and RevokeClientGrant on it.
-	*Revoker
+	revoker   UserRevoker
+}
+
+// UserRevoker ends everything a user holds (accounts.Revocation), with fx
+// written in the same write as the refresh tokens' revocation.
+type UserRevoker interface {
+	RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error
 }
 
 // Deps are the Handler's dependencies.
@@ -115,7 +121,10 @@ type Deps struct {
 	Box      *secret.Box
 	Pages    Pages
 	JWKS     http.Handler // serves the JWK Set (package keys)
-	Log      *slog.Logger
+	// Revocation ends what a user holds when a refresh token is reused
+	// under LATCH_REFRESH_REUSE_REVOKES=user.
+	Revocation UserRevoker
+	Log        *slog.Logger
 }
 
 // New composes fosite over the stores and keys.
@@ -161,7 +170,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		PushedAuthorizeContextLifespan:  parLifetime,
 		SendDebugMessagesToClients:      false,
 	}
-	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
+	if d.Revocation == nil {
+		return nil, errors.New("provider: Deps.Revocation is required")
+	}
+	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, revoker: d.Revocation, log: log}
 	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
 	h.volatile = d.Volatile
 	h.fstore = &fositeStore{
@@ -173,7 +185,6 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		accessTTL: cfg.AccessTokenTTL,
 		parTTL:    parLifetime,
 	}
-	h.Revoker = NewRevoker(store, d.Volatile, sessions)
 	h.strategy = &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fcfg}, fcfg),
 		signer:                    signers.Access,

@@ -170,11 +170,7 @@ func (h *Handler) onReuse(ctx context.Context, t storage.RefreshToken, tr *token
 	}
 	h.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", t.ClientID, "user_id", t.UserID, "scope", h.cfg.ReuseRevokes)
 	if h.cfg.ReuseRevokes == ReuseRevokesUser && t.UserID != "" {
-		families, err := h.store.RevokeUserRefreshTokens(ctx, t.UserID, fx)
-		if err != nil {
-			return err
-		}
-		return h.revokeVolatile(ctx, t.UserID, families)
+		return h.revoker.RevokeUserWith(ctx, t.UserID, fx)
 	}
 	if err := h.store.RevokeRefreshFamily(ctx, t.RequestID, fx); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,14 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/internal/server"
-	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/password"
-	"github.com/latch-idp/latch/provider"
-	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
-	redisstore "github.com/latch-idp/latch/storage/redis"
 )
 
 // userView is how commands print a user: never the password hash or TOTP
@@ -115,13 +113,19 @@ func (e *cliEnv) users(args []string) error {
 		}
 		return findUser(e, st, pos[0])
 	}
+	// Only create hashes and checks a password, and only disable revokes:
+	// the service of the other commands needs neither part.
+	svc, err := accounts.New(accounts.Config{Store: st, Revoker: cliRevoker{e: e, st: st}})
+	if err != nil {
+		return err
+	}
 	switch sub {
 	case "create":
 		var okEmail bool
-		if email, okEmail = login.AccountEmail(email); !okEmail {
+		if email, okEmail = accounts.AccountEmail(email); !okEmail {
 			return fmt.Errorf("%w: --email is required and must be an email address like name@example.com (ASCII only)", errUsage)
 		}
-		if role != storage.RoleUser && role != storage.RoleAdmin {
+		if !accounts.ValidRole(role) {
 			return fmt.Errorf("%w: --role must be user or admin", errUsage)
 		}
 		if pwStdin {
@@ -136,21 +140,14 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		var perr *password.Error
-		if err := checker.Check(e.ctx, pw); errors.As(err, &perr) {
-			return fmt.Errorf("password refused: %s", perr.Message)
-		} else if err != nil {
-			return err
-		}
-		hash, err := hasher.Hash(e.ctx, pw)
+		svc, err := accounts.New(accounts.Config{Store: st, Hasher: hasher, Checker: checker})
 		if err != nil {
 			return err
 		}
-		u, err := st.CreateUser(e.ctx, storage.User{Email: email, Role: role, PasswordHash: hash,
-			PasswordMustChange: mustChange, EmailVerified: true}, storage.Effects{
-			Audit: []storage.AuditEvent{{At: time.Now().UTC(), Kind: "user_created", Detail: map[string]string{"by": "cli", "role": role}}},
-		})
-		if errors.Is(err, storage.ErrAlreadyExists) {
+		u, err := svc.Create(e.ctx, byCLI, accounts.NewUser{Email: email, Role: role, Password: pw, MustChange: mustChange})
+		if invalid := accounts.Invalid(err); len(invalid) > 0 {
+			return fmt.Errorf("password refused: %s", invalid[0].Message)
+		} else if errors.Is(err, accounts.ErrAlreadyExists) {
 			return fmt.Errorf("a user with email %q already exists", email)
 		} else if err != nil {
 			return err
@@ -188,11 +185,7 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		u, err = st.UpdateUser(e.ctx, u.ID, audit(u.ID, "role_changed", map[string]string{"role": pos[1]}), func(u *storage.User) error {
-			u.Role = pos[1]
-			return nil
-		})
-		if err != nil {
+		if u, err = svc.SetRole(e.ctx, byCLI, u.ID, pos[1]); err != nil {
 			return err
 		}
 		return print(u, "set role "+pos[1]+" for")
@@ -201,18 +194,8 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		disable := sub == "disable"
-		u, err = st.UpdateUser(e.ctx, u.ID, audit(u.ID, "user_"+sub+"d", nil), func(u *storage.User) error {
-			u.Disabled = disable
-			return nil
-		})
-		if err != nil {
+		if u, err = svc.SetDisabled(e.ctx, byCLI, u.ID, sub == "disable"); err != nil {
 			return err
-		}
-		if disable {
-			if err := e.revokeUser(st, u.ID); err != nil {
-				return fmt.Errorf("user disabled, but revoking their tokens failed: %w", err)
-			}
 		}
 		return print(u, sub+"d")
 	case "reset-mfa":
@@ -220,10 +203,7 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		// The secret and the backup codes go together, with the audit
-		// event: a failure leaves the user's second factor as it was.
-		u, err = st.SetTOTP(e.ctx, u.ID, nil, nil, audit(u.ID, "mfa_reset", nil))
-		if err != nil {
+		if u, err = svc.ResetMFA(e.ctx, byCLI, u.ID); err != nil {
 			return err
 		}
 		return print(u, "reset two-factor authentication of")
@@ -231,23 +211,24 @@ func (e *cliEnv) users(args []string) error {
 	return fmt.Errorf("%w: unknown subcommand users %s", errUsage, sub)
 }
 
-func audit(userID, kind string, detail map[string]string) storage.Effects {
-	if detail == nil {
-		detail = map[string]string{}
-	}
-	detail["by"] = "cli"
-	return storage.Effects{Audit: []storage.AuditEvent{{At: time.Now().UTC(), Kind: kind, UserID: userID, Detail: detail}}}
+// byCLI is the actor of every change made here, in the audit log.
+var byCLI = accounts.Actor{By: "cli"}
+
+// cliRevoker is the server's revocation service, reached only when a
+// command revokes: without LATCH_REDIS_URL it revokes the user's refresh
+// tokens in PostgreSQL and says what it could not end.
+type cliRevoker struct {
+	e  *cliEnv
+	st *postgres.Store
 }
 
-// revokeUser revokes a user's refresh tokens in PostgreSQL and, when
-// LATCH_REDIS_URL is set, their access tokens and browser sessions too.
-func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
+func (r cliRevoker) revocation(use func(*accounts.Revocation) error) error {
 	rurl := lookupEnv("LATCH_REDIS_URL")
 	if rurl == "" {
-		if _, err := st.RevokeUserRefreshTokens(e.ctx, userID, storage.Effects{}); err != nil {
+		if err := use(server.NewRevocation(r.st, nil)); err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
+		fmt.Fprintln(r.e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
 		return nil
 	}
 	rdb, err := server.OpenRedis(rurl)
@@ -255,6 +236,13 @@ func (e *cliEnv) revokeUser(st *postgres.Store, userID string) error {
 		return err
 	}
 	defer rdb.Close()
-	rs := redisstore.New(rdb, provider.RequestClientID)
-	return provider.NewRevoker(st, rs, session.NewStore(rdb, session.Options{})).RevokeUser(e.ctx, userID)
+	return use(server.NewRevocation(r.st, rdb))
+}
+
+func (r cliRevoker) RevokeUser(ctx context.Context, userID string) error {
+	return r.revocation(func(v *accounts.Revocation) error { return v.RevokeUser(ctx, userID) })
+}
+
+func (r cliRevoker) RevokeClientGrant(ctx context.Context, userID, clientID string) error {
+	return r.revocation(func(v *accounts.Revocation) error { return v.RevokeClientGrant(ctx, userID, clientID) })
 }

@@ -140,7 +140,7 @@ func TestAttackRevocationAndIntrospection(t *testing.T) {
 		u := s.user(t, storage.RoleUser)
 		tok := basic.login(t, s.browser(), u, scopes, nil)
 		keep := post.login(t, s.browser(), u, scopes, nil)
-		if err := s.Server.provider.RevokeClientGrant(t.Context(), u.ID, basic.client.ID); err != nil {
+		if err := s.Server.revocation.RevokeClientGrant(t.Context(), u.ID, basic.client.ID); err != nil {
 			t.Fatal(err)
 		}
 		status, body := basic.refresh(t, tok.RefreshToken)

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/clients"
-	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -25,15 +25,11 @@ const (
 
 // devFixtures creates the development admin and demo clients and prints
 // how to use them. Nothing of it persists.
-func (s *Server) devFixtures(ctx context.Context, hasher *password.Hasher, box *secret.Box) error {
+func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *secret.Box) error {
 	pw := randomToken(12)
-	hash, err := hasher.Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	if _, err := s.store.CreateUser(ctx, storage.User{
-		Email: devAdminEmail, Name: "Dev Admin", Role: storage.RoleAdmin, PasswordHash: hash, EmailVerified: true,
-	}, storage.Effects{}); err != nil {
+	if _, err := accts.Seed(ctx, accounts.NewUser{
+		Email: devAdminEmail, Name: "Dev Admin", Role: storage.RoleAdmin, Password: pw,
+	}); err != nil {
 		return fmt.Errorf("dev admin: %w", err)
 	}
 	app, _, err := clients.New(clients.Metadata{

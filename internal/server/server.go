@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/keys"
@@ -55,6 +56,10 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closers []func()
+
+	// revocation ends what a user holds, for provider, the pages and the
+	// account service alike.
+	revocation *accounts.Revocation
 }
 
 // New builds every part from the configuration and starts the background
@@ -147,6 +152,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	flows := flow.NewStore(s.rdb, 30*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
 	sessions := session.NewStore(s.rdb, session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure})
+	volatile := redisstore.New(s.rdb, provider.RequestClientID)
+	s.revocation = NewRevocation(s.store, s.rdb)
 	s.provider, err = provider.New(provider.Config{
 		Issuer:             c.Issuer,
 		AccessTokenTTL:     c.AccessTokenTTL,
@@ -160,10 +167,10 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		ClientCacheTTL:     2 * time.Second,
 		CORSOrigins:        c.CORSOrigins,
 	}, provider.Deps{
-		Store: s.store, Volatile: redisstore.New(s.rdb, provider.RequestClientID), Flows: flows, Sessions: sessions,
+		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
-		Verifier: s.keys,
-		Box:      box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
+		Verifier: s.keys, Revocation: s.revocation,
+		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -177,12 +184,20 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log,
 	})}
 	totp := mfa.NewTOTP(s.rdb, box, "latch")
+	issuer := strings.TrimRight(c.Issuer, "/")
+	accts, err := accounts.New(accounts.Config{
+		Store: s.store, Hasher: hasher, Checker: checker, Revoker: s.revocation, Box: box,
+		VerifyURL: issuer + login.PathVerify, ResetURL: issuer + login.PathReset, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	loginH, err := login.New(login.Config{
 		Site: site, Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
-		Hasher: hasher, Checker: checker, TOTP: totp, Box: box,
+		Accounts: accts, TOTP: totp, Box: box,
 		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow),
 		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow),
-		Revoker:      s.provider, Issuer: c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
+		Issuer:       c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -192,9 +207,9 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, err
 	}
 	accountH, err := account.New(account.Config{
-		Site: site, Store: s.store, Sessions: sessions, Hasher: hasher, Checker: checker, TOTP: totp, Box: box,
-		Limit:   ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow),
-		Revoker: s.provider, Log: log,
+		Site: site, Store: s.store, Sessions: sessions, Accounts: accts, TOTP: totp, Box: box,
+		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow),
+		Log:   log,
 	})
 	if err != nil {
 		return nil, err
@@ -206,7 +221,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH)
 
 	if c.AdminEmail != "" {
-		created, err := login.Bootstrap(ctx, s.store, hasher, checker, c.AdminEmail, c.AdminPassword)
+		created, err := accts.Bootstrap(ctx, c.AdminEmail, c.AdminPassword)
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_ADMIN_PASSWORD: %w", err)
 		}
@@ -215,7 +230,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		}
 	}
 	if c.Dev {
-		if err := s.devFixtures(ctx, hasher, box); err != nil {
+		if err := s.devFixtures(ctx, accts, box); err != nil {
 			return nil, err
 		}
 	}

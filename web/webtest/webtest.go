@@ -1,8 +1,8 @@
 // Package webtest runs latch's pages (login, consent, account) together
 // against the real memory store and a real Redis, behind an httptest
 // server, for the tests of those packages. It stands in for provider with
-// a small resume endpoint and implements Revoker on storage and sessions,
-// as provider does. It is for tests only and never runs in the server.
+// a small resume endpoint; accounts' own Revocation ends what a user holds,
+// without access tokens, which these pages never see. It is for tests only and never runs in the server.
 package webtest
 
 import (
@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/internal/testenv"
@@ -61,7 +62,8 @@ type Env struct {
 	Hasher   *password.Hasher
 	Checker  password.Checker
 	TOTP     *mfa.TOTP
-	Revoker  Revoker
+	Revoker  *accounts.Revocation
+	Accounts *accounts.Service
 	Server   *httptest.Server
 	URL      string // the issuer
 
@@ -108,16 +110,22 @@ func New(t testing.TB, o Options) *Env {
 		URL: hibp.URL + "/range/", Enabled: true, Redis: e.Redis, Logger: log,
 	})}
 	e.TOTP = mfa.NewTOTP(e.Redis, e.Box, "latch-test")
-	e.Revoker = Revoker{Store: e.Store, Sessions: e.Sessions}
+	e.Revoker = accounts.NewRevocation(e.Store, nil, e.Sessions)
+	if e.Accounts, err = accounts.New(accounts.Config{
+		Store: e.Store, Hasher: e.Hasher, Checker: e.Checker, Revoker: e.Revoker, Box: e.Box,
+		VerifyURL: e.URL + login.PathVerify, ResetURL: e.URL + login.PathReset, Log: log,
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	r := mux.NewRouter()
 	e.Site.MountAssets(r)
 	lh, err := login.New(login.Config{
 		Site: e.Site, Store: e.Store, Redis: e.Redis, Flows: e.Flows, Sessions: e.Sessions,
-		Hasher: e.Hasher, Checker: e.Checker, TOTP: e.TOTP, Box: e.Box,
+		Accounts: e.Accounts, TOTP: e.TOTP, Box: e.Box,
 		AccountLimit: ratelimit.New(e.Redis, "login-account", 5, 15*time.Minute),
 		IPLimit:      ratelimit.New(e.Redis, "login-ip", 20, 15*time.Minute),
-		Revoker:      e.Revoker, Issuer: e.URL, Home: account.Path, Registration: o.Registration, Log: log,
+		Issuer:       e.URL, Home: account.Path, Registration: o.Registration, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,9 +137,9 @@ func New(t testing.TB, o Options) *Env {
 	}
 	ch.Mount(r)
 	ah, err := account.New(account.Config{
-		Site: e.Site, Store: e.Store, Sessions: e.Sessions, Hasher: e.Hasher, Checker: e.Checker,
+		Site: e.Site, Store: e.Store, Sessions: e.Sessions, Accounts: e.Accounts,
 		TOTP: e.TOTP, Box: e.Box, Limit: ratelimit.New(e.Redis, "account", 5, 15*time.Minute),
-		Revoker: e.Revoker, Log: log,
+		Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -331,27 +339,6 @@ func (e *Env) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(res)
-}
-
-// Revoker is the real revocation on storage and sessions, as provider's
-// (without access tokens, which these pages never see).
-type Revoker struct {
-	Store    storage.Store
-	Sessions *session.Store
-}
-
-// RevokeUser revokes every refresh token and browser session of the user.
-func (r Revoker) RevokeUser(ctx context.Context, userID string) error {
-	if _, err := r.Store.RevokeUserRefreshTokens(ctx, userID, storage.Effects{}); err != nil {
-		return err
-	}
-	return r.Sessions.DeleteUser(ctx, userID)
-}
-
-// RevokeClientGrant deletes the consent and revokes its refresh tokens.
-func (r Revoker) RevokeClientGrant(ctx context.Context, userID, clientID string) error {
-	_, err := r.Store.DeleteConsent(ctx, userID, clientID)
-	return err
 }
 
 // Client is a browser without JavaScript: a cookie jar that does not follow

@@ -1,4 +1,4 @@
-package login
+package accounts
 
 import (
 	"encoding/base64"
@@ -13,30 +13,27 @@ import (
 // expiry, with a keyed hash under the system secret that also covers state
 // the token must not outlive (the password hash for a reset, the
 // unverified state for a verification). Once that state changes, the token
-// stops verifying: that is what makes it single use.
+// stops verifying: that is what makes it single use. The reset and
+// verification links are the service's; login signs its own resend tokens
+// with the same functions under a purpose of its own.
 //
 // Format: base64url(subject) "." expiry-unix "." base64url(mac).
-
-// Purposes of link tokens, for domain separation.
-const (
-	purposeVerify = "latch verify-email v1"
-	purposeReset  = "latch password-reset v1"
-)
 
 func linkMAC(box *secret.Box, purpose, subject string, exp int64, bound string) []byte {
 	msg := subject + "\x00" + strconv.FormatInt(exp, 10) + "\x00" + bound
 	return box.Hash(purpose, []byte(msg))
 }
 
-func signLink(box *secret.Box, purpose, subject string, exp time.Time, bound string) string {
+// SignLink returns a link token for subject until exp, bound to bound.
+func SignLink(box *secret.Box, purpose, subject string, exp time.Time, bound string) string {
 	e := exp.Unix()
 	return base64.RawURLEncoding.EncodeToString([]byte(subject)) + "." + strconv.FormatInt(e, 10) + "." +
 		base64.RawURLEncoding.EncodeToString(linkMAC(box, purpose, subject, e, bound))
 }
 
-// parseLink returns the subject of an unexpired token without checking its
-// MAC: the caller loads the state the MAC covers, then calls checkLink.
-func parseLink(token string, now time.Time) (subject string, exp int64, mac []byte, ok bool) {
+// ParseLink returns the subject of an unexpired token without checking its
+// MAC: the caller loads the state the MAC covers, then calls CheckLink.
+func ParseLink(token string, now time.Time) (subject string, exp int64, mac []byte, ok bool) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || len(token) > 1024 {
 		return "", 0, nil, false
@@ -56,8 +53,8 @@ func parseLink(token string, now time.Time) (subject string, exp int64, mac []by
 	return string(sub), exp, mac, true
 }
 
-// checkLink verifies the MAC in constant time, under any configured secret.
-func checkLink(box *secret.Box, purpose, subject string, exp int64, bound string, mac []byte) bool {
+// CheckLink verifies the MAC in constant time, under any configured secret.
+func CheckLink(box *secret.Box, purpose, subject string, exp int64, bound string, mac []byte) bool {
 	msg := subject + "\x00" + strconv.FormatInt(exp, 10) + "\x00" + bound
 	return box.Verify(purpose, []byte(msg), mac)
 }
