@@ -47,9 +47,6 @@ const (
 	PathSignOut     = "/account/signout"
 )
 
-// BackupCodeCount is how many backup codes a user gets.
-const BackupCodeCount = 10
-
 // Store is the part of storage.Store that the account page uses.
 type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
@@ -175,13 +172,6 @@ func (h *Handler) audit(ctx context.Context, e storage.AuditEvent) {
 	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
 		h.c.Log.ErrorContext(ctx, "account: append audit event", "kind", e.Kind, "err", err)
 	}
-}
-
-// notice is a security notice mail with the time and the client address.
-func notice(to, template string, r *http.Request) storage.MailJob {
-	return storage.MailJob{To: to, Template: template, Data: map[string]string{
-		"at": time.Now().UTC().Format(time.RFC1123), "ip": web.ClientIP(r),
-	}}
 }
 
 // accountPage is the data of the account page.

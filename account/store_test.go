@@ -137,7 +137,7 @@ func TestTOTPOnAndOffIsOneWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.TOTPEnabled() != (n == account.BackupCodeCount) || (!u.TOTPEnabled() && n != 0) {
+		if u.TOTPEnabled() != (n == accounts.BackupCodeCount) || (!u.TOTPEnabled() && n != 0) {
 			t.Fatalf("half done: TOTP on %t with %d backup codes", u.TOTPEnabled(), n)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pquerna/otp"
 
+	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/mfa"
-	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -142,18 +142,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		}) {
 		return
 	}
-	// A fresh set of backup codes comes with the second factor, in the same
-	// write, so that losing the phone never locks the user out.
-	codes, hashes, err := h.newBackupCodes()
-	if err != nil {
-		h.internalError(w, r, "create backup codes", err)
-		return
-	}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{h.event(r, "totp_enabled", u.ID)},
-		Mail:  []storage.MailJob{notice(u.Email, "totp_enabled", r)},
-	}
-	if _, err := h.c.Store.SetTOTP(ctx, u.ID, h.c.TOTP.Seal(u.ID, en.Secret), hashes, fx); errors.Is(err, storage.ErrAlreadyExists) {
+	codes, err := h.c.Accounts.EnableTOTP(ctx, actor(r), u, h.c.TOTP.Seal(u.ID, en.Secret))
+	if errors.Is(err, accounts.ErrFactorExists) {
 		// Another tab or request enrolled first; its codes stand.
 		web.Redirect(w, r, Path)
 		return
@@ -182,13 +172,7 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 		}) {
 		return
 	}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{h.event(r, "totp_disabled", u.ID)},
-		Mail:  []storage.MailJob{notice(u.Email, "totp_disabled", r)},
-	}
-	// The secret and the backup codes go in one write: a failure half-way
-	// must not leave codes that outlive the factor they stand in for.
-	if _, err := h.c.Store.SetTOTP(ctx, u.ID, nil, nil, fx); err != nil {
+	if err := h.c.Accounts.DisableTOTP(ctx, actor(r), u); err != nil {
 		h.internalError(w, r, "disable TOTP", err)
 		return
 	}
@@ -203,20 +187,6 @@ type codesPage struct {
 
 func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, v codesPage) {
 	h.pages.Render(w, r, http.StatusOK, pageCodes, "Your backup codes", v)
-}
-
-// newBackupCodes returns a fresh set of backup codes, to show once, and
-// the hashes to store.
-func (h *Handler) newBackupCodes() (codes []string, hashes [][]byte, err error) {
-	codes, err = mfa.GenerateBackupCodes(BackupCodeCount)
-	if err != nil {
-		return nil, nil, err
-	}
-	hashes = make([][]byte, len(codes))
-	for i, c := range codes {
-		hashes[i] = mfa.HashBackupCode(h.c.Box, c)
-	}
-	return codes, hashes, nil
 }
 
 // regenerateCodes replaces the backup codes. It asks for a current TOTP
@@ -243,16 +213,8 @@ func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
 		}) {
 		return
 	}
-	codes, hashes, err := h.newBackupCodes()
+	codes, err := h.c.Accounts.RegenerateBackupCodes(ctx, actor(r), u)
 	if err != nil {
-		h.internalError(w, r, "generate backup codes", err)
-		return
-	}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{h.event(r, "backup_codes_regenerated", u.ID)},
-		Mail:  []storage.MailJob{notice(u.Email, "backup_codes_regenerated", r)},
-	}
-	if err := h.c.Store.ReplaceBackupCodes(ctx, u.ID, hashes, fx); err != nil {
 		h.internalError(w, r, "regenerate backup codes", err)
 		return
 	}

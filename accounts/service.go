@@ -19,6 +19,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u storage.User, fx storage.Effects) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
 	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error)
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 	EnqueueMail(ctx context.Context, m storage.MailJob) error
 }
@@ -129,7 +130,7 @@ func (s *Service) audit(ctx context.Context, e storage.AuditEvent) {
 // needBox refuses a link without the key to sign it.
 func (s *Service) needBox() error {
 	if s.c.Box == nil {
-		return fmt.Errorf("accounts: no secret to sign links with")
+		return fmt.Errorf("accounts: built without a secret (Box) to sign links and hash backup codes with")
 	}
 	return nil
 }

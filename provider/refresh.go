@@ -105,7 +105,7 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 		ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
 		if ok && ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) && ar.GetClient() != nil && ar.GetClient().GetID() == t.ClientID {
 			if err := s.refresh.onReuse(ctx, t, tr); err != nil {
-				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
+				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fositeError(err))
 			}
 			tr.revoked = t.RequestID
 		}

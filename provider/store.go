@@ -261,10 +261,17 @@ func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, signature st
 	return s.volatile.Delete(ctx, redisstore.AccessToken, signature)
 }
 
+// BeginTX, Commit and Rollback hand fosite the durable store's
+// transactions; a transaction that lost to a concurrent one fails as
+// fosite.ErrSerializationFailure, which the token endpoint answers as a
+// refused grant, not a server error.
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
-	return s.durable.BeginTx(ctx)
+	ctx, err := s.durable.BeginTx(ctx)
+	return ctx, fositeError(err)
 }
 
-func (s *fositeStore) Commit(ctx context.Context) error { return s.durable.Commit(ctx) }
+func (s *fositeStore) Commit(ctx context.Context) error { return fositeError(s.durable.Commit(ctx)) }
 
-func (s *fositeStore) Rollback(ctx context.Context) error { return s.durable.Rollback(ctx) }
+func (s *fositeStore) Rollback(ctx context.Context) error {
+	return fositeError(s.durable.Rollback(ctx))
+}

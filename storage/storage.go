@@ -245,7 +245,10 @@ type Store interface {
 	// it is kept, so that a later use is still recognised.
 	DeactivateRefreshToken(ctx context.Context, signature string) error
 	// RevokeRefreshFamily revokes every refresh token of the family,
-	// atomically with fx. An unknown family is not an error.
+	// atomically with fx. An unknown or already revoked family is not an
+	// error and writes no effects: of two racing revocations of one family
+	// (two presentations of a stolen token) one records the event and
+	// sends the alert.
 	RevokeRefreshFamily(ctx context.Context, requestID string, fx Effects) error
 	// RevokeUserRefreshTokens revokes every refresh token of the user,
 	// atomically with fx, and returns the revoked families.

@@ -132,8 +132,10 @@ func (s *Store) RevokeRefreshFamily(_ context.Context, requestID string, fx stor
 		return errorf("revoke refresh family", err)
 	}
 	s.mu.Lock()
-	s.revokeWhere(func(t storage.RefreshToken) bool { return t.RequestID == requestID })
-	mail := s.applyEffects(fx)
+	var mail []storage.MailJob
+	if ids := s.revokeWhere(func(t storage.RefreshToken) bool { return t.RequestID == requestID }); len(ids) > 0 {
+		mail = s.applyEffects(fx)
+	}
 	s.mu.Unlock()
 	s.deliver(mail)
 	return nil

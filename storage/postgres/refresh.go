@@ -138,12 +138,17 @@ const revokeFamilySQL = `UPDATE refresh_tokens SET active = false, revoked_at = 
 	WHERE request_id = $1 AND revoked_at IS NULL`
 
 // RevokeRefreshFamily revokes every token of the family requestID, with
-// fx: no token of it is honoured again, grace period or not. An unknown
-// family is not an error (revocation is idempotent).
+// fx: no token of it is honoured again, grace period or not. An unknown or
+// already revoked family is not an error (revocation is idempotent), and
+// writes no effects.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, requestID string, fx storage.Effects) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, revokeFamilySQL, requestID); err != nil {
+		tag, err := tx.Exec(ctx, revokeFamilySQL, requestID)
+		if err != nil {
 			return translate(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // revoked already: its effects were written then
 		}
 		return s.writeEffects(ctx, tx, fx)
 	})

@@ -1087,6 +1087,13 @@ func refreshRevocationCases() []testCase {
 			if m := outbox(t, s); len(m) != 1 || m[0].Template != "refresh_token_reuse" {
 				t.Errorf("mail = %+v", m)
 			}
+			// A family revoked already is not revoked again: no second
+			// event, no second alert.
+			noErr(t, "RevokeRefreshFamily again", s.RevokeRefreshFamily(t.Context(), "req-1", effects("refresh_token_reuse", "a@example.com")))
+			noErr(t, "RevokeRefreshFamily(unknown)", s.RevokeRefreshFamily(t.Context(), "no-such-family", effects("refresh_token_reuse", "a@example.com")))
+			if n, m := len(audit(t, s, "")), len(outbox(t, s)); n != 1 || m != 1 {
+				t.Errorf("after revoking again: %d events, %d mails, want 1 and 1", n, m)
+			}
 		}},
 		{name: "refresh-revoke-user-tokens", run: func(t *testing.T, s Store) {
 			x := newSetup(t, s)
