@@ -31,10 +31,11 @@ const (
 var supported = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 
 // supportedAlg reports whether alg is one latch signs with and accepts.
-// JWS algorithm names compare exactly (RFC 7518 section 3.1): "none" and
-// the HMAC family are refused whatever their case, HMAC because a verifier
-// handed an HS256 token would use the public key as the shared secret
-// (RFC 8725 sections 2.1 and 3.1). Checked before any key is looked up.
+// alg is case-sensitive (RFC 7515 section 4.1.1), so it compares exactly:
+// "none" and the HMAC family are refused whatever their case, HMAC because
+// a verifier handed an HS256 token would use the public key as the shared
+// secret (RFC 8725 sections 2.1 and 3.1). Checked before any key is looked
+// up.
 func supportedAlg(alg string) bool {
 	return alg == RS256 || alg == ES256
 }
