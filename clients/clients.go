@@ -67,6 +67,12 @@ func AuthMethods() []string {
 	return []string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodPrivateKeyJWT, storage.AuthMethodNone}
 }
 
+// AssertionAlgs lists the algorithms of the client assertions latch accepts
+// (private_key_jwt, RFC 7523), in the order discovery shows them.
+func AssertionAlgs() []string {
+	return []string{keys.RS256, keys.ES256}
+}
+
 // New validates m and builds the client to store. For a confidential client
 // it returns the generated secret, which is shown once.
 func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
@@ -186,8 +192,8 @@ func checkClientKeys(m *Metadata, bad func(string, ...any)) {
 	if m.TokenEndpointAuthSigningAlg == "" {
 		m.TokenEndpointAuthSigningAlg = keys.RS256
 	}
-	if m.TokenEndpointAuthSigningAlg != keys.RS256 && m.TokenEndpointAuthSigningAlg != keys.ES256 {
-		bad("token_endpoint_auth_signing_alg: %q is not supported (use RS256 or ES256)", m.TokenEndpointAuthSigningAlg)
+	if !slices.Contains(AssertionAlgs(), m.TokenEndpointAuthSigningAlg) {
+		bad("token_endpoint_auth_signing_alg: %q is not supported (use %s)", m.TokenEndpointAuthSigningAlg, strings.Join(AssertionAlgs(), " or "))
 		return
 	}
 	switch {

@@ -14,6 +14,12 @@
 // restart. Tokens are verified against the key their kid names among the
 // keys still published, never merely the current one.
 //
+// Verify is the one verifier of the JWTs that come back to latch (bearer
+// access tokens, id_token_hint); fosite's Decode goes through it too. The
+// rules it applies after the signature (accepted algorithms, typ, iss, exp,
+// nbf, iat) are in rules.go, written so that a verifier outside the server
+// can apply the same ones.
+//
 // It is the one package that imports go-jose: its own code uses go-jose v4;
 // fosite.go adapts it to fosite's jwt.Signer (which is built on v3).
 //

@@ -67,19 +67,21 @@ func (s *Signer) Generate(ctx context.Context, claims fjwt.MapClaims, header fjw
 	return token, signature, err
 }
 
-// Decode verifies token against the published key its kid names (whatever
-// its algorithm: a token signed before a rotation, or by the other
-// algorithm, stays valid until it expires) and validates exp, iat and nbf as
-// fosite does. Like fosite's DefaultSigner it returns the token along with a
-// *jwt.ValidationError when only the time claims fail, which fosite relies
-// on to accept expired id_token_hint values.
+// Decode verifies token by Verify's rules, expired tokens allowed, and
+// returns it as fosite's token. fosite decodes only id_token_hint values
+// with it (at the authorization endpoint, and again when it issues the ID
+// token), and accepts an expired hint by the *jwt.ValidationError that
+// fosite's own parser reports along with the token. So the token, verified,
+// goes through that parser once more, with the key Verify chose: it builds
+// the token fosite expects and reports expiry its way. Its own time rules
+// (no leeway on iat and nbf) can only refuse more, never accept a token
+// Verify refused.
 func (s *Signer) Decode(ctx context.Context, token string) (*fjwt.Token, error) {
-	return fjwt.ParseWithClaims(token, fjwt.MapClaims{}, func(t *fjwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		k, err := s.m.verificationKey(kid, string(t.Method), s.m.now())
-		if err != nil {
-			return nil, err
-		}
+	k, _, _, err := s.m.verify(token, verifyConfig{allowExpired: true})
+	if err != nil {
+		return nil, err
+	}
+	return fjwt.ParseWithClaims(token, fjwt.MapClaims{}, func(*fjwt.Token) (any, error) {
 		return k.pub, nil
 	})
 }

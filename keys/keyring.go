@@ -21,23 +21,8 @@ import (
 	"github.com/latch-idp/latch/storage"
 )
 
-// Supported signing algorithms.
-const (
-	RS256 = "RS256"
-	ES256 = "ES256"
-)
-
 // rsaBits is the size of generated RSA keys.
 const rsaBits = 2048
-
-// supported lists the algorithms this package signs and verifies with; a
-// token with any other alg, "none" included, is refused before any key is
-// looked at.
-var supported = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
-
-func supportedAlg(alg string) bool {
-	return alg == RS256 || alg == ES256
-}
 
 // key is one signing key, opened.
 type key struct {

@@ -2,10 +2,8 @@ package keys
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -30,17 +28,6 @@ var (
 	ErrNoSigningKey = errors.New("keys: no active signing key")
 )
 
-// JWT types (the JOSE typ header) of the tokens latch signs.
-const (
-	// TypeAccessToken is the typ of access tokens (RFC 9068 section 2.1).
-	TypeAccessToken = "at+jwt"
-	// TypeJWT is the typ of ID tokens and of everything else latch signs.
-	TypeJWT = "JWT"
-)
-
-// Leeway is the clock skew tolerated on nbf and iat.
-const Leeway = time.Minute
-
 // VerifyOption adjusts Verify.
 type VerifyOption func(*verifyConfig)
 
@@ -64,16 +51,18 @@ func RequireType(typ string) VerifyOption { return func(c *verifyConfig) { c.typ
 func RequireIssuer(iss string) VerifyOption { return func(c *verifyConfig) { c.issuer = iss } }
 
 // Verify verifies a JWT latch signed and returns its header and claims. It
-// is the one verifier of latch's own tokens: access tokens at
-// introspection and userinfo, id_token_hint at logout, and the tests.
+// is the one verifier of latch's own tokens: bearer access tokens at
+// introspection and userinfo, id_token_hint at logout and, through the
+// Signer's Decode, at the authorization endpoint.
 //
-// The token's kid must name a key still published, of the token's alg
-// ("none", HMAC and unsupported algorithms are refused before any key is
-// looked up); the signature must verify with it; exp must be present and
-// in the future (unless AllowExpired) and nbf, iat not in the future
-// beyond Leeway; then typ (RequireType) and iss (RequireIssuer) are
-// checked, in that order. Verify checks nothing else: aud and revocation
-// are the caller's. Numbers in the claims are float64.
+// The token's alg must be one latch signs with ("none", HMAC and anything
+// else are refused before any key is looked up) and its kid must name a key
+// still published, of that alg; the signature must verify with it; then
+// the rules of rules.go are applied in this order: exp must be present and
+// in the future (unless AllowExpired), nbf and iat not in the future beyond
+// Leeway, typ (RequireType), iss (RequireIssuer). Verify checks nothing
+// else: aud and revocation are the caller's. Numbers in the claims are
+// float64.
 //
 // Every failure wraps ErrInvalidToken; an expired token gives ErrExpired,
 // an unknown kid ErrUnknownKey, a wrong typ ErrWrongType, a wrong iss
@@ -83,68 +72,52 @@ func (m *Manager) Verify(ctx context.Context, token string, opts ...VerifyOption
 	for _, o := range opts {
 		o(&cfg)
 	}
+	_, header, claims, err = m.verify(token, cfg)
+	return header, claims, err
+}
+
+// verify is Verify, also returning the key that verified the token.
+func (m *Manager) verify(token string, cfg verifyConfig) (k *key, header, claims map[string]any, err error) {
 	parsed, err := josejwt.ParseSigned(token, supported)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if len(parsed.Headers) != 1 {
-		return nil, nil, fmt.Errorf("%w: %d signatures", ErrInvalidToken, len(parsed.Headers))
+		return nil, nil, nil, fmt.Errorf("%w: %d signatures", ErrInvalidToken, len(parsed.Headers))
 	}
 	h := parsed.Headers[0]
 	now := m.now()
-	k, err := m.verificationKey(h.KeyID, h.Algorithm, now)
+	k, err = m.verificationKey(h.KeyID, h.Algorithm, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := parsed.Claims(k.pub, &claims); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if claims == nil {
-		return nil, nil, fmt.Errorf("%w: no claims", ErrInvalidToken)
+		return nil, nil, nil, fmt.Errorf("%w: no claims", ErrInvalidToken)
 	}
 	header = map[string]any{"alg": h.Algorithm, "kid": h.KeyID}
 	for name, v := range h.ExtraHeaders {
 		header[string(name)] = v
 	}
-	exp, ok := numericDate(claims, "exp")
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: no exp", ErrInvalidToken)
-	}
-	if !cfg.allowExpired && !now.Before(exp) {
-		return nil, nil, ErrExpired
-	}
-	for _, name := range []string{"nbf", "iat"} {
-		if t, ok := numericDate(claims, name); ok && t.After(now.Add(Leeway)) {
-			return nil, nil, fmt.Errorf("%w: %s in the future", ErrInvalidToken, name)
-		}
+	if err := checkTimes(claims, now, Leeway, cfg.allowExpired); err != nil {
+		return nil, nil, nil, err
 	}
 	if cfg.typ != "" && !HasType(header, cfg.typ) {
 		typ, _ := header["typ"].(string)
-		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrWrongType, typ, cfg.typ)
+		return nil, nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrWrongType, typ, cfg.typ)
 	}
-	if cfg.issuer != "" {
-		if iss, _ := claims["iss"].(string); iss != cfg.issuer {
-			return nil, nil, ErrWrongIssuer
-		}
+	if cfg.issuer != "" && !sameIssuer(claims, cfg.issuer) {
+		return nil, nil, nil, ErrWrongIssuer
 	}
-	return header, claims, nil
-}
-
-// Expiry is the exp claim of claims Verify returned.
-func Expiry(claims map[string]any) (time.Time, bool) { return numericDate(claims, "exp") }
-
-// HasType reports whether a JOSE header's typ is typ, compared as RFC 7515
-// section 4.1.9 says: case-insensitively, with an "application/" prefix
-// optional. A missing typ is no type.
-func HasType(header map[string]any, typ string) bool {
-	got, _ := header["typ"].(string)
-	return got != "" && sameType(got, typ)
+	return k, header, claims, nil
 }
 
 // verificationKey returns the published key kid names, if its algorithm is
-// alg. It is the one place both Verify and the fosite adapter choose a key.
+// alg. It is the one place a verification key is chosen.
 func (m *Manager) verificationKey(kid, alg string, now time.Time) (*key, error) {
-	if alg == "" || strings.EqualFold(alg, "none") || !supportedAlg(alg) {
+	if !supportedAlg(alg) {
 		return nil, fmt.Errorf("%w: alg %q not accepted", ErrInvalidToken, alg)
 	}
 	if kid == "" {
@@ -155,25 +128,6 @@ func (m *Manager) verificationKey(kid, alg string, now time.Time) (*key, error) 
 		return nil, ErrUnknownKey
 	}
 	return k, nil
-}
-
-func numericDate(claims map[string]any, name string) (time.Time, bool) {
-	switch v := claims[name].(type) {
-	case float64:
-		return time.Unix(int64(v), 0), true
-	case int64:
-		return time.Unix(v, 0), true
-	}
-	return time.Time{}, false
-}
-
-// sameType compares typ header values as RFC 7515 section 4.1.9 says.
-func sameType(got, want string) bool {
-	norm := func(s string) string {
-		s = strings.ToLower(s)
-		return strings.TrimPrefix(s, "application/")
-	}
-	return subtle.ConstantTimeCompare([]byte(norm(got)), []byte(norm(want))) == 1
 }
 
 // sign signs payload as a compact JWS with typ and the extra headers. kid

@@ -415,13 +415,13 @@ func TestAttackSessionsAndFlows(t *testing.T) {
 		c := e.NewClient()
 		consentFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
 		webtest.MustRedirect(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
-		webtest.MustRedirect(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), "/consent?flow="+consentFlow.ID)
+		webtest.MustRedirect(t, c.Get(t, e.Flows.URL(flow.StageResume, consentFlow.ID)), e.Flows.URL(flow.StageConsent, consentFlow.ID))
 		// A flow waiting for consent is no login state.
 		webtest.MustStatus(t, c.Get(t, "/login?flow="+consentFlow.ID), http.StatusBadRequest)
 		webtest.MustStatus(t, c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {consentFlow.ID}}), http.StatusBadRequest)
 		// A flow waiting for login is no consent state.
 		loginFlow := e.StartFlow(t, webtest.ThirdParty+"app", []string{"openid"}, nil)
-		webtest.MustStatus(t, c.Get(t, "/consent?flow="+loginFlow.ID), http.StatusBadRequest)
+		webtest.MustStatus(t, c.Get(t, e.Flows.URL(flow.StageConsent, loginFlow.ID)), http.StatusBadRequest)
 		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {loginFlow.ID}, "decision": {"allow"}}), http.StatusBadRequest)
 		// The consent answer is taken once.
 		webtest.MustRedirect(t, c.Submit(t, "/consent", url.Values{"flow": {consentFlow.ID}, "decision": {"allow"}}), e.Flows.URL(flow.StageResume, consentFlow.ID))
@@ -832,7 +832,7 @@ func TestAttackOutput(t *testing.T) {
 			c.Post(t, "/forgot", url.Values{"email": {email}, "csrf_token": {tok}}),
 			c.Get(t, "/login?flow=abc"),
 			c.Get(t, "/account"),
-			c.Get(t, "/consent?flow=abc"),
+			c.Get(t, e.Flows.URL(flow.StageConsent, "abc")),
 		} {
 			webtest.MustStatus(t, r, http.StatusInternalServerError)
 			if !strings.Contains(r.Body, "Something went wrong on our side") {

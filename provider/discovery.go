@@ -17,7 +17,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 	authMethods := clients.AuthMethods()
 	// Introspection needs a client that authenticates.
 	clientAuth := slices.DeleteFunc(clients.AuthMethods(), func(m string) bool { return m == storage.AuthMethodNone })
-	assertionAlgs := []string{"RS256", "ES256"}
+	assertionAlgs := clients.AssertionAlgs()
 	doc := map[string]any{
 		"issuer":                                                   iss,
 		"authorization_endpoint":                                   iss + PathAuthorize,

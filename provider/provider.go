@@ -28,7 +28,7 @@ import (
 // part of the public contract.
 const (
 	PathDiscovery  = "/.well-known/openid-configuration"
-	PathJWKS       = "/.well-known/jwks.json"
+	PathJWKS       = keys.JWKSPath
 	PathAuthorize  = "/oauth2/auth"
 	PathResume     = "/oauth2/auth/resume"
 	PathToken      = "/oauth2/token"

@@ -2,8 +2,18 @@ package provider
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage/memory"
 )
 
 func TestVerifiedTokensForgetAtExpiry(t *testing.T) {
@@ -22,5 +32,66 @@ func TestVerifiedTokensForgetAtExpiry(t *testing.T) {
 	}
 	if v.valid(sha256.Sum256([]byte("a.b.d")), now) {
 		t.Fatal("another token string is another entry")
+	}
+}
+
+// TestValidateAccessToken pins how a bearer access token is judged at
+// introspection and userinfo: keys.Verify decides, and its failures become
+// the fosite errors those endpoints answer with.
+func TestValidateAccessToken(t *testing.T) {
+	box, err := secret.New([]byte("0123456789abcdef0123456789abcdef-test-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := keys.NewManager(memory.New(memory.Options{}), box, keys.Options{})
+	if err := m.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const issuer = "https://latch.test"
+	s := &strategy{signer: m.Signer(keys.RS256), verifier: m, issuer: issuer}
+
+	req := testRequest("user-1")
+	req.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+	issued, _, err := s.GenerateAccessToken(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(typ string, edit func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{"iss": issuer, "sub": "user-1", "aud": []string{"app"}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+		if edit != nil {
+			edit(c)
+		}
+		tok, _, err := m.Signer(keys.RS256).Generate(t.Context(), c, &jwt.Headers{Extra: map[string]any{"typ": typ}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	parts := strings.Split(issued, ".")
+	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt"}`)) + "." + parts[1] + "."
+
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  error // nil: accepted
+	}{
+		{"an access token latch issued", issued, nil},
+		{"typ in another spelling", sign("application/AT+JWT", nil), nil},
+		{"an ID token", sign(keys.TypeJWT, nil), fosite.ErrTokenSignatureMismatch},
+		{"expired", sign(keys.TypeAccessToken, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), fosite.ErrTokenExpired},
+		{"another issuer", sign(keys.TypeAccessToken, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), fosite.ErrTokenClaim},
+		{"alg none", unsigned, fosite.ErrTokenSignatureMismatch},
+		{"garbage", "a.b.c", fosite.ErrTokenSignatureMismatch},
+	} {
+		t.Run("case="+tc.name, func(t *testing.T) {
+			// Twice: the second answer may come from the cache of
+			// verified tokens, and must be the same.
+			for range 2 {
+				err := s.ValidateAccessToken(t.Context(), nil, tc.token)
+				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("ValidateAccessToken: %v, want %v", err, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 // TestAttackForgedJWTs presents forged JWTs (alg none, HMAC keyed with the
 // public key, an unknown kid, another key under a published kid) and tokens
 // latch signed for something else, at userinfo, introspection and logout:
-// all are refused, and the session survives.
+// all are refused, and the session survives. At the authorization endpoint
+// the forged ID tokens are refused as id_token_hint too.
 func TestAttackForgedJWTs(t *testing.T) {
 	a := startAttack(t)
 	s, scopes, public := a.s, a.scopes, a.public
@@ -66,6 +67,10 @@ func TestAttackForgedJWTs(t *testing.T) {
 				if p := b.get(t, s.URL+"/oauth2/logout?"+q.Encode()); p.Status != http.StatusBadRequest || p.Location != nil {
 					t.Errorf("%s id_token_hint: %d Location %v, want a 400 page", name, p.Status, p.Location)
 				}
+				ar := public.authURL(scopes, map[string]string{"prompt": "none", "id_token_hint": token})
+				if q := b.authorize(t, ar.URL, flowSteps{}).callbackQuery(t, s, ar.State); q.Get("error") != "invalid_request" || q.Get("code") != "" {
+					t.Errorf("%s id_token_hint at authorize: %v, want invalid_request", name, q)
+				}
 			}
 		}
 		// Signed by latch but not an ID token: an access token as hint, and
@@ -84,6 +89,26 @@ func TestAttackForgedJWTs(t *testing.T) {
 		}
 		if status, _ := s.userinfo(t, http.MethodGet, foreign); status != http.StatusUnauthorized {
 			t.Errorf("latch-signed token of another issuer at userinfo: %d, want 401", status)
+		}
+		// At the authorization endpoint an expired ID token of the signed-in
+		// user is still a hint (OIDC Core 3.1.2.1); another user's is not.
+		hint := func(sub string, exp time.Time) string {
+			tok, _, err := s.keys.Signer("RS256").Generate(t.Context(), map[string]any{
+				"iss": s.URL, "sub": sub, "aud": public.client.ID, "exp": exp.Unix(), "iat": exp.Add(-time.Hour).Unix(),
+			}, &jwtHeader{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		for name, c := range map[string]struct{ hint, wantError string }{
+			"an expired ID token of the user": {hint(u.ID, time.Now().Add(-time.Minute)), ""},
+			"another user's ID token":         {hint(s.user(t, storage.RoleUser).ID, time.Now().Add(time.Hour)), "login_required"},
+		} {
+			ar := public.authURL(scopes, map[string]string{"prompt": "none", "id_token_hint": c.hint})
+			if q := b.authorize(t, ar.URL, flowSteps{}).callbackQuery(t, s, ar.State); q.Get("error") != c.wantError || (c.wantError == "") != (q.Get("code") != "") {
+				t.Errorf("%s as id_token_hint at authorize: %v, want error %q", name, q, c.wantError)
+			}
 		}
 		// The session survived.
 		ar := public.authURL(scopes, map[string]string{"prompt": "none"})

@@ -114,7 +114,7 @@ func (s *browserSuite) passwordSignInAndConsent(t *testing.T) {
 		f.ClientName = "Photo Printer"
 		f.LoginHint = email
 	})
-	s.load(t, s.ctx, chromedp.Navigate(s.e.URL+"/login?flow="+f.ID))
+	s.load(t, s.ctx, chromedp.Navigate(s.e.URL+s.e.Flows.URL(flow.StageLogin, f.ID)))
 	// The stylesheet loads under the page's CSP (no inline styles).
 	if r := webtest.Get(s.ctx, t, wait, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main")).borderTopLeftRadius`)); r != "12px" {
 		t.Errorf("stylesheet not applied: main border radius %q", r)
@@ -368,7 +368,7 @@ func (s *browserSuite) consentDeny(t *testing.T) {
 		f.ClientName = "Pushy Tracker"
 	})
 	tab := webtest.Tab(s.ctx, t)
-	s.load(t, tab, chromedp.Navigate(s.e.URL+"/login?flow="+f.ID))
+	s.load(t, tab, chromedp.Navigate(s.e.URL+s.e.Flows.URL(flow.StageLogin, f.ID)))
 	s.signIn(t, tab, denyEmail, pw)
 	wantPage(t, tab, "/consent", "Pushy Tracker wants to access your account")
 	res := result(t, tab, chromedp.Click(css(`button[name=decision][value=deny]`)))

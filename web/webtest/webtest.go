@@ -31,6 +31,7 @@ import (
 
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/internal/testenv"
@@ -290,7 +291,7 @@ func (e *Env) StartFlow(t testing.TB, clientID string, scopes []string, mutate f
 	}
 	err := e.Store.CreateClient(context.Background(), storage.Client{
 		ID: clientID, Name: f.ClientName, RedirectURIs: []string{"https://app.example/cb"},
-		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		GrantTypes: []string{clients.GrantAuthorizationCode}, ResponseTypes: []string{"code"},
 		Scopes: scopes, TokenEndpointAuthMethod: storage.AuthMethodNone,
 	})
 	if err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
