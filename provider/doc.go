@@ -10,6 +10,11 @@
 // refresh-token reuse detection that revokes the whole family and alerts the
 // user (RFC 9700).
 //
+// It is the one place where fosite meets latch's stores: the adapter
+// (store.go) turns fosite's requests into bytes (request.go) and the
+// stores' errors into fosite's, and refresh.go is the refresh-token policy
+// (lifetimes, grace, reuse). No fosite type crosses into package storage.
+//
 // Login and consent happen in packages login and consent; provider hands
 // them a flow.Flow and takes it back at its resume endpoint. It never renders
 // a login form itself, and never writes a token, code or secret to a log.

@@ -21,7 +21,6 @@ import (
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
-	"github.com/latch-idp/latch/storage"
 )
 
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
@@ -101,13 +100,6 @@ type Handler struct {
 	idSigner  jwt.Signer
 	verifier  Verifier
 	discovery []byte
-	revoker   UserRevoker
-}
-
-// UserRevoker ends everything a user holds (accounts.Revocation), with fx
-// written in the same write as the refresh tokens' revocation.
-type UserRevoker interface {
-	RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error
 }
 
 // Deps are the Handler's dependencies.
@@ -131,9 +123,6 @@ type Deps struct {
 func New(cfg Config, d Deps) (*Handler, error) {
 	store, flows, sessions, signers, box, pages, log := d.Store, d.Flows, d.Sessions, d.Signers, d.Box, d.Pages, d.Log
 	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
-	if cfg.ReuseRevokes == "" {
-		cfg.ReuseRevokes = ReuseRevokesFamily
-	}
 	if cfg.IDTokenAlg == "" {
 		cfg.IDTokenAlg = "RS256"
 	}
@@ -143,13 +132,14 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if cfg.AuthorizeCodeTTL == 0 {
 		cfg.AuthorizeCodeTTL = 5 * time.Minute
 	}
-	if cfg.RefreshIdleTTL == 0 || cfg.RefreshIdleTTL > cfg.RefreshTokenTTL {
-		cfg.RefreshIdleTTL = cfg.RefreshTokenTTL
+	if d.Revocation == nil {
+		return nil, errors.New("provider: Deps.Revocation is required")
 	}
+	refresh := newRefreshPolicy(cfg, d.Revocation, log)
 	secrets := box.Keys("fosite-hmac")
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:             cfg.AccessTokenTTL,
-		RefreshTokenLifespan:            cfg.RefreshIdleTTL,
+		RefreshTokenLifespan:            refresh.idle,
 		AuthorizeCodeLifespan:           cfg.AuthorizeCodeTTL,
 		IDTokenLifespan:                 cfg.IDTokenTTL,
 		IDTokenIssuer:                   cfg.Issuer,
@@ -170,17 +160,12 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		PushedAuthorizeContextLifespan:  parLifetime,
 		SendDebugMessagesToClients:      false,
 	}
-	if d.Revocation == nil {
-		return nil, errors.New("provider: Deps.Revocation is required")
-	}
-	h := &Handler{cfg: cfg, store: store, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, revoker: d.Revocation, log: log}
-	cache := newClientCache(store.GetClient, cfg.ClientCacheTTL)
-	h.volatile = d.Volatile
+	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
 	h.fstore = &fositeStore{
 		durable:   store,
 		volatile:  d.Volatile,
-		clients:   cache,
-		refresh:   &refreshPolicy{absolute: cfg.RefreshTokenTTL, grace: cfg.RefreshGracePeriod, onReuse: h.onReuse},
+		clients:   newClientCache(store.GetClient, cfg.ClientCacheTTL),
+		refresh:   refresh,
 		codeTTL:   2 * cfg.AuthorizeCodeTTL,
 		accessTTL: cfg.AccessTokenTTL,
 		parTTL:    parLifetime,

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/ory/fosite"
@@ -20,11 +21,11 @@ import (
 //     the absolute lifetime (LATCH_REFRESH_TOKEN_TTL) after the family's
 //     first grant.
 //   - A token rotated (not revoked) less than the grace period ago
-//     (LATCH_REFRESH_GRACE_PERIOD) is honoured once more; the durable store
+//     (LATCH_REFRESH_GRACE_PERIOD) is honoured again; the durable store
 //     measures the period with its own clock, the one that stamped the
 //     rotation, so replicas with skewed clocks agree.
 //   - Presenting a rotated token after that, at the token endpoint, by the
-//     client it was issued to, is reuse, taken as theft: onReuse revokes the
+//     client it was issued to, is reuse, taken as theft: reuse revokes the
 //     family (or, with LATCH_REFRESH_REUSE_REVOKES=user, everything of the
 //     user) in one transaction with an audit event and an alert mail, then
 //     the access-token sessions.
@@ -35,12 +36,37 @@ const (
 	ReuseRevokesUser   = "user"
 )
 
-// refreshPolicy holds the refresh-token settings.
+// UserRevoker ends everything a user holds (accounts.Revocation), with fx
+// written in the same write as the refresh tokens' revocation.
+type UserRevoker interface {
+	RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error
+}
+
+// refreshPolicy holds the refresh-token settings and what reuse needs
+// beyond the stores.
 type refreshPolicy struct {
+	idle     time.Duration // LATCH_REFRESH_TOKEN_IDLE_TTL, fosite's RefreshTokenLifespan
 	absolute time.Duration // LATCH_REFRESH_TOKEN_TTL; 0: none
 	grace    time.Duration // LATCH_REFRESH_GRACE_PERIOD
-	// onReuse handles a rotated token presented again (Handler.onReuse).
-	onReuse func(ctx context.Context, t storage.RefreshToken, at *tokenRequest) error
+	revokes  string        // LATCH_REFRESH_REUSE_REVOKES: ReuseRevokesFamily or ReuseRevokesUser
+	users    UserRevoker   // for ReuseRevokesUser
+	log      *slog.Logger
+}
+
+func newRefreshPolicy(cfg Config, users UserRevoker, log *slog.Logger) *refreshPolicy {
+	p := &refreshPolicy{
+		idle: cfg.RefreshIdleTTL, absolute: cfg.RefreshTokenTTL, grace: cfg.RefreshGracePeriod,
+		revokes: cfg.ReuseRevokes, users: users, log: log,
+	}
+	if p.revokes == "" {
+		p.revokes = ReuseRevokesFamily
+	}
+	// No token outlives the absolute lifetime, so an idle lifetime beyond
+	// it (or none) is the absolute lifetime.
+	if p.idle == 0 || p.idle > p.absolute {
+		p.idle = p.absolute
+	}
+	return p
 }
 
 // tokenRequest is what the token endpoint tells the store adapter about
@@ -85,10 +111,10 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	}))
 }
 
-// GetRefreshTokenSession reads a refresh token once. A token that is not
-// honoured any more comes back with fosite.ErrInactiveToken; first, at the
-// token endpoint, a rotated one presented by the client it was issued to
-// goes to onReuse (fosite has authenticated the client by then).
+// GetRefreshTokenSession reads a refresh token, once: everything that
+// follows, reuse included, works from this read. A token that is not
+// honoured any more comes back with fosite.ErrInactiveToken, after reuse
+// had its say.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	t, err := s.durable.GetRefreshToken(ctx, signature, s.refresh.grace)
 	if err != nil {
@@ -101,14 +127,8 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if t.State.Honoured() {
 		return req, nil
 	}
-	if tr := tokenRequestFrom(ctx); tr != nil && t.State == storage.RefreshRotated && s.refresh.onReuse != nil {
-		ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
-		if ok && ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) && ar.GetClient() != nil && ar.GetClient().GetID() == t.ClientID {
-			if err := s.refresh.onReuse(ctx, t, tr); err != nil {
-				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fositeError(err))
-			}
-			tr.revoked = t.RequestID
-		}
+	if err := s.reuse(ctx, t); err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fositeError(err))
 	}
 	return req, fosite.ErrInactiveToken
 }
@@ -143,23 +163,37 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 	return s.volatile.RevokeAccessToken(ctx, requestID)
 }
 
-// onReuse handles a rotated refresh token presented again at the token
-// endpoint by the client it was issued to: t is the token as it was just
-// read. Its whole family is revoked, or with LATCH_REFRESH_REUSE_REVOKES=
+// reuse handles a refresh token that is not honoured any more, as it was
+// just read (t). fosite then revokes the family of any such token, whoever
+// presents it (RevokeRefreshToken, RevokeAccessToken). What is reuse, taken
+// as theft, is narrower: a rotated token presented at the token endpoint by
+// the client it was issued to (fosite has authenticated the client by
+// then). Its whole family is revoked, or with LATCH_REFRESH_REUSE_REVOKES=
 // user everything of the user: the refresh tokens in one transaction with
-// the audit event and the alert email, the access-token sessions (and,
-// for the user policy, the browser sessions) right after.
-func (h *Handler) onReuse(ctx context.Context, t storage.RefreshToken, tr *tokenRequest) error {
+// the audit event and the alert email, the access-token sessions (and, for
+// the user policy, the browser sessions) right after. The request
+// remembers the family, so fosite's revocation that follows is not done
+// twice.
+func (s *fositeStore) reuse(ctx context.Context, t storage.RefreshToken) error {
+	tr := tokenRequestFrom(ctx)
+	if tr == nil || t.State != storage.RefreshRotated {
+		return nil
+	}
+	ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
+	if !ok || !ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) || ar.GetClient() == nil || ar.GetClient().GetID() != t.ClientID {
+		return nil
+	}
+	p := s.refresh
 	at := time.Now().UTC()
 	event := storage.AuditEvent{
 		At: at, Kind: "refresh_token_reuse", UserID: t.UserID, ClientID: t.ClientID,
-		IP: tr.ip, UserAgent: tr.userAgent, Detail: map[string]string{"revokes": h.cfg.ReuseRevokes, "grant": t.RequestID},
+		IP: tr.ip, UserAgent: tr.userAgent, Detail: map[string]string{"revokes": p.revokes, "grant": t.RequestID},
 	}
 	fx := storage.Effects{Audit: []storage.AuditEvent{event}}
 	if t.UserID != "" {
-		if u, err := h.store.GetUser(ctx, t.UserID); err == nil {
+		if u, err := s.durable.GetUser(ctx, t.UserID); err == nil {
 			name := t.ClientID
-			if c, err := h.fstore.clients.getClient(ctx, t.ClientID); err == nil && c.Name != "" {
+			if c, err := s.clients.getClient(ctx, t.ClientID); err == nil && c.Name != "" {
 				name = c.Name
 			}
 			fx.Mail = append(fx.Mail, storage.MailJob{To: u.Email, Template: "refresh_reuse", Data: map[string]string{
@@ -168,12 +202,19 @@ func (h *Handler) onReuse(ctx context.Context, t storage.RefreshToken, tr *token
 			}})
 		}
 	}
-	h.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", t.ClientID, "user_id", t.UserID, "scope", h.cfg.ReuseRevokes)
-	if h.cfg.ReuseRevokes == ReuseRevokesUser && t.UserID != "" {
-		return h.revoker.RevokeUserWith(ctx, t.UserID, fx)
+	p.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", t.ClientID, "user_id", t.UserID, "scope", p.revokes)
+	if p.revokes == ReuseRevokesUser && t.UserID != "" {
+		if err := p.users.RevokeUserWith(ctx, t.UserID, fx); err != nil {
+			return err
+		}
+	} else {
+		if err := s.durable.RevokeRefreshFamily(ctx, t.RequestID, fx); err != nil {
+			return err
+		}
+		if err := s.volatile.RevokeAccessToken(ctx, t.RequestID); err != nil {
+			return err
+		}
 	}
-	if err := h.store.RevokeRefreshFamily(ctx, t.RequestID, fx); err != nil {
-		return err
-	}
-	return h.volatile.RevokeAccessToken(ctx, t.RequestID)
+	tr.revoked = t.RequestID
+	return nil
 }

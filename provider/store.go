@@ -21,13 +21,12 @@ import (
 // (request.go) and the stores' errors into fosite's. Refresh-token policy
 // is refresh.go's.
 
-// Durable is what provider needs of the durable store.
+// Durable is what provider calls of the durable store: a part of the one
+// storage contract, storage.Store.
 type Durable interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error)
-	DeleteConsent(ctx context.Context, userID, clientID string) ([]string, error)
-	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 
 	BeginTx(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error
@@ -38,10 +37,11 @@ type Durable interface {
 	RotateRefreshToken(ctx context.Context, signature string, grace time.Duration) error
 	DeactivateRefreshToken(ctx context.Context, signature string) error
 	RevokeRefreshFamily(ctx context.Context, requestID string, fx storage.Effects) error
-	RevokeUserRefreshTokens(ctx context.Context, userID string, fx storage.Effects) ([]string, error)
 }
 
-// Volatile is what provider needs of the short-lived store (package
+var _ Durable = storage.Store(nil)
+
+// Volatile is what provider calls of the short-lived store (package
 // storage/redis): codes, access-token sessions, pushed requests and used
 // client assertions, as bytes it serializes itself.
 type Volatile interface {
@@ -52,9 +52,6 @@ type Volatile interface {
 	MarkCodeUsed(ctx context.Context, signature string, ttl time.Duration) error
 	PutAccessToken(ctx context.Context, signature string, g redisstore.Grant, ttl, indexTTL time.Duration) error
 	RevokeAccessToken(ctx context.Context, requestID string) error
-	RevokeAccessTokens(ctx context.Context, requestIDs []string) error
-	RevokeUserAccessTokens(ctx context.Context, userID string) error
-	RevokeUserClientAccessTokens(ctx context.Context, userID, clientID string) error
 	SavePushedRequest(ctx context.Context, requestURI, clientID string, form url.Values, ttl time.Duration) error
 	TakePushedRequest(ctx context.Context, requestURI string) (clientID string, form url.Values, err error)
 	DeletePushedRequest(ctx context.Context, requestURI string) error

@@ -8,6 +8,6 @@
 // single lock makes every method trivially atomic. Values are copied in and
 // out, so a caller never shares memory with the store. Its transactions
 // are empty (BeginTx returns ctx as is): RotateRefreshToken's check-and-set
-// under the lock is what makes two racing refreshes have one winner. It must never be
-// used where data has to survive a restart.
+// under the lock is what makes two racing refreshes have one winner. It
+// must never be used where data has to survive a restart.
 package memory

@@ -11,31 +11,26 @@ import (
 	"github.com/latch-idp/latch/storage/storagetest"
 )
 
-// outboxStore records what the Mail hook receives, as dev mode's in-process
-// queue would.
-type outboxStore struct {
-	*memory.Store
-	mu   sync.Mutex
-	mail []storage.MailJob
-}
-
-func (s *outboxStore) MailOutbox(context.Context) ([]storage.MailJob, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.mail), nil
-}
-
+// TestConformance runs the suite; the outbox records what the Mail hook
+// receives, as dev mode's in-process queue would.
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storagetest.Store {
-		s := &outboxStore{}
-		s.Store = memory.New(memory.Options{
+	storagetest.Run(t, func(t *testing.T) storagetest.Backend {
+		var (
+			mu   sync.Mutex
+			mail []storage.MailJob
+		)
+		s := memory.New(memory.Options{
 			Mail: func(m storage.MailJob) {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				s.mail = append(s.mail, m)
+				mu.Lock()
+				defer mu.Unlock()
+				mail = append(mail, m)
 			},
 		})
-		return s
+		return storagetest.Backend{Store: s, MailOutbox: func(context.Context) ([]storage.MailJob, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(mail), nil
+		}}
 	}, storagetest.Options{})
 }
 

@@ -34,13 +34,12 @@ func newStore(t *testing.T, opts postgres.Options) *postgres.Store {
 	return s
 }
 
-// outboxStore reads the mail jobs River holds, checking that they went to
+// mailOutbox reads the mail jobs River holds, checking that they went to
 // the mail queue with their retry budget.
-type outboxStore struct{ *postgres.Store }
 
 const outboxSQL = `SELECT args, queue, max_attempts FROM river_job WHERE kind = 'mail' ORDER BY id`
 
-func (s outboxStore) MailOutbox(ctx context.Context) ([]storage.MailJob, error) {
+func mailOutbox(ctx context.Context, s *postgres.Store) ([]storage.MailJob, error) {
 	rows, err := s.Pool().Query(ctx, outboxSQL)
 	if err != nil {
 		return nil, err
@@ -68,8 +67,11 @@ func (s outboxStore) MailOutbox(ctx context.Context) ([]storage.MailJob, error) 
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storagetest.Store {
-		return outboxStore{newStore(t, postgres.Options{})}
+	storagetest.Run(t, func(t *testing.T) storagetest.Backend {
+		s := newStore(t, postgres.Options{})
+		return storagetest.Backend{Store: s, MailOutbox: func(ctx context.Context) ([]storage.MailJob, error) {
+			return mailOutbox(ctx, s)
+		}}
 	}, storagetest.Options{Transactions: true})
 }
 

@@ -20,13 +20,14 @@ type Options struct {
 	Transactions bool
 }
 
-// Store is what a backend under test offers: latch's store and a view of
-// the mail it enqueued.
-type Store interface {
+// Backend is a backend under test: a storage.Store, the one contract the
+// suite pins, and a view of the mail it enqueued, which the contract has
+// no call to read back.
+type Backend struct {
 	storage.Store
 	// MailOutbox lists the mail enqueued (and committed) so far, oldest
 	// first.
-	MailOutbox(ctx context.Context) ([]storage.MailJob, error)
+	MailOutbox func(ctx context.Context) ([]storage.MailJob, error)
 }
 
 type testCase struct {
@@ -34,11 +35,11 @@ type testCase struct {
 	// transactional cases run only against stores with real transactions
 	// (Options.Transactions); the others must hold without them.
 	transactional bool
-	run           func(t *testing.T, s Store)
+	run           func(t *testing.T, s Backend)
 }
 
-// Run runs every case, each against a new, empty store from newStore.
-func Run(t *testing.T, newStore func(t *testing.T) Store, opts Options) {
+// Run runs every case, each against a new, empty store from newBackend.
+func Run(t *testing.T, newBackend func(t *testing.T) Backend, opts Options) {
 	var cases []testCase
 	cases = append(cases, clientCases()...)
 	cases = append(cases, userCases()...)
@@ -57,7 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store, opts Options) {
 			continue
 		}
 		t.Run("case="+c.name, func(t *testing.T) {
-			s := newStore(t)
+			s := newBackend(t)
 			t.Cleanup(s.Close)
 			c.run(t, s)
 		})
@@ -104,7 +105,7 @@ func keyClient(id string) storage.Client {
 	return c
 }
 
-func mustClient(t *testing.T, s Store, c storage.Client) storage.Client {
+func mustClient(t *testing.T, s Backend, c storage.Client) storage.Client {
 	t.Helper()
 	if err := s.CreateClient(t.Context(), c); err != nil {
 		t.Fatalf("CreateClient(%s): %v", c.ID, err)
@@ -116,7 +117,7 @@ func mustClient(t *testing.T, s Store, c storage.Client) storage.Client {
 	return got
 }
 
-func mustUser(t *testing.T, s Store, email string) storage.User {
+func mustUser(t *testing.T, s Backend, email string) storage.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), storage.User{Email: email, PasswordHash: "$argon2id$fake"}, storage.Effects{})
 	if err != nil {
@@ -142,7 +143,7 @@ type setup struct {
 	token  storage.RefreshToken
 }
 
-func newSetup(t *testing.T, s Store) setup {
+func newSetup(t *testing.T, s Backend) setup {
 	t.Helper()
 	c := mustClient(t, s, confidentialClient("app"))
 	u := mustUser(t, s, "alice@example.com")
@@ -175,14 +176,14 @@ func recent(t *testing.T, what string, at time.Time) {
 	}
 }
 
-func outbox(t *testing.T, s Store) []storage.MailJob {
+func outbox(t *testing.T, s Backend) []storage.MailJob {
 	t.Helper()
 	m, err := s.MailOutbox(t.Context())
 	noErr(t, "MailOutbox", err)
 	return m
 }
 
-func audit(t *testing.T, s Store, userID string) []storage.AuditEvent {
+func audit(t *testing.T, s Backend, userID string) []storage.AuditEvent {
 	t.Helper()
 	a, err := s.ListAudit(t.Context(), userID, 0)
 	noErr(t, "ListAudit", err)
@@ -199,7 +200,7 @@ func effects(kind, to string) storage.Effects {
 // begin starts a transaction. It is rolled back when the test ends, so
 // that a failing case never leaves a connection busy (closing a pool waits
 // for it); rolling back a committed transaction is a no-op.
-func begin(t *testing.T, s Store, ctx context.Context) context.Context {
+func begin(t *testing.T, s Backend, ctx context.Context) context.Context {
 	t.Helper()
 	ctx, err := s.BeginTx(ctx)
 	noErr(t, "BeginTx", err)
@@ -227,7 +228,7 @@ func parallel(n int, f func(i int)) {
 
 func clientCases() []testCase {
 	return []testCase{
-		{name: "client-create-get-round-trips-every-field", run: func(t *testing.T, s Store) {
+		{name: "client-create-get-round-trips-every-field", run: func(t *testing.T, s Backend) {
 			for _, want := range []storage.Client{confidentialClient("conf"), publicClient("pub"), keyClient("jwt")} {
 				got := mustClient(t, s, want)
 				recent(t, "CreatedAt", got.CreatedAt)
@@ -246,17 +247,17 @@ func clientCases() []testCase {
 				}
 			}
 		}},
-		{name: "client-duplicate-id-already-exists", run: func(t *testing.T, s Store) {
+		{name: "client-duplicate-id-already-exists", run: func(t *testing.T, s Backend) {
 			mustClient(t, s, confidentialClient("app"))
 			wantErr(t, "CreateClient again", s.CreateClient(t.Context(), publicClient("app")), storage.ErrAlreadyExists)
 		}},
-		{name: "client-unknown-not-found", run: func(t *testing.T, s Store) {
+		{name: "client-unknown-not-found", run: func(t *testing.T, s Backend) {
 			_, err := s.GetClient(t.Context(), "nope")
 			wantErr(t, "GetClient", err, storage.ErrNotFound)
 			wantErr(t, "UpdateClient", s.UpdateClient(t.Context(), confidentialClient("nope")), storage.ErrNotFound)
 			wantErr(t, "DeleteClient", s.DeleteClient(t.Context(), "nope"), storage.ErrNotFound)
 		}},
-		{name: "client-invalid-rejected", run: func(t *testing.T, s Store) {
+		{name: "client-invalid-rejected", run: func(t *testing.T, s Backend) {
 			bad := map[string]storage.Client{}
 			c := confidentialClient("a")
 			c.TokenEndpointAuthMethod = "tls_client_auth"
@@ -293,7 +294,7 @@ func clientCases() []testCase {
 				t.Errorf("ListClients = %d clients, want none", len(clients))
 			}
 		}},
-		{name: "client-list-oldest-first", run: func(t *testing.T, s Store) {
+		{name: "client-list-oldest-first", run: func(t *testing.T, s Backend) {
 			for _, id := range []string{"c1", "c2", "c3"} {
 				mustClient(t, s, confidentialClient(id))
 				time.Sleep(2 * time.Millisecond)
@@ -308,7 +309,7 @@ func clientCases() []testCase {
 				t.Errorf("ListClients = %v", ids)
 			}
 		}},
-		{name: "client-update-replaces-fields-keeps-created", run: func(t *testing.T, s Store) {
+		{name: "client-update-replaces-fields-keeps-created", run: func(t *testing.T, s Backend) {
 			before := mustClient(t, s, confidentialClient("app"))
 			time.Sleep(2 * time.Millisecond)
 			c := publicClient("app")
@@ -324,7 +325,7 @@ func clientCases() []testCase {
 				t.Errorf("timestamps: created %v→%v, updated %v→%v", before.CreatedAt, got.CreatedAt, before.UpdatedAt, got.UpdatedAt)
 			}
 		}},
-		{name: "client-delete-removes-consents-and-refresh-tokens", run: func(t *testing.T, s Store) {
+		{name: "client-delete-removes-consents-and-refresh-tokens", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			other := mustClient(t, s, confidentialClient("other"))
 			noErr(t, "SaveConsent", s.SaveConsent(t.Context(), storage.Consent{UserID: x.user.ID, ClientID: "app", Scopes: []string{"openid"}}))
@@ -350,7 +351,7 @@ func clientCases() []testCase {
 
 func userCases() []testCase {
 	return []testCase{
-		{name: "user-create-assigns-id-timestamps-and-default-role", run: func(t *testing.T, s Store) {
+		{name: "user-create-assigns-id-timestamps-and-default-role", run: func(t *testing.T, s Backend) {
 			in := storage.User{
 				Email: "Alice@Example.com", Name: "Alice", PasswordHash: "$argon2id$x",
 				PasswordMustChange: true, EmailVerified: true, TOTPSecret: []byte("sealed"),
@@ -380,7 +381,7 @@ func userCases() []testCase {
 				t.Error("two users share an ID")
 			}
 		}},
-		{name: "user-email-unique-case-insensitively", run: func(t *testing.T, s Store) {
+		{name: "user-email-unique-case-insensitively", run: func(t *testing.T, s Backend) {
 			mustUser(t, s, "alice@example.com")
 			_, err := s.CreateUser(t.Context(), storage.User{Email: "ALICE@example.COM"}, effects("user_created", "x@example.com"))
 			wantErr(t, "CreateUser with the same email in capitals", err, storage.ErrAlreadyExists)
@@ -391,7 +392,7 @@ func userCases() []testCase {
 				t.Errorf("a failed create left mail: %+v", m)
 			}
 		}},
-		{name: "user-get-by-email-ignores-case", run: func(t *testing.T, s Store) {
+		{name: "user-get-by-email-ignores-case", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "Alice@Example.com")
 			got, err := s.GetUserByEmail(t.Context(), "aLiCe@eXaMpLe.CoM")
 			noErr(t, "GetUserByEmail", err)
@@ -403,7 +404,7 @@ func userCases() []testCase {
 			_, err = s.GetUser(t.Context(), "no-such-id")
 			wantErr(t, "GetUser(unknown)", err, storage.ErrNotFound)
 		}},
-		{name: "user-invalid-rejected", run: func(t *testing.T, s Store) {
+		{name: "user-invalid-rejected", run: func(t *testing.T, s Backend) {
 			if _, err := s.CreateUser(t.Context(), storage.User{Email: "a@example.com", Role: "root"}, storage.Effects{}); err == nil {
 				t.Error("CreateUser accepted role root")
 			}
@@ -416,7 +417,7 @@ func userCases() []testCase {
 				t.Error("UpdateUser accepted role root")
 			}
 		}},
-		{name: "user-list-oldest-first", run: func(t *testing.T, s Store) {
+		{name: "user-list-oldest-first", run: func(t *testing.T, s Backend) {
 			var want []string
 			for _, e := range []string{"a@example.com", "b@example.com", "c@example.com"} {
 				want = append(want, mustUser(t, s, e).ID)
@@ -432,7 +433,7 @@ func userCases() []testCase {
 				t.Errorf("ListUsers = %v, want %v", got, want)
 			}
 		}},
-		{name: "user-create-writes-effects-with-the-new-id", run: func(t *testing.T, s Store) {
+		{name: "user-create-writes-effects-with-the-new-id", run: func(t *testing.T, s Backend) {
 			u, err := s.CreateUser(t.Context(), storage.User{Email: "a@example.com"}, effects("user_created", "a@example.com"))
 			noErr(t, "CreateUser", err)
 			a := audit(t, s, u.ID)
@@ -448,7 +449,7 @@ func userCases() []testCase {
 
 func userUpdateCases() []testCase {
 	return []testCase{
-		{name: "user-update-applies-mutation-with-effects", run: func(t *testing.T, s Store) {
+		{name: "user-update-applies-mutation-with-effects", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			login := time.Now().Add(-time.Minute)
 			time.Sleep(2 * time.Millisecond)
@@ -481,7 +482,7 @@ func userUpdateCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
-		{name: "user-update-mutate-error-aborts-and-is-returned-as-is", run: func(t *testing.T, s Store) {
+		{name: "user-update-mutate-error-aborts-and-is-returned-as-is", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			_, err := s.UpdateUser(t.Context(), u.ID, effects("password_changed", "a@example.com"), func(v *storage.User) error {
 				v.PasswordHash = "changed"
@@ -502,7 +503,7 @@ func userUpdateCases() []testCase {
 				t.Errorf("aborted update left mail: %+v", m)
 			}
 		}},
-		{name: "user-update-unknown-not-found", run: func(t *testing.T, s Store) {
+		{name: "user-update-unknown-not-found", run: func(t *testing.T, s Backend) {
 			called := false
 			_, err := s.UpdateUser(t.Context(), "no-such-id", storage.Effects{}, func(*storage.User) error { called = true; return nil })
 			wantErr(t, "UpdateUser", err, storage.ErrNotFound)
@@ -510,7 +511,7 @@ func userUpdateCases() []testCase {
 				t.Error("mutate called for a missing user")
 			}
 		}},
-		{name: "user-update-email-collision-already-exists", run: func(t *testing.T, s Store) {
+		{name: "user-update-email-collision-already-exists", run: func(t *testing.T, s Backend) {
 			mustUser(t, s, "a@example.com")
 			b := mustUser(t, s, "b@example.com")
 			_, err := s.UpdateUser(t.Context(), b.ID, effects("email_changed", "b@example.com"), func(v *storage.User) error { v.Email = "A@example.com"; return nil })
@@ -530,7 +531,7 @@ func userUpdateCases() []testCase {
 				t.Error("GetUserByEmail lost the user after a change of case")
 			}
 		}},
-		{name: "user-update-concurrent-mutations-all-apply", run: func(t *testing.T, s Store) {
+		{name: "user-update-concurrent-mutations-all-apply", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			const n = 8
 			parallel(n, func(int) {
@@ -555,7 +556,7 @@ func userUpdateCases() []testCase {
 
 func backupCodeCases() []testCase {
 	return []testCase{
-		{name: "backup-code-single-use", run: func(t *testing.T, s Store) {
+		{name: "backup-code-single-use", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("1"), hash("2"), hash("3")}, effects("backup_codes_created", "a@example.com")))
 			n, err := s.CountBackupCodes(t.Context(), u.ID)
@@ -578,7 +579,7 @@ func backupCodeCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
-		{name: "backup-code-replace-discards-old-codes", run: func(t *testing.T, s Store) {
+		{name: "backup-code-replace-discards-old-codes", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("1"), hash("2")}, storage.Effects{}))
 			noErr(t, "UseBackupCode", s.UseBackupCode(t.Context(), u.ID, hash("1")))
@@ -597,7 +598,7 @@ func backupCodeCases() []testCase {
 				t.Errorf("CountBackupCodes(unknown user) = %d, %v", n, err)
 			}
 		}},
-		{name: "backup-code-racing-uses-one-wins", run: func(t *testing.T, s Store) {
+		{name: "backup-code-racing-uses-one-wins", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("1")}, storage.Effects{}))
 			var wins atomic.Int32
@@ -628,7 +629,7 @@ type totpState struct {
 	mail      int
 }
 
-func totpStateOf(t *testing.T, s Store, userID string) totpState {
+func totpStateOf(t *testing.T, s Backend, userID string) totpState {
 	t.Helper()
 	u, err := s.GetUser(t.Context(), userID)
 	noErr(t, "GetUser", err)
@@ -639,7 +640,7 @@ func totpStateOf(t *testing.T, s Store, userID string) totpState {
 
 func totpCases() []testCase {
 	return []testCase{
-		{name: "totp-set-stores-secret-and-replaces-codes-with-effects", run: func(t *testing.T, s Store) {
+		{name: "totp-set-stores-secret-and-replaces-codes-with-effects", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("old")}, storage.Effects{}))
 			time.Sleep(2 * time.Millisecond)
@@ -665,7 +666,7 @@ func totpCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
-		{name: "totp-clear-removes-secret-and-every-code-with-effects", run: func(t *testing.T, s Store) {
+		{name: "totp-clear-removes-secret-and-every-code-with-effects", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			_, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1"), hash("2")}, storage.Effects{})
 			noErr(t, "SetTOTP", err)
@@ -692,7 +693,7 @@ func totpCases() []testCase {
 			_, err = s.SetTOTP(t.Context(), u.ID, nil, nil, storage.Effects{})
 			noErr(t, "SetTOTP(nil) again", err)
 		}},
-		{name: "totp-set-while-set-already-exists-and-changes-nothing", run: func(t *testing.T, s Store) {
+		{name: "totp-set-while-set-already-exists-and-changes-nothing", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			_, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), [][]byte{hash("1")}, effects("totp_enabled", "a@example.com"))
 			noErr(t, "SetTOTP", err)
@@ -704,7 +705,7 @@ func totpCases() []testCase {
 			}
 			noErr(t, "UseBackupCode(first set)", s.UseBackupCode(t.Context(), u.ID, hash("1")))
 		}},
-		{name: "totp-failure-leaves-nothing-half-done", run: func(t *testing.T, s Store) {
+		{name: "totp-failure-leaves-nothing-half-done", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("old")}, storage.Effects{}))
 			// The store refuses an audit event without a kind: for a
@@ -738,7 +739,7 @@ func totpCases() []testCase {
 			check("clearing SetTOTP with refused effects", err, on)
 			noErr(t, "UseBackupCode(kept)", s.UseBackupCode(t.Context(), u.ID, hash("1")))
 		}},
-		{name: "totp-unknown-user-not-found", run: func(t *testing.T, s Store) {
+		{name: "totp-unknown-user-not-found", run: func(t *testing.T, s Backend) {
 			_, err := s.SetTOTP(t.Context(), "no-such-id", []byte("sealed-1"), [][]byte{hash("1")}, effects("totp_enabled", "a@example.com"))
 			wantErr(t, "SetTOTP", err, storage.ErrNotFound)
 			_, err = s.SetTOTP(t.Context(), "no-such-id", nil, nil, storage.Effects{})
@@ -747,7 +748,7 @@ func totpCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
-		{name: "totp-racing-enrollments-one-wins", run: func(t *testing.T, s Store) {
+		{name: "totp-racing-enrollments-one-wins", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")
 			const n = 8
 			var wins atomic.Int32
@@ -780,7 +781,7 @@ func totpCases() []testCase {
 
 func consentCases() []testCase {
 	return []testCase{
-		{name: "consent-save-is-an-upsert", run: func(t *testing.T, s Store) {
+		{name: "consent-save-is-an-upsert", run: func(t *testing.T, s Backend) {
 			mustClient(t, s, confidentialClient("app"))
 			u := mustUser(t, s, "a@example.com")
 			_, err := s.GetConsent(t.Context(), u.ID, "app")
@@ -803,13 +804,13 @@ func consentCases() []testCase {
 				t.Errorf("timestamps %v/%v → %v/%v", first.CreatedAt, first.UpdatedAt, second.CreatedAt, second.UpdatedAt)
 			}
 		}},
-		{name: "consent-unknown-user-or-client-not-found", run: func(t *testing.T, s Store) {
+		{name: "consent-unknown-user-or-client-not-found", run: func(t *testing.T, s Backend) {
 			mustClient(t, s, confidentialClient("app"))
 			u := mustUser(t, s, "a@example.com")
 			wantErr(t, "SaveConsent(unknown user)", s.SaveConsent(t.Context(), storage.Consent{UserID: "no-such-id", ClientID: "app"}), storage.ErrNotFound)
 			wantErr(t, "SaveConsent(unknown client)", s.SaveConsent(t.Context(), storage.Consent{UserID: u.ID, ClientID: "nope"}), storage.ErrNotFound)
 		}},
-		{name: "consent-list-by-user-ordered-by-client", run: func(t *testing.T, s Store) {
+		{name: "consent-list-by-user-ordered-by-client", run: func(t *testing.T, s Backend) {
 			for _, id := range []string{"b-app", "a-app", "c-app"} {
 				mustClient(t, s, confidentialClient(id))
 			}
@@ -828,7 +829,7 @@ func consentCases() []testCase {
 				t.Errorf("ListConsents(unknown) = %+v", list)
 			}
 		}},
-		{name: "consent-delete-revokes-the-users-tokens-for-the-client", run: func(t *testing.T, s Store) {
+		{name: "consent-delete-revokes-the-users-tokens-for-the-client", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			other := mustClient(t, s, confidentialClient("other"))
 			bob := mustUser(t, s, "bob@example.com")
@@ -853,7 +854,7 @@ func consentCases() []testCase {
 			_, err = s.DeleteConsent(ctx, x.user.ID, "app")
 			wantErr(t, "DeleteConsent again", err, storage.ErrNotFound)
 		}},
-		{name: "consent-delete-without-consent-still-revokes-tokens", run: func(t *testing.T, s Store) {
+		{name: "consent-delete-without-consent-still-revokes-tokens", run: func(t *testing.T, s Backend) {
 			// A first-party client has tokens but no consent.
 			x := newSetup(t, s)
 			ids, err := s.DeleteConsent(t.Context(), x.user.ID, "app")
@@ -878,14 +879,14 @@ func refreshCases() []testCase {
 }
 
 // state reads a token's state with the grace period.
-func state(t *testing.T, s Store, sig string, grace time.Duration) storage.RefreshState {
+func state(t *testing.T, s Backend, sig string, grace time.Duration) storage.RefreshState {
 	t.Helper()
 	rec, err := s.GetRefreshToken(t.Context(), sig, grace)
 	noErr(t, "GetRefreshToken("+sig+")", err)
 	return rec.State
 }
 
-func wantState(t *testing.T, s Store, sig string, grace time.Duration, want storage.RefreshState) {
+func wantState(t *testing.T, s Backend, sig string, grace time.Duration, want storage.RefreshState) {
 	t.Helper()
 	if got := state(t, s, sig, grace); got != want {
 		t.Errorf("state of %s = %v, want %v", sig, got, want)
@@ -894,7 +895,7 @@ func wantState(t *testing.T, s Store, sig string, grace time.Duration, want stor
 
 func refreshRecordCases() []testCase {
 	return []testCase{
-		{name: "refresh-create-get-round-trips-the-record", run: func(t *testing.T, s Store) {
+		{name: "refresh-create-get-round-trips-the-record", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			rec, err := s.GetRefreshToken(t.Context(), "rt-1", 0)
 			noErr(t, "GetRefreshToken", err)
@@ -906,7 +907,7 @@ func refreshRecordCases() []testCase {
 			}
 			recent(t, "CreatedAt", rec.CreatedAt)
 		}},
-		{name: "refresh-without-user-or-expiry", run: func(t *testing.T, s Store) {
+		{name: "refresh-without-user-or-expiry", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newToken("rt-2", "req-2", x.client.ID, "", time.Time{})))
 			rec, err := s.GetRefreshToken(t.Context(), "rt-2", 0)
@@ -915,7 +916,7 @@ func refreshRecordCases() []testCase {
 				t.Errorf("record of a token without user and expiry = %+v", rec)
 			}
 		}},
-		{name: "refresh-unknown-not-found", run: func(t *testing.T, s Store) {
+		{name: "refresh-unknown-not-found", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			_, err := s.GetRefreshToken(t.Context(), "nope", 0)
 			wantErr(t, "GetRefreshToken", err, storage.ErrNotFound)
@@ -926,7 +927,7 @@ func refreshRecordCases() []testCase {
 			wantErr(t, "CreateRefreshToken(unknown client)", s.CreateRefreshToken(t.Context(), newToken("rt-g", "req-g", "ghost", "", time.Time{})), storage.ErrNotFound)
 			wantErr(t, "CreateRefreshToken(same signature)", s.CreateRefreshToken(t.Context(), x.token), storage.ErrAlreadyExists)
 		}},
-		{name: "refresh-delete-expired-keeps-live-and-unexpiring-tokens", run: func(t *testing.T, s Store) {
+		{name: "refresh-delete-expired-keeps-live-and-unexpiring-tokens", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s) // rt-1 expires in an hour
 			ctx := t.Context()
 			noErr(t, "create", s.CreateRefreshToken(ctx, newToken("rt-old", "req-old", x.client.ID, x.user.ID, time.Now().Add(-time.Hour))))
@@ -952,7 +953,7 @@ func refreshRecordCases() []testCase {
 
 func refreshRotationCases() []testCase {
 	return []testCase{
-		{name: "refresh-rotated-is-kept-and-recognised-as-rotated", run: func(t *testing.T, s Store) {
+		{name: "refresh-rotated-is-kept-and-recognised-as-rotated", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "rt-1", 0))
 			rec, err := s.GetRefreshToken(t.Context(), "rt-1", 0)
@@ -963,13 +964,13 @@ func refreshRotationCases() []testCase {
 			recent(t, "RotatedAt", rec.RotatedAt)
 			wantErr(t, "RotateRefreshToken again", s.RotateRefreshToken(t.Context(), "rt-1", 0), storage.ErrInactive)
 		}},
-		{name: "refresh-deactivate-keeps-the-token-inactive-not-rotated", run: func(t *testing.T, s Store) {
+		{name: "refresh-deactivate-keeps-the-token-inactive-not-rotated", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			noErr(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(t.Context(), "rt-1"))
 			wantState(t, s, "rt-1", 0, storage.RefreshInactive)
 			wantErr(t, "RotateRefreshToken(deactivated)", s.RotateRefreshToken(t.Context(), "rt-1", 0), storage.ErrInactive)
 		}},
-		{name: "refresh-parallel-rotations-one-winner", run: func(t *testing.T, s Store) {
+		{name: "refresh-parallel-rotations-one-winner", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			const n = 8
 			var wins atomic.Int32
@@ -1023,7 +1024,7 @@ func refreshRotationCases() []testCase {
 
 func refreshGraceCases() []testCase {
 	return []testCase{
-		{name: "refresh-grace-period-honours-a-just-rotated-token", run: func(t *testing.T, s Store) {
+		{name: "refresh-grace-period-honours-a-just-rotated-token", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			ctx := t.Context()
 			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", time.Hour))
@@ -1037,13 +1038,13 @@ func refreshGraceCases() []testCase {
 			wantState(t, s, "rt-1", time.Hour, storage.RefreshRevoked)
 			wantErr(t, "RotateRefreshToken after revocation", s.RotateRefreshToken(ctx, "rt-1", time.Hour), storage.ErrInactive)
 		}},
-		{name: "refresh-grace-period-covers-rotation-not-deactivation", run: func(t *testing.T, s Store) {
+		{name: "refresh-grace-period-covers-rotation-not-deactivation", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			noErr(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(t.Context(), "rt-1"))
 			wantState(t, s, "rt-1", time.Hour, storage.RefreshInactive)
 			wantErr(t, "RotateRefreshToken(deactivated)", s.RotateRefreshToken(t.Context(), "rt-1", time.Hour), storage.ErrInactive)
 		}},
-		{name: "refresh-grace-period-ends", run: func(t *testing.T, s Store) {
+		{name: "refresh-grace-period-ends", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(t.Context(), "rt-1", time.Second))
 			time.Sleep(1200 * time.Millisecond)
@@ -1055,7 +1056,7 @@ func refreshGraceCases() []testCase {
 
 func refreshRevocationCases() []testCase {
 	return []testCase{
-		{name: "refresh-revoke-family-reaches-the-whole-family", run: func(t *testing.T, s Store) {
+		{name: "refresh-revoke-family-reaches-the-whole-family", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			ctx := t.Context()
 			// Rotate rt-1 → rt-2 → rt-3; another family stays alone.
@@ -1076,7 +1077,7 @@ func refreshRevocationCases() []testCase {
 			wantState(t, s, "rt-x", 0, storage.RefreshActive)
 			noErr(t, "RevokeRefreshFamily again", s.RevokeRefreshFamily(ctx, "req-1", storage.Effects{}))
 		}},
-		{name: "refresh-revoke-family-writes-effects", run: func(t *testing.T, s Store) {
+		{name: "refresh-revoke-family-writes-effects", run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			noErr(t, "RevokeRefreshFamily", s.RevokeRefreshFamily(t.Context(), "req-1", effects("refresh_token_reuse", "a@example.com")))
 			wantState(t, s, "rt-1", 0, storage.RefreshRevoked)
@@ -1095,7 +1096,7 @@ func refreshRevocationCases() []testCase {
 				t.Errorf("after revoking again: %d events, %d mails, want 1 and 1", n, m)
 			}
 		}},
-		{name: "refresh-revoke-user-tokens", run: func(t *testing.T, s Store) {
+		{name: "refresh-revoke-user-tokens", run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			bob := mustUser(t, s, "bob@example.com")
 			ctx := t.Context()
@@ -1131,7 +1132,7 @@ func refreshRevocationCases() []testCase {
 
 func transactionCases() []testCase {
 	return []testCase{
-		{name: "transaction-rolled-back-leaves-nothing", transactional: true, run: func(t *testing.T, s Store) {
+		{name: "transaction-rolled-back-leaves-nothing", transactional: true, run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			ctx := begin(t, s, t.Context())
 			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", 0))
@@ -1161,7 +1162,7 @@ func transactionCases() []testCase {
 				t.Errorf("rolled-back mail is visible: %+v", m)
 			}
 		}},
-		{name: "transaction-committed-keeps-everything", transactional: true, run: func(t *testing.T, s Store) {
+		{name: "transaction-committed-keeps-everything", transactional: true, run: func(t *testing.T, s Backend) {
 			x := newSetup(t, s)
 			ctx := begin(t, s, t.Context())
 			noErr(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, "rt-1", 0))
@@ -1178,7 +1179,7 @@ func transactionCases() []testCase {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
-		{name: "transaction-get-locks-the-token-until-commit", transactional: true, run: func(t *testing.T, s Store) {
+		{name: "transaction-get-locks-the-token-until-commit", transactional: true, run: func(t *testing.T, s Backend) {
 			newSetup(t, s)
 			ctxA := begin(t, s, t.Context())
 			_, err := s.GetRefreshToken(ctxA, "rt-1", 0)
@@ -1231,7 +1232,7 @@ func signingKey(id string, created time.Time) storage.SigningKey {
 
 func signingKeyCases() []testCase {
 	return []testCase{
-		{name: "signing-key-create-list-newest-first-delete", run: func(t *testing.T, s Store) {
+		{name: "signing-key-create-list-newest-first-delete", run: func(t *testing.T, s Backend) {
 			ctx := t.Context()
 			base := time.Now().UTC().Truncate(time.Second)
 			old := signingKey("k-old", base.Add(-2*time.Hour))
@@ -1272,7 +1273,7 @@ func signingKeyCases() []testCase {
 				t.Errorf("%d keys after delete, want 2", len(keys))
 			}
 		}},
-		{name: "signing-key-unless-newer-skips-when-a-newer-key-exists", run: func(t *testing.T, s Store) {
+		{name: "signing-key-unless-newer-skips-when-a-newer-key-exists", run: func(t *testing.T, s Backend) {
 			ctx := t.Context()
 			since := time.Now().Add(-time.Hour)
 			created, err := s.CreateSigningKeyUnlessNewer(ctx, signingKey("k1", time.Time{}), since)
@@ -1291,7 +1292,7 @@ func signingKeyCases() []testCase {
 				t.Error("no key created although every key is older than since")
 			}
 		}},
-		{name: "signing-key-unless-newer-parallel-creates-one", run: func(t *testing.T, s Store) {
+		{name: "signing-key-unless-newer-parallel-creates-one", run: func(t *testing.T, s Backend) {
 			ctx := t.Context()
 			prev := signingKey("k-prev", time.Now().Add(-48*time.Hour))
 			noErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, prev))
@@ -1326,10 +1327,10 @@ func signingKeyCases() []testCase {
 
 func auditAndMailCases() []testCase {
 	return []testCase{
-		{name: "ping", run: func(t *testing.T, s Store) {
+		{name: "ping", run: func(t *testing.T, s Backend) {
 			noErr(t, "Ping", s.Ping(t.Context()))
 		}},
-		{name: "audit-append-list-newest-first-filtered-limited", run: func(t *testing.T, s Store) {
+		{name: "audit-append-list-newest-first-filtered-limited", run: func(t *testing.T, s Backend) {
 			ctx := t.Context()
 			at := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 			first := storage.AuditEvent{At: at, Kind: "login_failed", UserID: "u1", ClientID: "app", IP: "192.0.2.1", UserAgent: "test/1", Detail: map[string]string{"reason": "password"}}
@@ -1369,7 +1370,7 @@ func auditAndMailCases() []testCase {
 				t.Errorf("ListAudit(nobody) = %+v", none)
 			}
 		}},
-		{name: "mail-enqueue", run: func(t *testing.T, s Store) {
+		{name: "mail-enqueue", run: func(t *testing.T, s Backend) {
 			m1 := storage.MailJob{To: "a@example.com", Template: "verify_email", Data: map[string]string{"link": "https://x/verify"}}
 			m2 := storage.MailJob{To: "b@example.com", Template: "password_reset"}
 			noErr(t, "EnqueueMail", s.EnqueueMail(t.Context(), m1))
