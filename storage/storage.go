@@ -64,6 +64,18 @@ type Client struct {
 // Public reports whether the client authenticates without a secret.
 func (c Client) Public() bool { return c.TokenEndpointAuthMethod == AuthMethodNone }
 
+// Resource is an API that accepts latch's access tokens (RFC 8707 calls it
+// a resource, RFC 9068 an audience). Each of its scopes belongs to it
+// alone: no two resources share a scope.
+type Resource struct {
+	ID             string // the resource identifier: an absolute URI without a fragment
+	Name           string
+	Scopes         []string
+	AccessTokenTTL time.Duration // zero: the server's access token lifetime
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
 // User is a person who logs in to latch.
 type User struct {
 	ID                 string // UUID
@@ -197,6 +209,17 @@ type Store interface {
 	ListClients(ctx context.Context) ([]Client, error)
 	UpdateClient(ctx context.Context, c Client) error
 	DeleteClient(ctx context.Context, id string) error // also its consents and refresh tokens
+
+	// CreateResource stores r atomically with fx. ErrAlreadyExists when
+	// its ID is taken or another resource owns one of its scopes.
+	CreateResource(ctx context.Context, r Resource, fx Effects) error
+	GetResource(ctx context.Context, id string) (Resource, error)
+	ListResources(ctx context.Context) ([]Resource, error) // oldest first
+	// UpdateResource replaces every field of the resource but its creation
+	// time, atomically with fx; ErrNotFound, or ErrAlreadyExists on a
+	// scope another resource owns.
+	UpdateResource(ctx context.Context, r Resource, fx Effects) error
+	DeleteResource(ctx context.Context, id string, fx Effects) error
 
 	CreateUser(ctx context.Context, u User, fx Effects) (User, error) // assigns ID, timestamps; ErrAlreadyExists on email
 	GetUser(ctx context.Context, id string) (User, error)

@@ -29,6 +29,7 @@ type Store struct {
 
 	mu          sync.Mutex
 	clients     map[string]storage.Client
+	resources   map[string]storage.Resource
 	users       map[string]storage.User
 	emails      map[string]string // lower-cased email → user ID
 	backupCodes map[string][]backupCode
@@ -51,6 +52,7 @@ func New(opts Options) *Store {
 	return &Store{
 		mail:        opts.Mail,
 		clients:     map[string]storage.Client{},
+		resources:   map[string]storage.Resource{},
 		users:       map[string]storage.User{},
 		emails:      map[string]string{},
 		backupCodes: map[string][]backupCode{},
