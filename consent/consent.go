@@ -94,6 +94,7 @@ type page struct {
 	ClientName string
 	Email      string
 	Scopes     []string // in plain words
+	APIs       []string // names of the APIs the client asks to reach
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v page) {
@@ -137,7 +138,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email}
+	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email, APIs: f.APIs}
 	for _, s := range f.Scopes {
 		v.Scopes = append(v.Scopes, Describe(s))
 	}

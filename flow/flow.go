@@ -41,10 +41,13 @@ type Flow struct {
 	Stage Stage  `json:"stage"`
 
 	// Set by provider when the flow starts.
-	ClientID     string    `json:"client_id"`
-	ClientName   string    `json:"client_name"`
-	Query        string    `json:"query"`  // the authorize request's parameters, URL-encoded
-	Scopes       []string  `json:"scopes"` // requested scopes the client may have
+	ClientID   string   `json:"client_id"`
+	ClientName string   `json:"client_name"`
+	Query      string   `json:"query"`  // the authorize request's parameters, URL-encoded
+	Scopes     []string `json:"scopes"` // requested scopes the client may have
+	// APIs names the API resources the client asks to reach, for the
+	// consent page (RFC 8707).
+	APIs         []string  `json:"apis,omitempty"`
 	ForceLogin   bool      `json:"force_login,omitempty"`
 	LoginHint    string    `json:"login_hint,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`

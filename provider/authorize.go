@@ -43,6 +43,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		ClientName: c.Name,
 		Query:      form.Encode(),
 		Scopes:     ar.GetRequestedScopes(),
+		APIs:       h.apiNames(ctx, ar),
 		LoginHint:  form.Get("login_hint"),
 		CreatedAt:  time.Now().UTC(),
 	}
@@ -94,9 +95,19 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) authorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
 	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
 	if err == nil {
-		err = checkAuthorizeRequest(ar)
+		err = h.checkAuthorize(ctx, ar)
 	}
 	return ar, err
+}
+
+// checkAuthorize is latch's own validation of an authorization request,
+// pushed or not: what it serves (checkAuthorizeRequest) and the resources
+// of the grant, which it grants to ar.
+func (h *Handler) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequester) error {
+	if err := checkAuthorizeRequest(ar); err != nil {
+		return err
+	}
+	return h.grantResources(ctx, ar)
 }
 
 // advance takes the flow to its next step: login, consent, or the code.
@@ -177,7 +188,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 			ar.GrantScope(s)
 		}
 	}
-	sessn := h.newSession(user, f, c.ID, ar.GetGrantedScopes())
+	sessn := h.newSession(user, f, c.ID, ar)
 	resp, err := h.oauth.NewAuthorizeResponse(ctx, ar, sessn)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
@@ -253,8 +264,17 @@ func maxAge(v string) (d time.Duration, ok bool) {
 	return time.Duration(n) * time.Second, true
 }
 
+// Request parameters that name audiences: RFC 8707's resource, which may
+// be repeated, and fosite's audience, which latch does not read.
+const (
+	paramResource = "resource"
+	paramAudience = "audience"
+)
+
+var errAudienceParam = fosite.ErrInvalidRequest.WithHint("The audience parameter is not supported; name the API with the resource parameter (RFC 8707).")
+
 // checkAuthorizeRequest refuses what latch does not serve: repeated
-// parameters, anything but the authorization code flow, response modes
+// parameters (but resource), anything but the authorization code flow, response modes
 // other than query, and PKCE other than S256 (required for public
 // clients). fosite checks PKCE only when it issues the code; checking here
 // spares the user a login that cannot end well.
@@ -265,10 +285,13 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 		return fosite.ErrInvalidRequest.WithHint("The redirect_uri must match a registered one exactly.")
 	}
 	for k, vs := range ar.GetRequestForm() {
-		if len(vs) > 1 {
+		if len(vs) > 1 && k != paramResource {
 			// RFC 6749 sections 3.1 and 4.1.2.1; fosite reads the first.
 			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is repeated.", k)
 		}
+	}
+	if ar.GetRequestForm().Has(paramAudience) {
+		return errAudienceParam
 	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")
@@ -291,8 +314,10 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 
 // newSession builds the grant's session: the ID token claims and what the
 // access token carries.
-func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, granted fosite.Arguments) *Session {
+func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, ar fosite.AuthorizeRequester) *Session {
+	granted := ar.GetGrantedScopes()
 	s := NewSession(u.ID)
+	s.Resources = ar.GetGrantedAudience()
 	now := time.Now().UTC()
 	c := s.Claims
 	c.AuthTime = f.AuthTime.UTC()

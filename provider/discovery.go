@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -29,7 +30,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"end_session_endpoint":                                     iss + PathLogout,
 		"pushed_authorization_request_endpoint":                    iss + PathPAR,
 		"require_pushed_authorization_requests":                    false,
-		"scopes_supported":                                         []string{"openid", "profile", "email", "offline_access"},
+		"scopes_supported":                                         resources.OIDCScopes(),
 		"claims_supported":                                         []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},
 		"response_types_supported":                                 []string{"code"},
 		"response_modes_supported":                                 []string{"query"},

@@ -57,10 +57,19 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 			ar.GrantScope(s)
 		}
 	}
+	if err := h.targetAccessToken(ctx, ar); err != nil {
+		h.writeAccessError(ctx, w, r, ar, err)
+		return
+	}
 	resp, err := h.oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
+	}
+	if s, ok := ar.GetSession().(*Session); ok && s.Scope != nil {
+		// fosite answers with the grant's scopes; the token may carry
+		// fewer (RFC 6749 section 5.1: scope is the token's).
+		resp.SetScopes(s.Scope)
 	}
 	h.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
@@ -75,9 +84,12 @@ func checkTokenForm(r *http.Request) error {
 		return fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.")
 	}
 	for k, vs := range r.PostForm {
-		if len(vs) > 1 {
+		if len(vs) > 1 && k != paramResource {
 			return fosite.ErrInvalidRequest.WithHintf("The parameter %q is repeated.", k)
 		}
+	}
+	if r.PostForm.Has(paramAudience) {
+		return errAudienceParam
 	}
 	switch g := r.PostForm.Get("grant_type"); {
 	case g == "":
@@ -202,16 +214,16 @@ func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.Intros
 	} else {
 		out["token_use"] = "access_token"
 		out["token_type"] = "Bearer"
-		aud := []string(ar.GetGrantedAudience())
-		if len(aud) == 0 {
-			aud = []string{ar.GetClient().GetID()}
-		}
+		aud, scopes := tokenView(issuer, ar)
 		out["aud"] = aud
+		if len(scopes) > 0 {
+			out["scope"] = strings.Join(scopes, " ")
+		}
 	}
 	if exp := sess.GetExpiresAt(kind); !exp.IsZero() {
 		out["exp"] = exp.Unix()
 	}
-	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 {
+	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 && kind == fosite.RefreshToken {
 		out["scope"] = strings.Join(scopes, " ")
 	}
 	if !ar.GetRequestedAt().IsZero() {
@@ -274,12 +286,23 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := ar.GetSession().GetSubject()
+	if sub == "" || sub == ar.GetClient().GetID() {
+		// A client's own token (client_credentials) has no user, even
+		// when the client's ID looks like one.
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token has no user.")
+		return
+	}
+	aud, scopes := tokenView(h.cfg.Issuer, ar)
+	if !slices.Contains(aud, userinfoAudience(h.cfg.Issuer)) {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is not meant for userinfo.")
+		return
+	}
 	u, err := h.store.GetUser(ctx, sub)
 	if err != nil || u.Disabled {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token does not belong to an active user.")
 		return
 	}
-	claims := userClaims(u, ar.GetGrantedScopes())
+	claims := userClaims(u, scopes)
 	claims["sub"] = u.ID
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -34,7 +34,7 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ar, err := h.oauth.NewPushedAuthorizeRequest(ctx, r)
 	if err == nil {
-		err = checkAuthorizeRequest(ar)
+		err = h.checkAuthorize(ctx, ar)
 	}
 	if err != nil {
 		h.writePARError(ctx, w, ar, err)

@@ -26,16 +26,20 @@ import (
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
 // part of the public contract.
 const (
-	PathDiscovery  = "/.well-known/openid-configuration"
-	PathJWKS       = keys.JWKSPath
-	PathAuthorize  = "/oauth2/auth"
-	PathResume     = "/oauth2/auth/resume"
-	PathToken      = "/oauth2/token"
-	PathRevoke     = "/oauth2/revoke"
-	PathIntrospect = "/oauth2/introspect"
-	PathUserinfo   = "/userinfo"
-	PathLogout     = "/oauth2/logout"
-	PathPAR        = "/oauth2/par"
+	PathDiscovery = "/.well-known/openid-configuration"
+	// PathServerMetadata serves the discovery document as RFC 8414
+	// authorization server metadata, for OAuth clients (such as MCP
+	// clients) that look there.
+	PathServerMetadata = "/.well-known/oauth-authorization-server"
+	PathJWKS           = keys.JWKSPath
+	PathAuthorize      = "/oauth2/auth"
+	PathResume         = "/oauth2/auth/resume"
+	PathToken          = "/oauth2/token"
+	PathRevoke         = "/oauth2/revoke"
+	PathIntrospect     = "/oauth2/introspect"
+	PathUserinfo       = "/userinfo"
+	PathLogout         = "/oauth2/logout"
+	PathPAR            = "/oauth2/par"
 )
 
 // Config is what provider is configured with.
@@ -99,6 +103,7 @@ type Handler struct {
 	strategy  *strategy
 	idSigner  jwt.Signer
 	verifier  Verifier
+	resources *resourceCache
 	discovery []byte
 }
 
@@ -149,7 +154,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		EnablePKCEPlainChallengeMethod:  false,
 		RefreshTokenScopes:              []string{"offline_access"},
 		ScopeStrategy:                   fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:        fosite.DefaultAudienceMatchingStrategy,
+		AudienceMatchingStrategy:        anyAudience,
 		AllowedPromptValues:             []string{"none", "login", "consent"},
 		GlobalSecret:                    secrets[0],
 		RotatedGlobalSecrets:            secrets[1:],
@@ -161,6 +166,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		SendDebugMessagesToClients:      false,
 	}
 	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
+	h.resources = &resourceCache{load: store.ListResources, ttl: cfg.ClientCacheTTL}
 	h.fstore = &fositeStore{
 		durable:   store,
 		volatile:  d.Volatile,
@@ -175,6 +181,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		signer:                    signers.Access,
 		verifier:                  d.Verifier,
 		issuer:                    cfg.Issuer,
+		resources:                 h.resources,
 	}
 	h.idSigner = signers.ID
 	h.verifier = d.Verifier
@@ -205,6 +212,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 func (h *Handler) Mount(r *mux.Router) {
 	cors := newCORS(h.cfg.CORSOrigins)
 	r.Handle(PathDiscovery, cors(http.HandlerFunc(h.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	r.Handle(PathServerMetadata, cors(http.HandlerFunc(h.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	if h.jwks != nil {
 		r.Handle(PathJWKS, cors(h.jwks)).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	}

@@ -26,6 +26,13 @@ type Session struct {
 	// GrantedAt is when the authorization was first granted; it bounds the
 	// absolute lifetime of the refresh token family.
 	GrantedAt time.Time `json:"granted_at"`
+	// Resources are the API resources of the grant (RFC 8707).
+	Resources []string `json:"resources,omitempty"`
+	// Audience and Scope describe the access token last issued from this
+	// session: the resources it is for (some or all of Resources) and the
+	// scopes it carries (theirs and OpenID Connect's).
+	Audience []string `json:"audience,omitempty"`
+	Scope    []string `json:"scope,omitempty"`
 }
 
 var (

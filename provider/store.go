@@ -27,6 +27,7 @@ type Durable interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error)
+	ListResources(ctx context.Context) ([]storage.Resource, error)
 
 	BeginTx(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error

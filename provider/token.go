@@ -27,6 +27,8 @@ type strategy struct {
 	// verifier checks access tokens presented back to latch.
 	verifier Verifier
 	issuer   string
+	// resources decide which of the grant's scopes a token carries.
+	resources *resourceCache
 	// verified remembers access tokens whose signature and claims were
 	// checked, until they expire: introspection and userinfo see the same
 	// token again and again. Revocation is decided by the token's session
@@ -85,16 +87,19 @@ func (s *strategy) GenerateAccessToken(ctx context.Context, req fosite.Requester
 		return "", "", err
 	}
 	clientID := req.GetClient().GetID()
-	aud := []string(req.GetGrantedAudience())
-	if len(aud) == 0 {
-		aud = []string{clientID}
+	// The token endpoint decided the audience (targetAccessToken); the
+	// scopes follow from it.
+	scopes, err := s.resources.tokenScopes(ctx, req.GetGrantedScopes(), sess.Audience)
+	if err != nil {
+		return "", "", err
 	}
+	sess.Scope = scopes
 	claims := jwt.MapClaims{
 		"iss":       s.issuer,
 		"sub":       sess.GetSubject(),
-		"aud":       aud,
+		"aud":       accessTokenAudience(s.issuer, sess.Audience, scopes),
 		"client_id": clientID,
-		"scope":     strings.Join(req.GetGrantedScopes(), " "),
+		"scope":     strings.Join(scopes, " "),
 		"jti":       base64.RawURLEncoding.EncodeToString(jti),
 		"iat":       now.Unix(),
 		"exp":       exp.Unix(),

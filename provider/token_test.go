@@ -43,12 +43,13 @@ func TestValidateAccessToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := keys.NewManager(memory.New(memory.Options{}), box, keys.Options{})
+	store := memory.New(memory.Options{})
+	m := keys.NewManager(store, box, keys.Options{})
 	if err := m.Init(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	const issuer = "https://latch.test"
-	s := &strategy{signer: m.Signer(keys.RS256), verifier: m, issuer: issuer}
+	s := &strategy{signer: m.Signer(keys.RS256), verifier: m, issuer: issuer, resources: &resourceCache{load: store.ListResources}}
 
 	req := testRequest("user-1")
 	req.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -21,6 +22,9 @@ const (
 	devServiceID     = "demo-service"
 	devAppRedirect   = "http://localhost:8081/callback"
 	devAppPostLogout = "http://localhost:8081/"
+	// devAPI is the demo API resource: the audience of tokens for its
+	// scopes.
+	devAPI = "http://localhost:8082"
 )
 
 // devFixtures creates the development admin and demo clients and prints
@@ -47,6 +51,13 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 	if err != nil {
 		return err
 	}
+	api, err := resources.New(resources.Metadata{Resource: devAPI, Name: "Demo API", Scopes: []string{"api:read", "api:write"}})
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateResource(ctx, api, storage.Effects{}); err != nil {
+		return fmt.Errorf("dev API resource: %w", err)
+	}
 	for _, c := range []storage.Client{app, svc} {
 		if err := s.store.CreateClient(ctx, c); err != nil {
 			return fmt.Errorf("dev client: %w", err)
@@ -66,12 +77,13 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
   demo client   %s (public, PKCE) — open in a browser, sign in, then copy the code from the address bar:
                 %s/oauth2/auth?%s
                 curl -s %s/oauth2/token -d grant_type=authorization_code -d client_id=%s -d redirect_uri=%s -d code_verifier=%s -d code=CODE
+  demo API      %s (scopes api:read, api:write)
   demo service  %s / %s
                 curl -s -u %s:%s %s/oauth2/token -d grant_type=client_credentials -d scope=api:read
   registration  %s/register (open in --dev); emails are printed here
 
 `, iss, iss, devAdminEmail, pw, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
-		devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
+		devAPI, devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
 	return nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
@@ -52,6 +53,23 @@ type testServer struct {
 	provider *oidc.Provider
 	// rs authenticates at introspection, as a resource server does.
 	rs *relyingParty
+}
+
+// testAPI is the API resource every test server has; it owns the scopes
+// api:read, api:write and api:admin.
+const testAPI = "https://api.example.com"
+
+// resource registers an API resource.
+func (s *testServer) resource(t *testing.T, m resources.Metadata) storage.Resource {
+	t.Helper()
+	r, err := resources.New(m)
+	if err != nil {
+		t.Fatalf("resources.New: %v", err)
+	}
+	if err := s.store.CreateResource(t.Context(), r, storage.Effects{}); err != nil {
+		t.Fatalf("create resource: %v", err)
+	}
+	return r
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -150,6 +168,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	ts.hasher = password.NewHasher(password.Params{Memory: 1024, Iterations: 1, Parallelism: 1}, 4, 2*time.Second)
+	ts.resource(t, resources.Metadata{Resource: testAPI, Name: "Test API", Scopes: []string{"api:read", "api:write", "api:admin"}})
 	ts.rs = ts.client(t, clients.Metadata{
 		ClientName: "Resource Server", GrantTypes: []string{"client_credentials"},
 		Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic,

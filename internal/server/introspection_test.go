@@ -116,7 +116,7 @@ func TestIntrospectionSaysWhatTheTokenIs(t *testing.T) {
 	if at["active"] != true || at["token_use"] != "access_token" || at["token_type"] != "Bearer" || at["iss"] != s.URL || at["sub"] != u.ID || at["client_id"] != rp.client.ID {
 		t.Fatalf("access token: %v", at)
 	}
-	if aud, _ := at["aud"].([]any); len(aud) != 1 || aud[0] != rp.client.ID {
+	if aud, _ := at["aud"].([]any); len(aud) != 1 || aud[0] != s.URL+"/userinfo" {
 		t.Errorf("access token aud: %v", at["aud"])
 	}
 	rt := s.introspect(t, tok.RefreshToken)
