@@ -52,6 +52,19 @@ func (c *resourceCache) get(ctx context.Context, since time.Time) (*resources.In
 	return c.idx, nil
 }
 
+// forget drops the index: the next request loads the resources anew.
+func (c *resourceCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idx = nil
+}
+
+// ResourcesChanged tells the handler that API resources were changed in
+// this process (the admin API), so that requests see the change at once
+// rather than after the cache's lifetime. Changes made elsewhere (the CLI)
+// are seen within that lifetime, or at once for a new resource or scope.
+func (h *Handler) ResourcesChanged() { h.resources.forget() }
+
 // withIndex runs fn with the resource index and, when fn fails on a
 // resource or scope the index does not know, once more with a fresh one.
 func (c *resourceCache) withIndex(ctx context.Context, fn func(*resources.Index) error) error {

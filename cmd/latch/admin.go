@@ -73,6 +73,26 @@ func (e *cliEnv) box() (*secret.Box, error) {
 	return secret.New(secrets...)
 }
 
+// readJSON decodes one JSON object of what from file, or from stdin when
+// file is empty; unknown fields are an error, so a typo is not ignored.
+func (e *cliEnv) readJSON(file, what string, v any) error {
+	var in io.Reader = e.stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("cannot open %s: %v", file, errors.Unwrap(err))
+		}
+		defer f.Close()
+		in = f
+	}
+	dec := json.NewDecoder(io.LimitReader(in, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s is not valid JSON: %v", what, err)
+	}
+	return nil
+}
+
 func (e *cliEnv) migrate(args []string) error {
 	fs := newFlagSet("migrate", e.stderr)
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -123,20 +143,9 @@ func (e *cliEnv) clients(args []string) error {
 	}
 	switch sub {
 	case "create":
-		var in io.Reader = e.stdin
-		if *file != "" {
-			f, err := os.Open(*file)
-			if err != nil {
-				return fmt.Errorf("cannot open %s: %v", *file, errors.Unwrap(err))
-			}
-			defer f.Close()
-			in = f
-		}
 		var m clients.Metadata
-		dec := json.NewDecoder(io.LimitReader(in, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&m); err != nil {
-			return fmt.Errorf("client metadata is not valid JSON: %v", err)
+		if err := e.readJSON(*file, "client metadata", &m); err != nil {
+			return err
 		}
 		box, err := e.box()
 		if err != nil {

@@ -24,6 +24,8 @@ Usage:
   latch users create --email E (--password P | --password-stdin) [--role admin] [--password-must-change]
   latch users list|get ID-OR-EMAIL|set-role ID-OR-EMAIL ROLE|disable ID-OR-EMAIL|enable ID-OR-EMAIL|reset-mfa ID-OR-EMAIL
   latch keys list|rotate
+  latch resources create [-f FILE] register an API resource from JSON (stdin or FILE)
+  latch resources list|get RESOURCE|delete RESOURCE
 
 Administration commands work on LATCH_DATABASE_URL directly; those that
 create secrets or revoke sessions also need LATCH_SECRET and LATCH_REDIS_URL.
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return env.users(args[1:])
 	case "keys":
 		return env.keys(args[1:])
+	case "resources":
+		return env.resources(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
