@@ -171,6 +171,9 @@ func TestAudienceOfClientCredentials(t *testing.T) {
 	})
 	t.Run("case=no scope is a token for userinfo, which refuses it", func(t *testing.T) {
 		status, body := cc(t, url.Values{})
+		if status != http.StatusOK {
+			t.Fatalf("client_credentials without a scope: %s", describe(status, body))
+		}
 		aud, _ := accessClaims(t, s, claim(body, "access_token"))
 		mustEqualSlice(t, "aud", aud, []string{s.URL + "/userinfo"})
 		if status, body = s.userinfo(t, http.MethodGet, claim(body, "access_token")); status != http.StatusUnauthorized && status != http.StatusForbidden {
