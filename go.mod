@@ -14,6 +14,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/mux v1.8.1
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/latch-idp/latch/rs v0.0.0-00010101000000-000000000000
 	github.com/mohae/deepcopy v0.0.0-20170929034955-c48cc78d4826
 	github.com/ory/fosite v0.49.0
 	github.com/pquerna/otp v1.5.0
@@ -113,3 +114,7 @@ require (
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
+
+// The rs package is a Go module of its own, so that an API imports it
+// without latch's server dependencies; here it is used from this tree.
+replace github.com/latch-idp/latch/rs => ./rs

@@ -4,7 +4,8 @@
 # and Redis servers. Installs the servers (and Chromium, for the browser
 # tests) with apt-get where they are missing. Set TEST_DATABASE_URL and
 # TEST_REDIS_URL to use servers of your own instead. Arguments are passed to
-# go test in place of ./... (and skip the lint step).
+# go test in place of ./... (and skip the lint step, and the rs module's
+# tests: rs is a Go module of its own, tested from its directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -19,6 +20,7 @@ export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 
 if [ $# -eq 0 ]; then
   ./scripts/lint.sh
+  (cd rs && go test -race -count=1 ./...)
   set -- ./...
 fi
 go test -race -count=1 -timeout 20m "$@"

@@ -1,0 +1,192 @@
+package rs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// RequireUser lets through requests whose bearer token is valid and has a
+// user; a client's own token (client_credentials) is refused as
+// invalid_token.
+func (v *Verifier) RequireUser(next http.Handler) http.Handler {
+	return v.guard(next, func(c *Claims) *refusal {
+		if !c.IsUser() {
+			return &refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "The access token has no user; this API serves users."}
+		}
+		return nil
+	})
+}
+
+// RequireAdmin is RequireUser, then 403 Forbidden unless the user's role is
+// admin.
+func (v *Verifier) RequireAdmin(next http.Handler) http.Handler {
+	return v.RequireUser(v.guard(next, func(c *Claims) *refusal {
+		if !c.IsAdmin() {
+			return &refusal{status: http.StatusForbidden, code: "forbidden", desc: "This needs an administrator."}
+		}
+		return nil
+	}))
+}
+
+// RequireClient lets through requests whose bearer token is a client's own
+// (client_credentials); a user's token is refused as invalid_token.
+func (v *Verifier) RequireClient(next http.Handler) http.Handler {
+	return v.guard(next, func(c *Claims) *refusal {
+		if !c.IsClient() {
+			return &refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "The access token is a user's; this API serves clients."}
+		}
+		return nil
+	})
+}
+
+// RequireScope returns middleware that lets through requests whose bearer
+// token is valid (a user's or a client's) and holds every one of scopes.
+// Otherwise it answers 403 insufficient_scope naming the scopes needed, so
+// that the client can ask for them (RFC 6750 section 3.1).
+func (v *Verifier) RequireScope(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return v.guard(next, func(c *Claims) *refusal {
+			if missing := c.missing(scopes); len(missing) > 0 {
+				return &refusal{status: http.StatusForbidden, code: "insufficient_scope",
+					desc: "The access token lacks the scope " + strings.Join(missing, " ") + ".", scope: scopes}
+			}
+			return nil
+		})
+	}
+}
+
+// refusal is a request turned away, and how.
+type refusal struct {
+	status int
+	code   string // RFC 6750 error code, or "forbidden"
+	desc   string
+	scope  []string
+}
+
+// guard verifies the request's bearer token, unless this verifier did so
+// already on the way in, puts its claims in the context, and calls next
+// unless allow refuses.
+func (v *Verifier) guard(next http.Handler, allow func(*Claims) *refusal) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		seen, ok := ctx.Value(claimsKey{}).(verified)
+		c := seen.c
+		if !ok || seen.by != v {
+			token, ref := bearerToken(r)
+			if ref != nil {
+				v.refuse(w, ref)
+				return
+			}
+			var err error
+			if c, err = v.Verify(ctx, token); err != nil {
+				v.refuse(w, refusalOf(err))
+				return
+			}
+			ctx = context.WithValue(ctx, claimsKey{}, verified{by: v, c: c})
+			r = r.WithContext(ctx)
+		}
+		if ref := allow(c); ref != nil {
+			v.refuse(w, ref)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func refusalOf(err error) *refusal {
+	if errors.Is(err, ErrUnavailable) {
+		return &refusal{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "The token cannot be checked right now; try again shortly."}
+	}
+	return &refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: description(err)}
+}
+
+// bearerToken reads the token of an Authorization: Bearer header (RFC 6750
+// section 2.1, the only method served). No token is a refusal without an
+// error code (section 3.1); a malformed header, or a token sent two ways,
+// is invalid_request.
+func bearerToken(r *http.Request) (string, *refusal) {
+	headers := r.Header.Values("Authorization")
+	inQuery := r.URL.Query().Has("access_token")
+	switch {
+	case len(headers) > 1 || (len(headers) == 1 && inQuery):
+		return "", &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "Send the access token once, in the Authorization header."}
+	case len(headers) == 0:
+		return "", &refusal{status: http.StatusUnauthorized, desc: "This API needs an access token in the Authorization header."}
+	}
+	scheme, token, _ := strings.Cut(headers[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", &refusal{status: http.StatusUnauthorized, desc: "This API needs a Bearer access token."}
+	}
+	if !token68(token) {
+		return "", &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "The Authorization header is malformed."}
+	}
+	return token, nil
+}
+
+// token68 is RFC 6750's b64token.
+func token68(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// refuse writes the refusal: a WWW-Authenticate challenge (for 401 and
+// 403 insufficient_scope) and a small JSON body.
+func (v *Verifier) refuse(w http.ResponseWriter, ref *refusal) {
+	h := w.Header()
+	if ref.status == http.StatusUnauthorized || ref.code == "insufficient_scope" || ref.code == "invalid_request" {
+		h.Set("WWW-Authenticate", v.challenge(ref))
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(ref.status)
+	body := map[string]string{"error_description": ref.desc}
+	if ref.code != "" {
+		body["error"] = ref.code
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+// challenge is the WWW-Authenticate value (RFC 6750 section 3, RFC 9728
+// section 5.1).
+func (v *Verifier) challenge(ref *refusal) string {
+	parts := []string{"realm=" + quote(v.realm)}
+	if ref.code != "" {
+		parts = append(parts, "error="+quote(ref.code), "error_description="+quote(ref.desc))
+	}
+	if len(ref.scope) > 0 {
+		parts = append(parts, "scope="+quote(strings.Join(ref.scope, " ")))
+	}
+	parts = append(parts, "resource_metadata="+quote(v.metadataURL))
+	return "Bearer " + strings.Join(parts, ", ")
+}
+
+// quote makes a quoted-string (RFC 9110 section 5.6.4), dropping what a
+// header cannot hold.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range []byte(s) {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
