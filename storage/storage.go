@@ -57,8 +57,27 @@ type Client struct {
 	JWKS                        string
 	JWKSURI                     string
 	TokenEndpointAuthSigningAlg string
-	CreatedAt                   time.Time
-	UpdatedAt                   time.Time
+	// RegistrationTokenHash is the keyed hash of the registration access
+	// token of a client that registered itself (RFC 7591), which manages
+	// it (RFC 7592); nil for clients an administrator made.
+	RegistrationTokenHash []byte
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// SelfRegistered reports whether the client registered itself (RFC 7591).
+func (c Client) SelfRegistered() bool { return c.RegistrationTokenHash != nil }
+
+// InitialAccessToken lets whoever holds it register clients when
+// registration asks for one (RFC 7591 section 3). Only its keyed hash is
+// stored.
+type InitialAccessToken struct {
+	ID        string
+	Hash      []byte
+	MaxUses   int // 0: any number
+	Uses      int
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Public reports whether the client authenticates without a secret.
@@ -209,6 +228,16 @@ type Store interface {
 	ListClients(ctx context.Context) ([]Client, error)
 	UpdateClient(ctx context.Context, c Client) error
 	DeleteClient(ctx context.Context, id string) error // also its consents and refresh tokens
+
+	// CreateInitialAccessToken stores t, atomically with fx.
+	CreateInitialAccessToken(ctx context.Context, t InitialAccessToken, fx Effects) error
+	ListInitialAccessTokens(ctx context.Context) ([]InitialAccessToken, error) // oldest first
+	DeleteInitialAccessToken(ctx context.Context, id string, fx Effects) error
+	// UseInitialAccessToken counts one use of the token with this hash and
+	// returns it; ErrNotFound when there is none, or it expired or was used
+	// up. The check and the count are one step: of two racing uses of a
+	// token with one use left, exactly one succeeds.
+	UseInitialAccessToken(ctx context.Context, hash []byte) (InitialAccessToken, error)
 
 	// CreateResource stores r atomically with fx. ErrAlreadyExists when
 	// its ID is taken or another resource owns one of its scopes.

@@ -30,6 +30,7 @@ type Store struct {
 	mu          sync.Mutex
 	clients     map[string]storage.Client
 	resources   map[string]storage.Resource
+	iats        map[string]storage.InitialAccessToken
 	users       map[string]storage.User
 	emails      map[string]string // lower-cased email → user ID
 	backupCodes map[string][]backupCode
@@ -53,6 +54,7 @@ func New(opts Options) *Store {
 		mail:        opts.Mail,
 		clients:     map[string]storage.Client{},
 		resources:   map[string]storage.Resource{},
+		iats:        map[string]storage.InitialAccessToken{},
 		users:       map[string]storage.User{},
 		emails:      map[string]string{},
 		backupCodes: map[string][]backupCode{},
@@ -258,6 +260,7 @@ func copyClient(c storage.Client) storage.Client {
 	c.ResponseTypes = strs(c.ResponseTypes)
 	c.Scopes = strs(c.Scopes)
 	c.PostLogoutRedirectURIs = strs(c.PostLogoutRedirectURIs)
+	c.RegistrationTokenHash = clone(c.RegistrationTokenHash)
 	return c
 }
 

@@ -43,6 +43,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend, opts Options) {
 	var cases []testCase
 	cases = append(cases, clientCases()...)
 	cases = append(cases, resourceCases()...)
+	cases = append(cases, registrationCases()...)
 	cases = append(cases, userCases()...)
 	cases = append(cases, userUpdateCases()...)
 	cases = append(cases, backupCodeCases()...)
