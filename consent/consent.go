@@ -41,7 +41,10 @@ type Config struct {
 	Store    Store
 	Flows    *flow.Store
 	Sessions *session.Store
-	Log      *slog.Logger
+	// Issuer names latch on the page of a client that is not registered
+	// with it.
+	Issuer string
+	Log    *slog.Logger
 }
 
 // Handler serves the consent page.
@@ -95,6 +98,11 @@ type page struct {
 	Email      string
 	Scopes     []string // in plain words
 	APIs       []string // names of the APIs the client asks to reach
+	// For a client that is not registered: the host of its metadata
+	// document, which names it on the page (a name it gives itself proves
+	// nothing), and the issuer it is not registered with.
+	UnregisteredHost string
+	Issuer           string
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v page) {
@@ -138,7 +146,10 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email, APIs: f.APIs}
+	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email, APIs: f.APIs, UnregisteredHost: f.UnregisteredHost, Issuer: h.c.Issuer}
+	if v.Issuer == "" {
+		v.Issuer = "this server"
+	}
 	for _, s := range f.Scopes {
 		v.Scopes = append(v.Scopes, Describe(s))
 	}
@@ -161,9 +172,13 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	e := storage.AuditEvent{At: time.Now().UTC(), UserID: u.ID, ClientID: f.ClientID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
 	switch r.PostFormValue("decision") {
 	case "allow":
-		if err := h.remember(ctx, u.ID, f.ClientID, f.Scopes); err != nil {
-			h.internalError(w, r, "save consent", err)
-			return
+		// A client that is not registered is asked every time: its consent
+		// is not kept (storage keeps consents of registered clients only).
+		if f.UnregisteredHost == "" {
+			if err := h.remember(ctx, u.ID, f.ClientID, f.Scopes); err != nil {
+				h.internalError(w, r, "save consent", err)
+				return
+			}
 		}
 		f.Consented, f.Denied = true, false
 		f.GrantedScopes = slices.Clone(f.Scopes)

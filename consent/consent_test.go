@@ -23,8 +23,14 @@ const (
 // consent page, with the page.
 func toConsent(t *testing.T, e *webtest.Env, scopes []string) (*webtest.Client, *flow.Flow, storage.User, *webtest.Response) {
 	t.Helper()
+	return toConsentOf(t, e, webtest.ThirdParty+"app", scopes, func(f *flow.Flow) { f.ClientName = "Photo Printer" })
+}
+
+// toConsentOf is toConsent for a flow of clientID, changed by mutate.
+func toConsentOf(t *testing.T, e *webtest.Env, clientID string, scopes []string, mutate func(*flow.Flow)) (*webtest.Client, *flow.Flow, storage.User, *webtest.Response) {
+	t.Helper()
 	u := e.CreateUser(t, email, pw, nil)
-	f := e.StartFlow(t, webtest.ThirdParty+"app", scopes, func(f *flow.Flow) { f.ClientName = "Photo Printer" })
+	f := e.StartFlow(t, clientID, scopes, mutate)
 	c := e.NewClient()
 	r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "flow": {f.ID}})
 	webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
@@ -110,6 +116,45 @@ func TestConsent(t *testing.T) {
 		e := webtest.New(t, webtest.Options{})
 		c, f, _, _ := toConsent(t, e, scopes)
 		webtest.MustStatus(t, c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"maybe"}}), http.StatusBadRequest)
+	})
+}
+
+// TestConsentUnregisteredClient pins the page of a client identified by
+// its metadata document: named by the host serving it, plainly marked as
+// not registered, and asked every time (the answer is not kept).
+func TestConsentUnregisteredClient(t *testing.T) {
+	// The fake provider asks for consent for IDs with its prefix; the page
+	// itself goes by UnregisteredHost, not by the form of the ID.
+	const id = webtest.ThirdParty + "app.example.com-client"
+	unregistered := func(f *flow.Flow) { f.ClientName = "Totally Official Bank"; f.UnregisteredHost = "app.example.com" }
+
+	t.Run("case=the page names the host and says it is not registered", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		_, _, _, page := toConsentOf(t, e, id, []string{"openid", "email"}, unregistered)
+		for _, want := range []string{"<strong>app.example.com</strong> wants to access your account",
+			"This application is not registered with " + e.URL, "identified by its web address <strong>app.example.com</strong>",
+			"calls itself &ldquo;Totally Official Bank&rdquo;", "Continue only if you trust it",
+			`name="decision" value="allow"`, `name="decision" value="deny"`} {
+			if !strings.Contains(page.Body, want) {
+				t.Errorf("consent page lacks %q:\n%s", want, page.Body)
+			}
+		}
+		if strings.Contains(page.Body, "<strong>Totally Official Bank</strong>") {
+			t.Error("the page headlines the name the client gives itself")
+		}
+	})
+
+	t.Run("case=allow resumes the flow and keeps no consent", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, f, u, _ := toConsentOf(t, e, id, []string{"openid", "email"}, unregistered)
+		r := c.Submit(t, "/consent", url.Values{"flow": {f.ID}, "decision": {"allow"}})
+		webtest.MustRedirect(t, r, e.Flows.URL(flow.StageResume, f.ID))
+		if res := webtest.DecodeResult(t, c.Get(t, r.Location)); !res.Flow.Consented {
+			t.Errorf("flow after allow = %+v", res.Flow)
+		}
+		if _, err := e.Store.GetConsent(t.Context(), u.ID, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("consent of an unregistered client was kept: %v", err)
+		}
 	})
 }
 

@@ -52,6 +52,11 @@ type Flow struct {
 	LoginHint    string    `json:"login_hint,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	RequireFresh time.Time `json:"require_fresh,omitempty"` // authentication must be after this (max_age, prompt=login)
+	// UnregisteredHost is set when the client is not registered but
+	// identified by the URL of its metadata document: the host serving
+	// it. The consent page names the client by it, says it is not
+	// registered, and never remembers the decision.
+	UnregisteredHost string `json:"unregistered_host,omitempty"`
 
 	// Set by login.
 	UserID    string    `json:"user_id,omitempty"`

@@ -50,6 +50,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	if f.ClientName == "" {
 		f.ClientName = c.ID
 	}
+	if c.fromDocument {
+		f.UnregisteredHost = documentHost(c.ID)
+	}
 	prompts := strings.Fields(form.Get("prompt"))
 	if slices.Contains(prompts, "login") {
 		f.ForceLogin = true
@@ -227,10 +230,16 @@ func (h *Handler) takeFlow(ctx context.Context, f *flow.Flow) bool {
 	return err == nil
 }
 
-// needsConsent reports whether the user must be asked: never for a
-// first-party client, always for prompt=consent, otherwise when the
+// needsConsent reports whether the user must be asked: always for a
+// client identified by its metadata document, never for a first-party
+// client, always for prompt=consent, otherwise when the
 // remembered consent does not cover every requested scope.
 func (h *Handler) needsConsent(ctx context.Context, c client, userID string, scopes []string, prompt string) (bool, error) {
+	if c.fromDocument {
+		// Not registered: asked every time, and never remembered (see
+		// package clients/metadoc).
+		return true, nil
+	}
 	if c.FirstParty {
 		return false, nil
 	}
@@ -249,6 +258,16 @@ func (h *Handler) needsConsent(ctx context.Context, c client, userID string, sco
 		}
 	}
 	return false, nil
+}
+
+// documentHost is the host of a metadata document's URL, which the
+// consent page shows as the client's identity.
+func documentHost(id string) string {
+	u, err := url.Parse(id)
+	if err != nil {
+		return id
+	}
+	return u.Host
 }
 
 // maxAge parses the max_age parameter; ok is false when it is absent or

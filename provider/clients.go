@@ -11,15 +11,35 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
 
-// client is a registered client as fosite sees it.
+// client is a registered client as fosite sees it, or one identified by
+// the URL of its metadata document.
 type client struct {
 	FositeClient
 	keys *jose.JSONWebKeySet // parsed JWKS, for private_key_jwt
+	// fromDocument marks a client that is not registered: its ID is the
+	// URL of its metadata document (ClientDocuments). It is always asked
+	// for consent, and the consent page says it is not registered.
+	fromDocument bool
 }
+
+// ClientDocuments resolves the clients that are identified by the URL of
+// a Client ID Metadata Document (package clients/metadoc).
+type ClientDocuments interface {
+	// Enabled reports whether the feature is on (discovery says so).
+	Enabled() bool
+	// Handles reports whether id is such a URL, to be resolved here
+	// rather than looked up in storage.
+	Handles(id string) bool
+	// Client returns the client the document describes.
+	Client(ctx context.Context, id string) (storage.Client, error)
+}
+
+var _ ClientDocuments = (*metadoc.Resolver)(nil)
 
 // newClient adapts a stored client, parsing its registered keys once.
 func newClient(sc storage.Client) client {
@@ -68,9 +88,11 @@ func (c client) GetResponseModes() []fosite.ResponseModeType {
 }
 
 // clientCache keeps clients in process for a short time: the token and
-// introspection endpoints look one up on every call.
+// introspection endpoints look one up on every call. Clients identified by
+// a metadata document come from docs, which caches them by its own rules.
 type clientCache struct {
 	load func(ctx context.Context, id string) (storage.Client, error)
+	docs ClientDocuments // nil when the feature is off
 	ttl  time.Duration
 	mu   sync.Mutex
 	m    map[string]cachedClient
@@ -81,8 +103,8 @@ type cachedClient struct {
 	exp time.Time
 }
 
-func newClientCache(load func(ctx context.Context, id string) (storage.Client, error), ttl time.Duration) *clientCache {
-	return &clientCache{load: load, ttl: ttl, m: map[string]cachedClient{}}
+func newClientCache(load func(ctx context.Context, id string) (storage.Client, error), docs ClientDocuments, ttl time.Duration) *clientCache {
+	return &clientCache{load: load, docs: docs, ttl: ttl, m: map[string]cachedClient{}}
 }
 
 func (cc *clientCache) get(ctx context.Context, id string) (fosite.Client, error) {
@@ -94,6 +116,18 @@ func (cc *clientCache) get(ctx context.Context, id string) (fosite.Client, error
 }
 
 func (cc *clientCache) getClient(ctx context.Context, id string) (client, error) {
+	if cc.docs != nil && cc.docs.Handles(id) {
+		sc, err := cc.docs.Client(ctx, id)
+		if err != nil {
+			// The client's document is its registration: without a usable
+			// one the client is unknown (invalid_client). Why is logged
+			// where it was fetched.
+			return client{}, fosite.ErrNotFound.WithWrap(err)
+		}
+		c := newClient(sc)
+		c.fromDocument = true
+		return c, nil
+	}
 	now := time.Now()
 	if cc.ttl > 0 {
 		cc.mu.Lock()

@@ -53,6 +53,9 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"frontchannel_logout_supported":                            false,
 		"backchannel_logout_supported":                             false,
 	}
+	if h.clientDocuments {
+		doc["client_id_metadata_document_supported"] = true
+	}
 	return json.Marshal(doc)
 }
 

@@ -105,6 +105,9 @@ type Handler struct {
 	verifier  Verifier
 	resources *resourceCache
 	discovery []byte
+	// clientDocuments is on when clients may be identified by the URL of a
+	// metadata document.
+	clientDocuments bool
 }
 
 // Deps are the Handler's dependencies.
@@ -121,7 +124,11 @@ type Deps struct {
 	// Revocation ends what a user holds when a refresh token is reused
 	// under LATCH_REFRESH_REUSE_REVOKES=user.
 	Revocation UserRevoker
-	Log        *slog.Logger
+	// ClientDocuments resolves clients identified by the URL of a metadata
+	// document (LATCH_CLIENT_METADATA_HOSTS); nil leaves every client ID to
+	// storage.
+	ClientDocuments ClientDocuments
+	Log             *slog.Logger
 }
 
 // New composes fosite over the stores and keys.
@@ -167,10 +174,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
 	h.resources = &resourceCache{load: store.ListResources, ttl: cfg.ClientCacheTTL}
+	h.clientDocuments = d.ClientDocuments != nil && d.ClientDocuments.Enabled()
 	h.fstore = &fositeStore{
 		durable:   store,
 		volatile:  d.Volatile,
-		clients:   newClientCache(store.GetClient, cfg.ClientCacheTTL),
+		clients:   newClientCache(store.GetClient, d.ClientDocuments, cfg.ClientCacheTTL),
 		refresh:   refresh,
 		codeTTL:   2 * cfg.AuthorizeCodeTTL,
 		accessTTL: cfg.AccessTokenTTL,

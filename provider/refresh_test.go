@@ -81,7 +81,7 @@ func newRefreshFixture(t *testing.T, grace time.Duration) *refreshFixture {
 	f.fstore = &fositeStore{
 		durable:   f.store,
 		volatile:  redisstore.New(testenv.Redis(t), RequestClientID),
-		clients:   newClientCache(f.store.GetClient, 0),
+		clients:   newClientCache(f.store.GetClient, nil, 0),
 		refresh:   newRefreshPolicy(cfg, nil, slog.New(slog.DiscardHandler)),
 		codeTTL:   time.Minute,
 		accessTTL: time.Minute,

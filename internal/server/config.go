@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/keys"
 )
 
@@ -60,6 +62,14 @@ type Config struct {
 	AdminEmail    string
 	AdminPassword string
 	Registration  string
+
+	// ClientMetadataHosts may serve Client ID Metadata Documents: host
+	// names, or "*" for any public host; empty turns the feature off.
+	ClientMetadataHosts []string
+	// ClientMetadataTransport replaces the transport that fetches those
+	// documents, which connects only to public addresses. For tests only,
+	// whose documents are served on loopback: no variable or flag sets it.
+	ClientMetadataTransport http.RoundTripper
 
 	LogLevel string
 }
@@ -128,6 +138,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
+	}
+	if _, err := metadoc.ParseHosts(c.ClientMetadataHosts); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			bad("LATCH_CLIENT_METADATA_HOSTS", "%s", line)
+		}
 	}
 	for i, o := range c.CORSOrigins {
 		// Browsers send an origin without a trailing slash.

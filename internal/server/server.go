@@ -19,6 +19,7 @@ import (
 
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/keys"
@@ -154,6 +155,10 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	sessions := session.NewStore(s.rdb, session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure})
 	volatile := redisstore.New(s.rdb, provider.RequestClientID)
 	s.revocation = NewRevocation(s.store, s.rdb)
+	docs, err := clientDocuments(c, out, log)
+	if err != nil {
+		return nil, err
+	}
 	s.provider, err = provider.New(provider.Config{
 		Issuer:             c.Issuer,
 		AccessTokenTTL:     c.AccessTokenTTL,
@@ -169,7 +174,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}, provider.Deps{
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
-		Verifier: s.keys, Revocation: s.revocation,
+		Verifier: s.keys, Revocation: s.revocation, ClientDocuments: docs,
 		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
 	})
 	if err != nil {
@@ -202,7 +207,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	if err != nil {
 		return nil, err
 	}
-	consentH, err := consent.New(consent.Config{Site: site, Store: s.store, Flows: flows, Sessions: sessions, Log: log})
+	consentH, err := consent.New(consent.Config{Site: site, Store: s.store, Flows: flows, Sessions: sessions, Issuer: issuer, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +249,22 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	go func() { defer s.wg.Done(); s.keys.Run(bg) }()
 	go func() { defer s.wg.Done(); s.cleanup(bg) }()
 	return s, nil
+}
+
+// clientDocuments is the resolver of clients identified by the URL of a
+// metadata document, or nil when LATCH_CLIENT_METADATA_HOSTS is empty.
+func clientDocuments(c *Config, out io.Writer, log *slog.Logger) (provider.ClientDocuments, error) {
+	hosts, err := metadoc.ParseHosts(c.ClientMetadataHosts)
+	if err != nil {
+		return nil, fmt.Errorf("LATCH_CLIENT_METADATA_HOSTS: %w", err)
+	}
+	if !hosts.Enabled() {
+		return nil, nil
+	}
+	if hosts.Any() {
+		fmt.Fprintln(out, "latch: LATCH_CLIENT_METADATA_HOSTS=*: any public host may serve client metadata documents")
+	}
+	return metadoc.New(metadoc.Options{Hosts: hosts, Transport: c.ClientMetadataTransport, Log: log}), nil
 }
 
 // cleanup deletes expired refresh tokens now and then; rotated ones are

@@ -132,7 +132,7 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	lh.Mount(r)
-	ch, err := consent.New(consent.Config{Site: e.Site, Store: e.Store, Flows: e.Flows, Sessions: e.Sessions, Log: log})
+	ch, err := consent.New(consent.Config{Site: e.Site, Store: e.Store, Flows: e.Flows, Sessions: e.Sessions, Issuer: e.URL, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
