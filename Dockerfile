@@ -2,6 +2,8 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# The rs module is required from the tree (go.mod's replace).
+COPY rs/go.mod rs/go.sum ./rs/
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /out/latch ./cmd/latch

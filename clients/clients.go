@@ -45,6 +45,10 @@ type Metadata struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	CreatedAt                   int64           `json:"client_id_issued_at,omitempty"`
 	SecretExpiresAt             *int64          `json:"client_secret_expires_at,omitempty"`
+	// For a client that registered itself (RFC 7592): where and with what
+	// it manages its registration. Never read from a request.
+	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
+	RegistrationClientURI   string `json:"registration_client_uri,omitempty"`
 }
 
 // Grant types (RFC 7591 names). They are named here, where a client's
@@ -80,10 +84,23 @@ func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
 		return storage.Client{}, "", err
 	}
 	if m.ClientID == "" {
-		m.ClientID = randomString(16)
+		m.ClientID = NewID()
 	}
+	c := fromMetadata(m)
+	var sec string
+	if c.TokenEndpointAuthMethod == storage.AuthMethodBasic || c.TokenEndpointAuthMethod == storage.AuthMethodPost {
+		sec, c.SecretHash = NewSecret(box)
+	}
+	return c, sec, nil
+}
+
+// NewID returns a new random client_id.
+func NewID() string { return randomString(16) }
+
+// fromMetadata is the stored form of validated metadata, without secrets.
+func fromMetadata(m Metadata) storage.Client {
 	now := time.Now().UTC()
-	c := storage.Client{
+	return storage.Client{
 		ID:                          m.ClientID,
 		Name:                        m.ClientName,
 		RedirectURIs:                m.RedirectURIs,
@@ -99,11 +116,6 @@ func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
 		CreatedAt:                   now,
 		UpdatedAt:                   now,
 	}
-	var sec string
-	if c.TokenEndpointAuthMethod == storage.AuthMethodBasic || c.TokenEndpointAuthMethod == storage.AuthMethodPost {
-		sec, c.SecretHash = NewSecret(box)
-	}
-	return c, sec, nil
 }
 
 // NewSecret generates a client secret (256 bits from crypto/rand) and its
@@ -126,7 +138,7 @@ func randomString(n int) string {
 // scope "openid".
 func Validate(m *Metadata) error {
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	bad := func(format string, a ...any) { errs = append(errs, fieldError(fmt.Sprintf(format, a...))) }
 	if m.ClientSecret != "" {
 		bad("client_secret: latch generates secrets; leave it out")
 	}

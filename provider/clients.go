@@ -107,6 +107,18 @@ func newClientCache(load func(ctx context.Context, id string) (storage.Client, e
 	return &clientCache{load: load, docs: docs, ttl: ttl, m: map[string]cachedClient{}}
 }
 
+// forget drops a client, so that the next lookup loads it anew.
+func (cc *clientCache) forget(id string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.m, id)
+}
+
+// ClientChanged tells the handler that a client was changed or deleted in
+// this process (registration management, the admin API), so that requests
+// see the change at once rather than after the cache's lifetime.
+func (h *Handler) ClientChanged(id string) { h.fstore.clients.forget(id) }
+
 func (cc *clientCache) get(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := cc.getClient(ctx, id)
 	if err != nil {

@@ -53,6 +53,9 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"frontchannel_logout_supported":                            false,
 		"backchannel_logout_supported":                             false,
 	}
+	if h.cfg.RegistrationEndpoint != "" {
+		doc["registration_endpoint"] = h.cfg.RegistrationEndpoint
+	}
 	if h.clientDocuments {
 		doc["client_id_metadata_document_supported"] = true
 	}

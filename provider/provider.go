@@ -58,6 +58,9 @@ type Config struct {
 	// CORSOrigins may call token, userinfo, revocation and JWKS from a
 	// browser.
 	CORSOrigins []string
+	// RegistrationEndpoint is advertised in discovery when set (dynamic
+	// client registration is open, package registration).
+	RegistrationEndpoint string
 }
 
 // Signers sign and verify latch's JWTs (package keys provides them): each

@@ -111,7 +111,10 @@ func (e *cliEnv) migrate(args []string) error {
 
 func (e *cliEnv) clients(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: latch clients create|list|get|delete|rotate-secret", errUsage)
+		return fmt.Errorf("%w: latch clients create|list|get|delete|rotate-secret|registration-token", errUsage)
+	}
+	if args[0] == "registration-token" {
+		return e.registrationTokens(args[1:])
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("clients "+sub, e.stderr)

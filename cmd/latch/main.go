@@ -21,6 +21,7 @@ Usage:
   latch migrate                    apply pending migrations to LATCH_DATABASE_URL
   latch clients create [-f FILE]   register a client from RFC 7591 JSON (stdin or FILE)
   latch clients list|get ID|delete ID|rotate-secret ID
+  latch clients registration-token create [--expires-in 24h] [--max-uses 1]|list|delete ID
   latch users create --email E (--password P | --password-stdin) [--role admin] [--password-must-change]
   latch users list|get ID-OR-EMAIL|set-role ID-OR-EMAIL ROLE|disable ID-OR-EMAIL|enable ID-OR-EMAIL|reset-mfa ID-OR-EMAIL
   latch keys list|rotate

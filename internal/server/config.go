@@ -63,6 +63,9 @@ type Config struct {
 	AdminPassword string
 	Registration  string
 
+	// ClientRegistration is dynamic client registration: closed, token or
+	// open (package registration).
+	ClientRegistration string
 	// ClientMetadataHosts may serve Client ID Metadata Documents: host
 	// names, or "*" for any public host; empty turns the feature off.
 	ClientMetadataHosts []string

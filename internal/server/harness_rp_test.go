@@ -49,6 +49,11 @@ func (s *testServer) client(t *testing.T, m clients.Metadata) *relyingParty {
 	if err := s.store.CreateClient(t.Context(), c); err != nil {
 		t.Fatalf("create client: %v", err)
 	}
+	return s.relyingParty(c, sec)
+}
+
+// relyingParty is the x/oauth2 configuration of a client that exists.
+func (s *testServer) relyingParty(c storage.Client, sec string) *relyingParty {
 	rp := &relyingParty{s: s, client: c, secret: sec}
 	style := oauth2.AuthStyleInParams
 	if c.TokenEndpointAuthMethod == storage.AuthMethodBasic {

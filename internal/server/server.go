@@ -29,6 +29,7 @@ import (
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/ratelimit"
+	"github.com/latch-idp/latch/registration"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
@@ -171,6 +172,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		AccessTokenAlg:     c.AccessTokenAlg,
 		ClientCacheTTL:     2 * time.Second,
 		CORSOrigins:        c.CORSOrigins,
+
+		RegistrationEndpoint: registration.Endpoint(c.ClientRegistration, c.Issuer),
 	}, provider.Deps{
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
@@ -223,7 +226,12 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	s.tel = telemetry.New(log)
 	// Each HTTP-facing package mounts its own routes: a new one is built
 	// above and added here.
-	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH)
+	reg := registration.New(registration.Config{
+		Mode: c.ClientRegistration, Issuer: c.Issuer, Store: s.store, Box: box, Clients: s.provider,
+		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour),
+		Log:   log,
+	})
+	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH, reg)
 
 	if c.AdminEmail != "" {
 		created, err := accts.Bootstrap(ctx, c.AdminEmail, c.AdminPassword)
@@ -250,6 +258,9 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	go func() { defer s.wg.Done(); s.cleanup(bg) }()
 	return s, nil
 }
+
+// registrationsPerHour bounds dynamic client registrations per client IP.
+const registrationsPerHour = 20
 
 // clientDocuments is the resolver of clients identified by the URL of a
 // metadata document, or nil when LATCH_CLIENT_METADATA_HOSTS is empty.

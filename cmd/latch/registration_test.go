@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCLIRegistrationTokens(t *testing.T) {
+	cliEnvFor(t)
+	var created initialAccessToken
+	t.Run("case=create prints the token once", func(t *testing.T) {
+		out := mustCLI(t, "", "clients", "registration-token", "create", "--expires-in", "2h", "--max-uses", "3")
+		if err := json.Unmarshal([]byte(out), &created); err != nil {
+			t.Fatalf("not JSON: %s", out)
+		}
+		if created.ID == "" || len(created.Token) < 40 || created.MaxUses != 3 ||
+			time.Until(time.Unix(created.ExpiresAt, 0)) < 119*time.Minute {
+			t.Fatalf("created = %+v", created)
+		}
+	})
+	t.Run("case=list shows it without the token", func(t *testing.T) {
+		out := mustCLI(t, "", "clients", "registration-token", "list", "--json")
+		if strings.Contains(out, created.Token) {
+			t.Fatal("list prints the token")
+		}
+		var all []initialAccessToken
+		json.Unmarshal([]byte(out), &all)
+		if len(all) != 1 || all[0].ID != created.ID || all[0].Uses != 0 {
+			t.Fatalf("list = %+v", all)
+		}
+		if table := mustCLI(t, "", "clients", "registration-token", "list"); !strings.Contains(table, created.ID) {
+			t.Fatalf("table: %s", table)
+		}
+	})
+	t.Run("case=delete, then again", func(t *testing.T) {
+		mustCLI(t, "", "clients", "registration-token", "delete", created.ID)
+		if _, _, err := cli(t, "", "clients", "registration-token", "delete", created.ID); err == nil || !strings.Contains(err.Error(), "no registration token") {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+	t.Run("case=usage errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"clients", "registration-token"}, {"clients", "registration-token", "create", "--expires-in", "-1h"},
+			{"clients", "registration-token", "delete"}, {"clients", "registration-token", "frob"},
+		} {
+			if _, _, err := cli(t, "", args...); err == nil || !strings.Contains(err.Error(), "usage") {
+				t.Errorf("latch %v: %v", args, err)
+			}
+		}
+	})
+}
