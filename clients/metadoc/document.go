@@ -11,20 +11,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
 )
-
-// Scopes are the scopes a document may ask for: a user's own identity,
-// name and email, which the consent page names. Never latch:admin, never
-// an API's scopes. offline_access is accepted in a document and not
-// granted (see Validate).
-func Scopes() []string { return []string{"openid", "profile", "email"} }
 
 // maxNameLength bounds client_name, which the consent page shows.
 const maxNameLength = 100
 
-// defaultScope is a document's scope when it names none: everything a
-// document may ask for (each request still asks, and the user consents).
+// defaultScope is a document's scope when it names none: the user's own
+// identity, name and email (each request still asks, and the user
+// consents).
 const defaultScope = "openid profile email"
 
 // Validate checks the metadata document fetched from clientID and returns
@@ -39,7 +35,9 @@ const defaultScope = "openid profile email"
 //     jwks_uri; the shared-secret methods are refused;
 //   - grant_types are authorization_code, optionally refresh_token;
 //   - never first_party: consent is always asked;
-//   - scope within Scopes (offline_access tolerated).
+//   - scope: OpenID Connect's and APIs' scopes, which the user is asked
+//     for on every request; never latch:admin; offline_access is
+//     tolerated and not granted.
 //
 // The client latch uses holds no long-lived grant: its grant types are
 // authorization_code only and its scopes lack offline_access, so it gets
@@ -92,11 +90,11 @@ func Validate(clientID string, body []byte) (storage.Client, error) {
 	var scopes []string
 	for _, s := range strings.Fields(m.Scope) {
 		switch {
-		case slices.Contains(Scopes(), s):
-			scopes = append(scopes, s)
-		case s == "offline_access":
+		case s == resources.ScopeOfflineAccess:
+		case s == resources.AdminScope:
+			bad("scope: %q is not available to a metadata document", s)
 		default:
-			bad("scope: %q is not available to a metadata document (use %s)", s, strings.Join(Scopes(), ", "))
+			scopes = append(scopes, s)
 		}
 	}
 	// clients.Validate owns the rules every client shares; the URL form

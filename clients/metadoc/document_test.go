@@ -89,13 +89,27 @@ func TestValidateGivesNoLongLivedGrant(t *testing.T) {
 	}
 }
 
+func TestValidateScopes(t *testing.T) {
+	d := publicDoc(docURL)
+	d["scope"] = "openid mcp:tools"
+	body, _ := json.Marshal(d)
+	if c, err := Validate(docURL, body); err != nil || !slices.Equal(c.Scopes, []string{"openid", "mcp:tools"}) {
+		t.Fatalf("an API's scope: %v, %v", c.Scopes, err)
+	}
+	d["scope"] = "openid latch:admin"
+	body, _ = json.Marshal(d)
+	if _, err := Validate(docURL, body); err == nil {
+		t.Fatal("latch:admin accepted")
+	}
+}
+
 func TestValidateDefaultScopes(t *testing.T) {
 	body, _ := json.Marshal(publicDoc(docURL))
 	c, err := Validate(docURL, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(c.Scopes, Scopes()) || c.Name != "Example App" {
+	if !slices.Equal(c.Scopes, []string{"openid", "profile", "email"}) || c.Name != "Example App" {
 		t.Errorf("scopes %v, name %q", c.Scopes, c.Name)
 	}
 }
