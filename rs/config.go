@@ -207,33 +207,39 @@ func get(ctx context.Context, client *http.Client, url string, limit int64) ([]b
 }
 
 // tokenCache remembers verified tokens, by their SHA-256, until they
-// expire: an API sees the same token on every call of a session, and its
+// expire or a key is withdrawn from the issuer's set (a new generation):
+// an API sees the same token on every call of a session, and its
 // signature need not be checked again.
 type tokenCache struct {
 	mu sync.Mutex
-	m  map[[32]byte]*Claims
+	m  map[[32]byte]cachedClaims
+}
+
+type cachedClaims struct {
+	c          *Claims
+	generation uint64
 }
 
 // maxCached bounds the cache; when full it starts over.
 const maxCached = 10_000
 
-func (c *tokenCache) get(token string, now time.Time) (*Claims, bool) {
+func (c *tokenCache) get(token string, now time.Time, generation uint64) (*Claims, bool) {
 	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cl, ok := c.m[key]
-	if !ok || !now.Before(cl.ExpiresAt) {
+	e, ok := c.m[key]
+	if !ok || e.generation != generation || !now.Before(e.c.ExpiresAt) {
 		return nil, false
 	}
-	return cl, true
+	return e.c, true
 }
 
-func (c *tokenCache) put(token string, cl *Claims) {
+func (c *tokenCache) put(token string, cl *Claims, generation uint64) {
 	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxCached {
-		c.m = make(map[[32]byte]*Claims)
+		c.m = make(map[[32]byte]cachedClaims)
 	}
-	c.m[key] = cl
+	c.m[key] = cachedClaims{c: cl, generation: generation}
 }

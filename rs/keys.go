@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -39,6 +40,11 @@ type keySet struct {
 	refreshing bool
 
 	fetchMu sync.Mutex // one fetch at a time
+
+	// generation counts fetches that dropped a key that was published:
+	// tokens verified in an earlier generation are not trusted from a
+	// cache.
+	generation atomic.Uint64
 }
 
 func newKeySet(fetch func(ctx context.Context) ([]byte, error), refresh, minRefetch time.Duration) *keySet {
@@ -81,6 +87,18 @@ func (k *keySet) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 	return key, nil
 }
 
+// touch refreshes the set in the background when it is stale: called on
+// every verification, so that even a verifier answering from its token
+// cache sees keys withdrawn.
+func (k *keySet) touch() {
+	k.mu.RLock()
+	stale := time.Since(k.loadedAt) > k.refresh && !k.refreshing
+	k.mu.RUnlock()
+	if stale {
+		k.refreshInBackground()
+	}
+}
+
 func (k *keySet) refreshInBackground() {
 	k.mu.Lock()
 	if k.refreshing {
@@ -119,8 +137,17 @@ func (k *keySet) loadLocked(ctx context.Context) error {
 		return err
 	}
 	k.mu.Lock()
+	dropped := false
+	for kid := range k.keys {
+		if _, ok := keys[kid]; !ok {
+			dropped = true
+		}
+	}
 	k.keys, k.loadedAt = keys, time.Now()
 	k.mu.Unlock()
+	if dropped {
+		k.generation.Add(1)
+	}
 	return nil
 }
 

@@ -44,13 +44,17 @@ const maxTokenLength = 16 << 10
 // present the same token: do not modify them.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	now := time.Now()
-	c, ok := v.verified.get(token, now)
+	v.keys.touch()
+	// Read before verifying: a key withdrawn meanwhile makes this
+	// verification's cache entry stale at once.
+	generation := v.keys.generation.Load()
+	c, ok := v.verified.get(token, now, generation)
 	if !ok {
 		var err error
 		if c, err = v.verifyJWT(ctx, token, now); err != nil {
 			return nil, err
 		}
-		v.verified.put(token, c)
+		v.verified.put(token, c, generation)
 	}
 	if v.introspect != nil {
 		if err := v.introspect.check(ctx, token, c); err != nil {

@@ -122,6 +122,29 @@ func TestUnknownKeyIsRefetchedOnceInAWhile(t *testing.T) {
 	}
 }
 
+func TestKeyRemovedFromTheSetIsNoLongerTrusted(t *testing.T) {
+	is := newIssuer(t)
+	v := newVerifier(t, is, func(c *Config) { c.RefreshInterval = time.Millisecond })
+	tok := is.sign(t, "k-ec", jose.ES256, "at+jwt", is.claims())
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	is.mu.Lock()
+	is.keys = is.keys[:1] // k-ec withdrawn, as after a compromise
+	is.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := v.Verify(t.Context(), tok)
+		if errors.Is(err, ErrInvalidToken) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a token of a withdrawn key is still accepted from the cache")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestNewRefusesBadSetups(t *testing.T) {
 	is := newIssuer(t)
 	for name, cfg := range map[string]Config{
