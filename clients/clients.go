@@ -94,8 +94,15 @@ func New(m Metadata, box *secret.Box) (storage.Client, string, error) {
 	return c, sec, nil
 }
 
-// NewID returns a new random client_id.
-func NewID() string { return randomString(16) }
+// NewID returns a new random client_id. It never starts with "-", which a
+// command line would take for a flag (latch clients get ID).
+func NewID() string {
+	for {
+		if id := randomString(16); id[0] != '-' {
+			return id
+		}
+	}
+}
 
 // fromMetadata is the stored form of validated metadata, without secrets.
 func fromMetadata(m Metadata) storage.Client {

@@ -68,3 +68,37 @@ func TestNewDefaultsAndSecret(t *testing.T) {
 		t.Fatalf("metadata: %+v", m)
 	}
 }
+
+func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 {
+		if id := clients.NewID(); strings.HasPrefix(id, "-") || len(id) < 20 {
+			t.Fatalf("clients.NewID() = %q", id)
+		}
+	}
+}
+
+func TestCheckSelfRegistered(t *testing.T) {
+	ok := clients.Metadata{ClientName: "App", GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken}, Scope: "openid api:read"}
+	if err := clients.CheckSelfRegistered(ok, ""); err != nil {
+		t.Fatalf("acceptable metadata refused: %v", err)
+	}
+	for name, m := range map[string]clients.Metadata{
+		"a client_id":                     {ClientID: "mine"},
+		"first-party trust":               {FirstParty: true},
+		"client_credentials":              {GrantTypes: []string{clients.GrantClientCredentials}},
+		"the admin scope":                 {Scope: "openid latch:admin"},
+		"keys by URL":                     {JWKSURI: "https://keys.example.com"},
+		"a long name":                     {ClientName: strings.Repeat("x", 101)},
+		"a control character in the name": {ClientName: "App\u202eevil"},
+	} {
+		if err := clients.CheckSelfRegistered(m, ""); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := clients.CheckSelfRegistered(clients.Metadata{ClientID: "x"}, "x"); err != nil {
+		t.Errorf("its own client_id on update refused: %v", err)
+	}
+	if !clients.RedirectURIProblem(clients.Validate(&clients.Metadata{RedirectURIs: []string{"http://evil.example/cb"}})) {
+		t.Error("a bad redirect URI is not reported as one")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
@@ -44,6 +46,10 @@ func RedirectURIProblem(err error) bool {
 	return false
 }
 
+// maxSelfRegisteredName bounds the name a stranger puts on the consent
+// page.
+const maxSelfRegisteredName = 100
+
 // selfRegisteredGrants are the grants of a client that registered itself:
 // a user consents to each of its grants. client_credentials, which no
 // user sees, needs an administrator.
@@ -67,6 +73,9 @@ func CheckSelfRegistered(m Metadata, id string) error {
 	}
 	if m.FirstParty {
 		bad("first_party: a client that registers itself is always third-party")
+	}
+	if utf8.RuneCountInString(m.ClientName) > maxSelfRegisteredName || strings.ContainsFunc(m.ClientName, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		bad("client_name: use at most %d printable characters (the consent page shows it)", maxSelfRegisteredName)
 	}
 	for _, g := range m.GrantTypes {
 		if !slices.Contains(selfRegisteredGrants, g) {

@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/registration"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
@@ -84,6 +86,26 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 
 `, iss, iss, devAdminEmail, pw, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
 		devAPI, devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
+	return s.devClientRegistration(ctx, box)
+}
+
+// devClientRegistration says how clients register themselves, when they
+// may. In token mode it makes an initial access token: the CLI that makes
+// them in production cannot reach the in-memory store.
+func (s *Server) devClientRegistration(ctx context.Context, box *secret.Box) error {
+	endpoint := registration.Endpoint(s.cfg.ClientRegistration, s.cfg.Issuer)
+	if endpoint == "" {
+		return nil
+	}
+	if s.cfg.ClientRegistration != registration.Token {
+		fmt.Fprintf(s.out, "  client registration  open: POST client metadata JSON to %s\n\n", endpoint)
+		return nil
+	}
+	iat, token := registration.NewInitialAccessToken(box, 0, 24*time.Hour)
+	if err := s.store.CreateInitialAccessToken(ctx, iat, storage.Effects{}); err != nil {
+		return fmt.Errorf("dev initial access token: %w", err)
+	}
+	fmt.Fprintf(s.out, "  client registration  POST client metadata JSON to %s\n                       with Authorization: Bearer %s (any number of times, for 24h)\n\n", endpoint, token)
 	return nil
 }
 

@@ -1,7 +1,11 @@
 package server
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +92,13 @@ func TestRegistrationManagement(t *testing.T) {
 			t.Fatalf("update to another client_id: %s", describe(status, got))
 		}
 	})
+	t.Run("case=no token or secret reaches the log", func(t *testing.T) {
+		for _, secret := range []string{token, claim(other, "registration_access_token")} {
+			if strings.Contains(s.logs.String(), secret) {
+				t.Fatal("a registration access token is in the log")
+			}
+		}
+	})
 	t.Run("case=delete ends the client and its token", func(t *testing.T) {
 		if status, _, _ := s.registrationCall(t, http.MethodDelete, uri, token, nil); status != http.StatusNoContent {
 			t.Fatalf("delete: %d", status)
@@ -152,5 +163,34 @@ func TestRegistrationClosed(t *testing.T) {
 	_, doc := s.doJSON(t, s.request(t, http.MethodGet, "/.well-known/openid-configuration", nil))
 	if _, ok := doc["registration_endpoint"]; ok {
 		t.Fatal("discovery advertises a closed registration endpoint")
+	}
+}
+
+// TestDevServerPrintsAnInitialAccessToken pins what --dev prints in token
+// mode: a token that registers clients (the CLI cannot reach the
+// in-memory store to make one).
+func TestDevServerPrintsAnInitialAccessToken(t *testing.T) {
+	c := cheapConfig()
+	c.Dev, c.ClientRegistration = true, registration.Token
+	hs := httptest.NewUnstartedServer(nil)
+	c.Issuer = "http://" + hs.Listener.Addr().String()
+	var out syncBuffer
+	srv, err := New(t.Context(), *c, &out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	defer hs.Close()
+	m := regexp.MustCompile(`Authorization: Bearer (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no initial access token printed:\n%s", out.String())
+	}
+	s := &testServer{Server: srv, URL: c.Issuer}
+	for range 2 {
+		if status, body, _ := s.registrationCall(t, http.MethodPost, c.Issuer+registration.Path, m[1], publicApp()); status != http.StatusCreated {
+			t.Fatalf("register with the printed token: %s", describe(status, body))
+		}
 	}
 }
