@@ -147,6 +147,17 @@ type AuditEvent struct {
 	Detail    map[string]string
 }
 
+// AuditQuery selects audit events; a zero field selects all.
+type AuditQuery struct {
+	Kind     string
+	UserID   string
+	ClientID string
+	Since    time.Time // at or after
+	Until    time.Time // before
+	BeforeID int64     // only events older than this one: the cursor of the next page
+	Limit    int       // at most this many; 0: all
+}
+
 // MailJob is an email to deliver. It is enqueued in the same transaction as
 // the change that calls for it. Template names a template of package mail;
 // Data fills it.
@@ -317,6 +328,8 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	ListAudit(ctx context.Context, userID string, limit int) ([]AuditEvent, error) // newest first; userID "" means all
+	// QueryAudit returns the events q selects, newest first.
+	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 
 	// EnqueueMail enqueues mail on its own, for requests that change nothing else.
 	EnqueueMail(ctx context.Context, m MailJob) error

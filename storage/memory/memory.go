@@ -187,18 +187,25 @@ func (s *Store) AppendAudit(_ context.Context, e storage.AuditEvent) error {
 
 // ListAudit returns the newest events first, of userID or of everyone when
 // userID is empty, at most limit of them (all when limit <= 0).
-func (s *Store) ListAudit(_ context.Context, userID string, limit int) ([]storage.AuditEvent, error) {
+func (s *Store) ListAudit(ctx context.Context, userID string, limit int) ([]storage.AuditEvent, error) {
+	return s.QueryAudit(ctx, storage.AuditQuery{UserID: userID, Limit: limit})
+}
+
+// QueryAudit returns the events q selects, newest first.
+func (s *Store) QueryAudit(_ context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []storage.AuditEvent
 	for i := len(s.audit) - 1; i >= 0; i-- {
 		e := s.audit[i]
-		if userID != "" && e.UserID != userID {
+		if (q.Kind != "" && e.Kind != q.Kind) || (q.UserID != "" && e.UserID != q.UserID) ||
+			(q.ClientID != "" && e.ClientID != q.ClientID) || (!q.Since.IsZero() && e.At.Before(q.Since)) ||
+			(!q.Until.IsZero() && !e.At.Before(q.Until)) || (q.BeforeID > 0 && e.ID >= q.BeforeID) {
 			continue
 		}
 		e.Detail = copyMap(e.Detail)
 		out = append(out, e)
-		if limit > 0 && len(out) == limit {
+		if q.Limit > 0 && len(out) == q.Limit {
 			break
 		}
 	}

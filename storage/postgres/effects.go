@@ -70,23 +70,38 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 	return nil
 }
 
-// The filter is written so that one statement serves both "all" and "one
-// user"; LIMIT NULL means no limit.
-const listAuditSQL = `SELECT id, at, kind, user_id, client_id, ip, user_agent, detail FROM audit_log
-	WHERE ($1::text IS NULL OR user_id = $1)
-	ORDER BY id DESC
-	LIMIT $2`
-
 // ListAudit returns the newest events first, of userID or of everyone when
 // userID is empty, at most limit of them (all when limit <= 0).
 func (s *Store) ListAudit(ctx context.Context, userID string, limit int) ([]storage.AuditEvent, error) {
-	var lim *int
-	if limit > 0 {
-		lim = &limit
+	return s.QueryAudit(ctx, storage.AuditQuery{UserID: userID, Limit: limit})
+}
+
+// Each filter is written so that NULL turns it off; LIMIT NULL means no
+// limit.
+const queryAuditSQL = `SELECT id, at, kind, user_id, client_id, ip, user_agent, detail FROM audit_log
+	WHERE ($1::text IS NULL OR kind = $1)
+	AND ($2::text IS NULL OR user_id = $2)
+	AND ($3::text IS NULL OR client_id = $3)
+	AND ($4::timestamptz IS NULL OR at >= $4)
+	AND ($5::timestamptz IS NULL OR at < $5)
+	AND ($6::bigint IS NULL OR id < $6)
+	ORDER BY id DESC
+	LIMIT $7`
+
+// QueryAudit returns the events q selects, newest first.
+func (s *Store) QueryAudit(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error) {
+	var lim, before *int64
+	if q.Limit > 0 {
+		l := int64(q.Limit)
+		lim = &l
 	}
-	rows, err := s.db(ctx).Query(ctx, listAuditSQL, nullString(userID), lim)
+	if q.BeforeID > 0 {
+		before = &q.BeforeID
+	}
+	rows, err := s.db(ctx).Query(ctx, queryAuditSQL, nullString(q.Kind), nullString(q.UserID), nullString(q.ClientID),
+		nullTime(q.Since), nullTime(q.Until), before, lim)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list audit: %w", translate(err))
+		return nil, fmt.Errorf("postgres: query audit: %w", translate(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
 		var (
@@ -107,7 +122,7 @@ func (s *Store) ListAudit(ctx context.Context, userID string, limit int) ([]stor
 		return e, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list audit: %w", translate(err))
+		return nil, fmt.Errorf("postgres: query audit: %w", translate(err))
 	}
 	return out, nil
 }

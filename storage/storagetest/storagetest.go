@@ -52,6 +52,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend, opts Options) {
 	cases = append(cases, refreshCases()...)
 	cases = append(cases, signingKeyCases()...)
 	cases = append(cases, auditAndMailCases()...)
+	cases = append(cases, auditQueryCases()...)
 
 	for _, c := range cases {
 		if c.transactional && !opts.Transactions {
