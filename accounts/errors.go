@@ -29,7 +29,7 @@ var (
 // ValidationError is input the rules refuse. Message is written for the
 // person who typed it; Field names the input it is about.
 type ValidationError struct {
-	Field   string // FieldEmail, FieldPassword, FieldNewPassword, FieldRole
+	Field   string // FieldEmail, FieldPassword, FieldNewPassword, FieldRole, FieldName
 	Message string
 }
 
@@ -39,6 +39,7 @@ const (
 	FieldPassword    = "password"
 	FieldNewPassword = "new_password"
 	FieldRole        = "role"
+	FieldName        = "name"
 )
 
 func (e *ValidationError) Error() string { return "accounts: " + e.Field + ": " + e.Message }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
@@ -117,6 +119,32 @@ func (s *Service) SetRole(ctx context.Context, a Actor, id, role string) (storag
 	fx := storage.Effects{Audit: []storage.AuditEvent{a.event("role_changed", id, map[string]string{"role": role})}}
 	return s.c.Store.UpdateUser(ctx, id, fx, func(u *storage.User) error {
 		u.Role = role
+		return nil
+	})
+}
+
+// maxNameLength bounds a user's display name.
+const maxNameLength = 200
+
+// SetName changes user id's display name.
+func (s *Service) SetName(ctx context.Context, a Actor, id, name string) (storage.User, error) {
+	name = strings.TrimSpace(name)
+	if len(name) > maxNameLength || strings.ContainsFunc(name, unicode.IsControl) {
+		return storage.User{}, &ValidationError{Field: FieldName, Message: "Use at most 200 characters, without control characters."}
+	}
+	fx := storage.Effects{Audit: []storage.AuditEvent{a.event("name_changed", id, nil)}}
+	return s.c.Store.UpdateUser(ctx, id, fx, func(u *storage.User) error {
+		u.Name = name
+		return nil
+	})
+}
+
+// RequirePasswordChange makes user id choose a new password at the next
+// sign-in.
+func (s *Service) RequirePasswordChange(ctx context.Context, a Actor, id string) (storage.User, error) {
+	fx := storage.Effects{Audit: []storage.AuditEvent{a.event("password_change_required", id, nil)}}
+	return s.c.Store.UpdateUser(ctx, id, fx, func(u *storage.User) error {
+		u.PasswordMustChange = true
 		return nil
 	})
 }

@@ -65,6 +65,22 @@ func (c *resourceCache) forget() {
 // are seen within that lifetime, or at once for a new resource or scope.
 func (h *Handler) ResourcesChanged() { h.resources.forget() }
 
+// withBuiltIn adds latch's own admin API to the stored resources; it
+// shadows a stored resource of the same identifier.
+func withBuiltIn(load func(ctx context.Context) ([]storage.Resource, error), adminAPI string) func(ctx context.Context) ([]storage.Resource, error) {
+	if adminAPI == "" {
+		return load
+	}
+	return func(ctx context.Context) ([]storage.Resource, error) {
+		rs, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rs = slices.DeleteFunc(rs, func(r storage.Resource) bool { return r.ID == adminAPI })
+		return append(rs, resources.Admin(adminAPI)), nil
+	}
+}
+
 // withIndex runs fn with the resource index and, when fn fails on a
 // resource or scope the index does not know, once more with a fresh one.
 func (c *resourceCache) withIndex(ctx context.Context, fn func(*resources.Index) error) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 )
@@ -187,6 +188,9 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 		granted = append(slices.Clone(granted), "offline_access")
 	}
 	for _, s := range granted {
+		if s == resources.AdminScope && user.Role != storage.RoleAdmin {
+			continue // the admin API is for administrators only
+		}
 		if ar.GetRequestedScopes().Has(s) || s == "offline_access" {
 			ar.GrantScope(s)
 		}

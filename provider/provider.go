@@ -58,6 +58,9 @@ type Config struct {
 	// CORSOrigins may call token, userinfo, revocation and JWKS from a
 	// browser.
 	CORSOrigins []string
+	// AdminAPI is the URL of latch's admin API, a built-in resource
+	// owning the scope latch:admin; empty: none.
+	AdminAPI string
 	// RegistrationEndpoint is advertised in discovery when set (dynamic
 	// client registration is open, package registration).
 	RegistrationEndpoint string
@@ -176,7 +179,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		SendDebugMessagesToClients:      false,
 	}
 	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
-	h.resources = &resourceCache{load: store.ListResources, ttl: cfg.ClientCacheTTL}
+	h.resources = &resourceCache{load: withBuiltIn(store.ListResources, cfg.AdminAPI), ttl: cfg.ClientCacheTTL}
 	h.clientDocuments = d.ClientDocuments != nil && d.ClientDocuments.Enabled()
 	h.fstore = &fositeStore{
 		durable:   store,

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -254,7 +255,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) (storage.Cli
 		h.unauthorized(w, "This needs the client's registration access token.")
 		return storage.Client{}, false
 	}
-	c, err := h.c.Store.GetClient(r.Context(), mux.Vars(r)["client_id"])
+	id, _ := url.PathUnescape(mux.Vars(r)["client_id"]) // the router matches encoded paths
+	c, err := h.c.Store.GetClient(r.Context(), id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		h.serverError(w, r, "load client", err)
 		return storage.Client{}, false

@@ -40,6 +40,12 @@ const (
 // may claim it.
 const AdminScope = "latch:admin"
 
+// Admin is latch's own admin API as a resource: its identifier is the
+// API's URL, and it owns AdminScope. It is built in, never stored.
+func Admin(apiURL string) storage.Resource {
+	return storage.Resource{ID: apiURL, Name: "latch admin API", Scopes: []string{AdminScope}}
+}
+
 // OIDCScopes lists the scopes OpenID Connect owns, in the order discovery
 // shows them.
 func OIDCScopes() []string {

@@ -152,10 +152,14 @@ func (v *Verifier) refuse(w http.ResponseWriter, ref *refusal) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(ref.status)
-	body := map[string]string{"error_description": ref.desc}
-	if ref.code != "" {
-		body["error"] = ref.code
+	// The body always has an error code, so that every refusal has one
+	// shape; the challenge carries none when no token was sent (RFC 6750
+	// section 3.1).
+	code := ref.code
+	if code == "" {
+		code = "unauthorized"
 	}
+	body := map[string]string{"error": code, "error_description": ref.desc}
 	json.NewEncoder(w).Encode(body)
 }
 

@@ -26,7 +26,9 @@ type mounter interface {
 // redirect, and the answers to unknown paths and methods), behind the
 // telemetry and panic-recovery middleware.
 func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.Handler {
-	r := mux.NewRouter()
+	// Routes match the encoded path, so that a path segment may hold an
+	// encoded slash (the admin API addresses resources by identifier).
+	r := mux.NewRouter().UseEncodedPath()
 	r.Use(s.tel.Middleware)
 	site.MountAssets(r)
 	for _, h := range handlers {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/admin"
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
@@ -174,6 +175,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		CORSOrigins:        c.CORSOrigins,
 
 		RegistrationEndpoint: registration.Endpoint(c.ClientRegistration, c.Issuer),
+		AdminAPI:             admin.APIURL(c.Issuer),
 	}, provider.Deps{
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
@@ -231,7 +233,13 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour),
 		Log:   log,
 	})
-	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH, reg)
+	adminH, err := admin.New(ctx, admin.Config{
+		Issuer: c.Issuer, Store: s.store, Accounts: accts, Keys: s.keys, Box: box, Caches: s.provider, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH, reg, adminH)
 
 	if c.AdminEmail != "" {
 		created, err := accts.Bootstrap(ctx, c.AdminEmail, c.AdminPassword)
