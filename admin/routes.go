@@ -118,7 +118,12 @@ func responses(rt route) map[string]any {
 		ok["content"] = jsonContent(rt.result)
 	}
 	out := map[string]any{strconv.Itoa(rt.status): ok}
-	for _, s := range append([]int{http.StatusUnauthorized, http.StatusForbidden}, rt.errors...) {
+	errs := append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable}, rt.errors...)
+	if rt.body != "" {
+		// Every body may be malformed, too large, or not JSON.
+		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	for _, s := range errs {
 		out[strconv.Itoa(s)] = map[string]any{"description": http.StatusText(s), "content": jsonContent("Error")}
 	}
 	return out
