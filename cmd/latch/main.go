@@ -31,6 +31,11 @@ Usage:
 Administration commands work on LATCH_DATABASE_URL directly; those that
 create secrets or revoke sessions also need LATCH_SECRET and LATCH_REDIS_URL.
 Add --json for machine-readable output.
+
+Server mode: latch --server URL (--token T | --client-id ID --client-secret S)
+COMMAND sends clients, resources, users and keys commands to a running
+latch's admin API (also LATCH_SERVER, LATCH_TOKEN, LATCH_CLIENT_ID,
+LATCH_CLIENT_SECRET) and prints its answers as JSON.
 `
 
 // errUsage marks an error caused by how the command was called.
@@ -58,6 +63,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	rf, args, err := parseRemoteFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if rf.server != "" && len(args) > 0 && args[0] != "serve" && args[0] != "migrate" {
+		r, err := newRemote(env, rf)
+		if err != nil {
+			return err
+		}
+		return r.run(args)
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)

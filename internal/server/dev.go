@@ -22,6 +22,7 @@ const (
 	devAdminEmail    = "admin@example.com"
 	devAppID         = "demo-app"
 	devServiceID     = "demo-service"
+	devAdminCLIID    = "latch-cli"
 	devAppRedirect   = "http://localhost:8081/callback"
 	devAppPostLogout = "http://localhost:8081/"
 	// devAPI is the demo API resource: the audience of tokens for its
@@ -86,7 +87,29 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 
 `, iss, iss, devAdminEmail, pw, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
 		devAPI, devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
+	if err := s.devAdminCLI(ctx, box); err != nil {
+		return err
+	}
 	return s.devClientRegistration(ctx, box)
+}
+
+// devAdminCLI registers a client for the CLI's server mode: in --dev the
+// store is in memory, out of the CLI's reach, and the admin API is the way
+// to manage clients, resources and users.
+func (s *Server) devAdminCLI(ctx context.Context, box *secret.Box) error {
+	c, sec, err := clients.New(clients.Metadata{
+		ClientID: devAdminCLIID, ClientName: "latch CLI", GrantTypes: []string{clients.GrantClientCredentials},
+		Scope: resources.AdminScope, TokenEndpointAuthMethod: storage.AuthMethodBasic,
+	}, box)
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return fmt.Errorf("dev admin CLI client: %w", err)
+	}
+	fmt.Fprintf(s.out, "  admin CLI     latch --server %s --client-id %s --client-secret %s clients create -f client.json\n\n",
+		s.cfg.Issuer, devAdminCLIID, sec)
+	return nil
 }
 
 // devClientRegistration says how clients register themselves, when they
