@@ -297,6 +297,34 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, apiError{Error: code, Description: desc})
 }
 
+// refusal is an operation refused for a reason its caller is told: the
+// API answers it as JSON, the console on the page.
+type refusal struct {
+	status      int
+	code, About string
+}
+
+func (r *refusal) Error() string { return r.About }
+
+func refused(status int, code, about string) error {
+	return &refusal{status: status, code: code, About: about}
+}
+
+// failed answers err, when there is one, as the API does: a refusal as
+// itself, anything else as a server error.
+func (h *Handler) failed(c *call, err error) bool {
+	var ref *refusal
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &ref):
+		writeError(c.w, ref.status, ref.code, ref.About)
+	default:
+		h.serverError(c, "admin operation", err)
+	}
+	return true
+}
+
 func notFound(c *call, what string) {
 	writeError(c.w, http.StatusNotFound, "not_found", "There is no such "+what+".")
 }

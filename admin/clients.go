@@ -35,21 +35,27 @@ func (h *Handler) createClient(c *call) {
 	if !c.decode(&m) {
 		return
 	}
-	cl, sec, err := clients.New(m, h.c.Box)
-	if err != nil {
-		writeError(c.w, http.StatusBadRequest, "invalid_client_metadata", err.Error())
-		return
-	}
-	err = h.inTx(c, c.event("client_created", nil), func(ctx context.Context) error { return h.c.Store.CreateClient(ctx, cl) })
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		writeError(c.w, http.StatusConflict, "conflict", "A client with this client_id exists already.")
-		return
-	} else if err != nil {
-		h.serverError(c, "create client", err)
+	cl, sec, err := h.opCreateClient(c, m)
+	if h.failed(c, err) {
 		return
 	}
 	c.w.Header().Set("Location", Path+"/clients/"+cl.ID)
 	c.item(http.StatusCreated, withSecret(cl, sec))
+}
+
+// opCreateClient registers a client from metadata, with its audit event.
+func (h *Handler) opCreateClient(c *call, m clients.Metadata) (storage.Client, string, error) {
+	cl, sec, err := clients.New(m, h.c.Box)
+	if err != nil {
+		return cl, "", refused(http.StatusBadRequest, "invalid_client_metadata", err.Error())
+	}
+	e := c.event("client_created", nil)
+	e.ClientID = cl.ID
+	err = h.inTx(c, e, func(ctx context.Context) error { return h.c.Store.CreateClient(ctx, cl) })
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return cl, "", refused(http.StatusConflict, "conflict", "A client with this client_id exists already.")
+	}
+	return cl, sec, err
 }
 
 // loadClient answers 404 itself.
@@ -96,10 +102,9 @@ func (h *Handler) updateClient(c *call) {
 	if old.SecretHash != nil && cl.SecretHash != nil {
 		cl.SecretHash, sec = old.SecretHash, ""
 	}
-	if !h.writeClient(c, "client_updated", cl) {
-		return
+	if !h.failed(c, h.writeClient(c, "client_updated", cl)) {
+		c.item(http.StatusOK, withSecret(cl, sec))
 	}
-	c.item(http.StatusOK, withSecret(cl, sec))
 }
 
 func (h *Handler) rotateClientSecret(c *call) {
@@ -107,46 +112,53 @@ func (h *Handler) rotateClientSecret(c *call) {
 	if !ok {
 		return
 	}
-	if cl.SecretHash == nil {
-		writeError(c.w, http.StatusBadRequest, "invalid_request", "This client authenticates without a secret.")
-		return
-	}
-	var sec string
-	sec, cl.SecretHash = clients.NewSecret(h.c.Box)
-	if h.writeClient(c, "client_secret_rotated", cl) {
+	cl, sec, err := h.opRotateSecret(c, cl)
+	if !h.failed(c, err) {
 		c.item(http.StatusOK, withSecret(cl, sec))
 	}
 }
 
+// opRotateSecret gives cl a new secret, returned once.
+func (h *Handler) opRotateSecret(c *call, cl storage.Client) (storage.Client, string, error) {
+	if cl.SecretHash == nil {
+		return cl, "", refused(http.StatusBadRequest, "invalid_request", "This client authenticates without a secret.")
+	}
+	var sec string
+	sec, cl.SecretHash = clients.NewSecret(h.c.Box)
+	return cl, sec, h.writeClient(c, "client_secret_rotated", cl)
+}
+
 // writeClient stores cl with its audit event and drops it from the
-// caches; false when it answered an error.
-func (h *Handler) writeClient(c *call, kind string, cl storage.Client) bool {
+// caches.
+func (h *Handler) writeClient(c *call, kind string, cl storage.Client) error {
 	e := c.event(kind, nil)
 	e.ClientID = cl.ID
 	err := h.inTx(c, e, func(ctx context.Context) error { return h.c.Store.UpdateClient(ctx, cl) })
 	if errors.Is(err, storage.ErrNotFound) {
-		notFound(c, "client")
-		return false
+		return refused(http.StatusNotFound, "not_found", "There is no such client.")
 	} else if err != nil {
-		h.serverError(c, "update client", err)
-		return false
+		return err
 	}
 	h.c.Caches.ClientChanged(cl.ID)
-	return true
+	return nil
 }
 
 func (h *Handler) deleteClient(c *call) {
-	id := c.pathVar("id")
+	if !h.failed(c, h.opDeleteClient(c, c.pathVar("id"))) {
+		c.w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// opDeleteClient deletes a client with its consents and tokens.
+func (h *Handler) opDeleteClient(c *call, id string) error {
 	e := c.event("client_deleted", nil)
 	e.ClientID = id
 	err := h.inTx(c, e, func(ctx context.Context) error { return h.c.Store.DeleteClient(ctx, id) })
 	if errors.Is(err, storage.ErrNotFound) {
-		notFound(c, "client")
-		return
+		return refused(http.StatusNotFound, "not_found", "There is no such client.")
 	} else if err != nil {
-		h.serverError(c, "delete client", err)
-		return
+		return err
 	}
 	h.c.Caches.ClientChanged(id)
-	c.w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -24,16 +24,15 @@ func (h *Handler) listResources(c *call) {
 }
 
 // checkResource validates m, and that it is not latch's own admin API.
-func (h *Handler) checkResource(c *call, m resources.Metadata) (storage.Resource, bool) {
+func (h *Handler) checkResource(m resources.Metadata) (storage.Resource, error) {
 	r, err := resources.New(m)
 	if err == nil && r.ID == APIURL(h.c.Issuer) {
 		err = errors.New("resource: is latch's own admin API")
 	}
 	if err != nil {
-		writeError(c.w, http.StatusBadRequest, "invalid_resource", err.Error())
-		return r, false
+		return r, refused(http.StatusBadRequest, "invalid_resource", err.Error())
 	}
-	return r, true
+	return r, nil
 }
 
 func (h *Handler) createResource(c *call) {
@@ -41,20 +40,26 @@ func (h *Handler) createResource(c *call) {
 	if !c.decode(&m) {
 		return
 	}
-	r, ok := h.checkResource(c, m)
-	if !ok {
-		return
+	r, err := h.opCreateResource(c, m)
+	if !h.failed(c, err) {
+		h.answerResource(c, http.StatusCreated, r.ID)
 	}
-	err := h.c.Store.CreateResource(c.ctx, r, storage.Effects{Audit: []storage.AuditEvent{c.event("resource_created", map[string]string{"resource": r.ID})}})
+}
+
+// opCreateResource registers an API resource, with its audit event.
+func (h *Handler) opCreateResource(c *call, m resources.Metadata) (storage.Resource, error) {
+	r, err := h.checkResource(m)
+	if err != nil {
+		return r, err
+	}
+	err = h.c.Store.CreateResource(c.ctx, r, storage.Effects{Audit: []storage.AuditEvent{c.event("resource_created", map[string]string{"resource": r.ID})}})
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		writeError(c.w, http.StatusConflict, "conflict", "The resource exists already, or another resource owns one of its scopes.")
-		return
+		return r, refused(http.StatusConflict, "conflict", "The resource exists already, or another resource owns one of its scopes.")
 	} else if err != nil {
-		h.serverError(c, "create resource", err)
-		return
+		return r, err
 	}
 	h.c.Caches.ResourcesChanged()
-	h.answerResource(c, http.StatusCreated, r.ID)
+	return r, nil
 }
 
 // answerResource reads the resource back (the store stamps its times).
@@ -99,11 +104,11 @@ func (h *Handler) updateResource(c *call) {
 		writeError(c.w, http.StatusBadRequest, "invalid_resource", "resource: the identifier cannot be changed.")
 		return
 	}
-	r, ok := h.checkResource(c, m)
-	if !ok {
+	r, err := h.checkResource(m)
+	if h.failed(c, err) {
 		return
 	}
-	err := h.c.Store.UpdateResource(c.ctx, r, storage.Effects{Audit: []storage.AuditEvent{c.event("resource_updated", map[string]string{"resource": r.ID})}})
+	err = h.c.Store.UpdateResource(c.ctx, r, storage.Effects{Audit: []storage.AuditEvent{c.event("resource_updated", map[string]string{"resource": r.ID})}})
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		writeError(c.w, http.StatusConflict, "conflict", "Another resource owns one of these scopes.")
@@ -120,15 +125,19 @@ func (h *Handler) updateResource(c *call) {
 }
 
 func (h *Handler) deleteResource(c *call) {
-	id := c.pathVar("id")
+	if !h.failed(c, h.opDeleteResource(c, c.pathVar("id"))) {
+		c.w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// opDeleteResource deletes an API resource, with its audit event.
+func (h *Handler) opDeleteResource(c *call, id string) error {
 	err := h.c.Store.DeleteResource(c.ctx, id, storage.Effects{Audit: []storage.AuditEvent{c.event("resource_deleted", map[string]string{"resource": id})}})
 	if errors.Is(err, storage.ErrNotFound) {
-		notFound(c, "resource")
-		return
+		return refused(http.StatusNotFound, "not_found", "There is no such resource.")
 	} else if err != nil {
-		h.serverError(c, "delete resource", err)
-		return
+		return err
 	}
 	h.c.Caches.ResourcesChanged()
-	c.w.WriteHeader(http.StatusNoContent)
+	return nil
 }
