@@ -21,6 +21,7 @@ import (
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/rs"
 	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -87,6 +88,10 @@ type Config struct {
 	Box      *secret.Box
 	Caches   Caches
 	Log      *slog.Logger
+	// Site and Sessions serve the console's pages; without them only the
+	// API is mounted.
+	Site     *web.Site
+	Sessions *session.Store
 }
 
 // Handler serves the admin API.
@@ -94,6 +99,7 @@ type Handler struct {
 	c        Config
 	verifier *rs.Verifier
 	openapi  []byte
+	pages    *web.Pages // the console's
 }
 
 // New builds the admin API; its tokens are verified in process against
@@ -113,6 +119,11 @@ func New(ctx context.Context, c Config) (*Handler, error) {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	h := &Handler{c: c, verifier: v}
+	if c.Site != nil {
+		if h.pages, err = c.Site.Pages(consoleTemplates, pageHome, pageClients, pageClient, pageResources, pageUsers, pageUser, pageKeys, pageAudit); err != nil {
+			return nil, err
+		}
+	}
 	if h.openapi, err = json.Marshal(h.openAPI()); err != nil {
 		return nil, fmt.Errorf("admin: OpenAPI document: %w", err)
 	}
@@ -130,6 +141,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	for _, rt := range h.routes() {
 		r.Handle(Path+rt.path, guard(h.actorFor(rt.handle))).Methods(rt.method)
 	}
+	h.mountConsole(r)
 }
 
 // call is one admin API request: who makes it, and the request.

@@ -59,8 +59,12 @@ func (h *Handler) listAudit(c *call) {
 			out.NextCursor = strconv.FormatInt(es[i-1].ID, 10)
 			break
 		}
-		out.Items = append(out.Items, auditView{ID: e.ID, At: e.At.Format(time.RFC3339Nano), Type: e.Kind, UserID: e.UserID,
-			ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
+		out.Items = append(out.Items, viewEvent(e))
 	}
 	writeJSON(c.w, http.StatusOK, out)
+}
+
+func viewEvent(e storage.AuditEvent) auditView {
+	return auditView{ID: e.ID, At: e.At.Format(time.RFC3339Nano), Type: e.Kind, UserID: e.UserID,
+		ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail}
 }

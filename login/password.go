@@ -71,8 +71,14 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 		v.Email, v.ClientName = f.LoginHint, f.ClientName
 	}
 	// A live session signs in without a password, unless the app asks for
-	// a fresh one.
-	if sess, err := h.c.Sessions.Get(ctx, r); err == nil {
+	// a fresh one, or a page of latch's own does (reauth=1: the admin
+	// console, for a fresh second factor).
+	sess, err := h.c.Sessions.Get(ctx, r)
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
+		h.internalError(w, r, "load session", err)
+		return
+	}
+	if err == nil && q.Get("reauth") != "1" {
 		fresh := f == nil || (!f.ForceLogin && (f.RequireFresh.IsZero() || !sess.AuthTime.Before(f.RequireFresh)))
 		if fresh {
 			if u, err := h.c.Store.GetUser(ctx, sess.UserID); err == nil && !u.Disabled && u.EmailVerified {
@@ -84,9 +90,6 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-	} else if !errors.Is(err, session.ErrNoSession) {
-		h.internalError(w, r, "load session", err)
-		return
 	}
 	h.renderLogin(w, r, http.StatusOK, v)
 }

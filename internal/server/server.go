@@ -235,6 +235,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	})
 	adminH, err := admin.New(ctx, admin.Config{
 		Issuer: c.Issuer, Store: s.store, Accounts: accts, Keys: s.keys, Box: box, Caches: s.provider, Log: log,
+		Site: site, Sessions: sessions,
 	})
 	if err != nil {
 		return nil, err
