@@ -342,6 +342,7 @@ type userPage struct {
 	User        userView
 	Apps        []string
 	BackupCodes int
+	Sessions    []sessionView
 	Roles       []string
 }
 
@@ -364,7 +365,12 @@ func (h *Handler) showUser(c *call) {
 		h.pageError(c.w, c.r, "count backup codes", err)
 		return
 	}
-	v := userPage{User: viewUser(u), BackupCodes: codes, Roles: []string{storage.RoleUser, storage.RoleAdmin}}
+	sessions, err := h.userSessions(c, u.ID)
+	if err != nil {
+		h.pageError(c.w, c.r, "list sessions", err)
+		return
+	}
+	v := userPage{User: viewUser(u), BackupCodes: codes, Sessions: sessions, Roles: []string{storage.RoleUser, storage.RoleAdmin}}
 	for _, cs := range consents {
 		v.Apps = append(v.Apps, cs.ClientID)
 	}

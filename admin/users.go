@@ -39,8 +39,32 @@ func viewUser(u storage.User) userView {
 // their unused backup codes.
 type userDetail struct {
 	userView
-	Apps        []string `json:"apps"`
-	BackupCodes int      `json:"backup_codes"`
+	Apps        []string      `json:"apps"`
+	BackupCodes int           `json:"backup_codes"`
+	Sessions    []sessionView `json:"sessions"`
+}
+
+// sessionView is one of a user's browser sessions.
+type sessionView struct {
+	ID        string `json:"id"`
+	CreatedAt int64  `json:"created_at"`
+	LastSeen  int64  `json:"last_seen"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// userSessions lists the user's browser sessions, when the handler has
+// the session store.
+func (h *Handler) userSessions(c *call, userID string) ([]sessionView, error) {
+	out := []sessionView{}
+	if h.c.Sessions == nil {
+		return out, nil
+	}
+	ss, err := h.c.Sessions.List(c.ctx, userID)
+	for _, s := range ss {
+		out = append(out, sessionView{ID: s.ID, CreatedAt: s.CreatedAt.Unix(), LastSeen: s.LastSeen.Unix(), IP: s.IP, UserAgent: s.UserAgent})
+	}
+	return out, err
 }
 
 func userPos(u storage.User) position { return position{u.CreatedAt, u.ID} }
@@ -132,7 +156,12 @@ func (h *Handler) getUser(c *call) {
 		h.serverError(c, "count backup codes", err)
 		return
 	}
-	d := userDetail{userView: viewUser(u), Apps: []string{}, BackupCodes: codes}
+	sessions, err := h.userSessions(c, u.ID)
+	if err != nil {
+		h.serverError(c, "list sessions", err)
+		return
+	}
+	d := userDetail{userView: viewUser(u), Apps: []string{}, BackupCodes: codes, Sessions: sessions}
 	for _, cs := range consents {
 		d.Apps = append(d.Apps, cs.ClientID)
 	}
