@@ -39,7 +39,10 @@ func TestWebApp(t *testing.T) {
 		if !signedIn {
 			t.Fatal("sign-in failed")
 		}
-		webtest.Do(tab, t, wait, chromedp.Click(css(`#signout`)), chromedp.WaitVisible(css(`#message`)))
+		// Load waits for the page at the end of the redirects: the page
+		// signed in has a #message too.
+		webtest.Load(tab, t, wait, chromedp.Click(css(`#signout`)))
+		webtest.Do(tab, t, wait, chromedp.WaitVisible(css(`#message`)))
 		if msg := text(t, tab, `#message`); !strings.Contains(msg, "signed out") {
 			t.Errorf("after sign-out the app says %q", msg)
 		}

@@ -45,6 +45,14 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	n := &notes{}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+v.MetadataPath(), v.MetadataHandler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"routes": map[string]string{
+				"GET /me": "any signed-in user", "GET /admin": "administrators", "POST /notes": "tokens with api:write",
+			},
+			"resource_metadata": v.MetadataURL(),
+		})
+	})
 	mux.Handle("GET /me", v.RequireUser(http.HandlerFunc(me)))
 	mux.Handle("GET /admin", v.RequireAdmin(http.HandlerFunc(n.stats)))
 	mux.Handle("POST /notes", v.RequireUser(v.RequireScope("api:write")(http.HandlerFunc(n.add))))
