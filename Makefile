@@ -1,4 +1,4 @@
-.PHONY: build run test lint bench clean
+.PHONY: build run demo test lint bench clean
 
 GO ?= go
 LDFLAGS := -s -w
@@ -8,6 +8,9 @@ build:
 
 run: build
 	./bin/latch serve --dev
+
+demo: build
+	./scripts/demo.sh
 
 test:
 	./scripts/test.sh

@@ -34,6 +34,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.Dev && os.Getenv("LATCH_REGISTRATION") == "" && fs.Lookup("registration").Value.String() == "closed" {
 		c.Registration = "open"
 	}
+	if c.Dev {
+		// The demo single-page app (examples/spa) calls the token
+		// endpoint from its own origin.
+		c.CORSOrigins = server.DevCORSOrigins(c.CORSOrigins)
+	}
 	if err = errors.Join(err, c.Validate()); err != nil {
 		return err
 	}

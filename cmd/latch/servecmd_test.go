@@ -14,7 +14,8 @@ import (
 
 // TestServeDev runs `latch serve --dev` as `make run` does: the flags reach
 // the server (development mode, the listen addresses, the default issuer),
-// and it stops cleanly when its context ends. What a --dev server prints and
+// the demo single-page app's origin may call the token endpoint from a
+// browser, and it stops cleanly when its context ends. What a --dev server prints and
 // serves is internal/server's TestDevServer.
 func TestServeDev(t *testing.T) {
 	t.Setenv("LATCH_SECRET", "")
@@ -53,6 +54,18 @@ func TestServeDev(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || disc["issuer"] != "http://localhost:8080" {
 		t.Fatalf("discovery: %d %v", resp.StatusCode, disc["issuer"])
+	}
+
+	preflight, _ := http.NewRequest(http.MethodOptions, base+"/oauth2/token", nil)
+	preflight.Header.Set("Origin", "http://localhost:8083")
+	preflight.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err = http.DefaultClient.Do(preflight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://localhost:8083" {
+		t.Errorf("token endpoint preflight from the demo SPA: Access-Control-Allow-Origin %q", got)
 	}
 
 	mm := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/latch-idp/latch/accounts"
@@ -17,33 +18,77 @@ import (
 	"github.com/latch-idp/latch/storage"
 )
 
-// Demo fixtures of `latch serve --dev`.
+// Demo fixtures of `latch serve --dev`. The ports are those `make demo`
+// serves the examples on (examples/): 8081 is left to an app of the
+// developer's own, registered as demo-app.
 const (
 	devAdminEmail    = "admin@example.com"
+	devUserEmail     = "user@example.com"
 	devAppID         = "demo-app"
+	devSPAID         = "demo-spa"
 	devServiceID     = "demo-service"
 	devAdminCLIID    = "latch-cli"
 	devAppRedirect   = "http://localhost:8081/callback"
 	devAppPostLogout = "http://localhost:8081/"
-	// devAPI is the demo API resource: the audience of tokens for its
-	// scopes.
-	devAPI = "http://localhost:8082"
+	// DevAPI is the demo API resource (examples/api): the audience of
+	// tokens for its scopes.
+	DevAPI = "http://localhost:8082"
+	// DevSPAOrigin is where the demo single-page app (examples/spa) is
+	// served; --dev lets it call the token endpoint from the browser.
+	DevSPAOrigin = "http://localhost:8083"
 )
+
+// DevSPAClient is the demo single-page app's registration, for an app
+// served at origin: a public client (PKCE, no secret a browser could not
+// keep) and first-party, so the user is not asked to consent, with its
+// redirect URI and sign-out return on its own origin. Tests register it
+// for the origin they serve the app on.
+func DevSPAClient(origin string) clients.Metadata {
+	return clients.Metadata{
+		ClientID: devSPAID, ClientName: "Demo SPA", RedirectURIs: []string{origin + "/callback"},
+		GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken},
+		Scope:      "openid profile email offline_access api:read api:write", FirstParty: true,
+		TokenEndpointAuthMethod: storage.AuthMethodNone, PostLogoutRedirectURIs: []string{origin + "/"},
+	}
+}
+
+// DevAPIResource is the demo API's registration, for an API whose
+// resource identifier is resource.
+func DevAPIResource(resource string) resources.Metadata {
+	return resources.Metadata{Resource: resource, Name: "Demo API", Scopes: []string{"api:read", "api:write"}}
+}
+
+// DevCORSOrigins returns origins with the demo single-page app's added.
+func DevCORSOrigins(origins []string) []string {
+	if slices.Contains(origins, DevSPAOrigin) {
+		return origins
+	}
+	return append(origins, DevSPAOrigin)
+}
 
 // devFixtures creates the development admin and demo clients and prints
 // how to use them. Nothing of it persists.
 func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *secret.Box) error {
-	pw := randomToken(12)
+	pw, userPW := randomToken(12), randomToken(12)
 	if _, err := accts.Seed(ctx, accounts.NewUser{
 		Email: devAdminEmail, Name: "Dev Admin", Role: storage.RoleAdmin, Password: pw,
 	}); err != nil {
 		return fmt.Errorf("dev admin: %w", err)
+	}
+	if _, err := accts.Seed(ctx, accounts.NewUser{
+		Email: devUserEmail, Name: "Dev User", Role: storage.RoleUser, Password: userPW,
+	}); err != nil {
+		return fmt.Errorf("dev user: %w", err)
 	}
 	app, _, err := clients.New(clients.Metadata{
 		ClientID: devAppID, ClientName: "Demo App", RedirectURIs: []string{devAppRedirect},
 		GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken}, Scope: "openid profile email offline_access",
 		TokenEndpointAuthMethod: storage.AuthMethodNone, PostLogoutRedirectURIs: []string{devAppPostLogout},
 	}, box)
+	if err != nil {
+		return err
+	}
+	spa, _, err := clients.New(DevSPAClient(DevSPAOrigin), box)
 	if err != nil {
 		return err
 	}
@@ -54,14 +99,14 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 	if err != nil {
 		return err
 	}
-	api, err := resources.New(resources.Metadata{Resource: devAPI, Name: "Demo API", Scopes: []string{"api:read", "api:write"}})
+	api, err := resources.New(DevAPIResource(DevAPI))
 	if err != nil {
 		return err
 	}
 	if err := s.store.CreateResource(ctx, api, storage.Effects{}); err != nil {
 		return fmt.Errorf("dev API resource: %w", err)
 	}
-	for _, c := range []storage.Client{app, svc} {
+	for _, c := range []storage.Client{app, spa, svc} {
 		if err := s.store.CreateClient(ctx, c); err != nil {
 			return fmt.Errorf("dev client: %w", err)
 		}
@@ -77,16 +122,18 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 	fmt.Fprintf(s.out, `
   issuer        %s  (discovery: %s/.well-known/openid-configuration)
   admin login   %s / %s
+  user login    %s / %s
   demo client   %s (public, PKCE) — open in a browser, sign in, then copy the code from the address bar:
                 %s/oauth2/auth?%s
                 curl -s %s/oauth2/token -d grant_type=authorization_code -d client_id=%s -d redirect_uri=%s -d code_verifier=%s -d code=CODE
-  demo API      %s (scopes api:read, api:write)
+  demo SPA      %s (public, first-party, PKCE) for the app at %s (examples/spa, started by make demo)
+  demo API      %s (scopes api:read, api:write; examples/api, started by make demo)
   demo service  %s / %s
                 curl -s -u %s:%s %s/oauth2/token -d grant_type=client_credentials -d scope=api:read
   registration  %s/register (open in --dev); emails are printed here
 
-`, iss, iss, devAdminEmail, pw, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
-		devAPI, devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
+`, iss, iss, devAdminEmail, pw, devUserEmail, userPW, devAppID, iss, q.Encode(), iss, devAppID, url.QueryEscape(devAppRedirect), verifier,
+		devSPAID, DevSPAOrigin, DevAPI, devServiceID, svcSecret, devServiceID, svcSecret, iss, iss)
 	if err := s.devAdminCLI(ctx, box); err != nil {
 		return err
 	}

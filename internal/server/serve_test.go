@@ -13,7 +13,8 @@ import (
 )
 
 // TestDevServer runs a --dev server through Serve, as `make run` does: it
-// says nothing persists, prints the admin login and demo clients, serves a
+// says nothing persists, prints the admin and user logins and the demo
+// clients (among them the single-page app of `make demo`), serves a
 // client_credentials token to the printed demo secret and its readiness,
 // puts the metrics on a listener of their own, and stops cleanly when its
 // context ends.
@@ -51,7 +52,7 @@ func TestDevServer(t *testing.T) {
 	}
 	base := "http://" + ln.Addr().String()
 	printed := out.String()
-	for _, want := range []string{"nothing persists", "admin login", "admin@example.com", "demo-app", "demo-service", "emails are printed"} {
+	for _, want := range []string{"nothing persists", "admin login", "admin@example.com", "user login", "user@example.com", "demo-app", "demo-spa", DevSPAOrigin, "demo-service", DevAPI, "emails are printed"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("start-up output lacks %q:\n%s", want, printed)
 		}

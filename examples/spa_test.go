@@ -1,0 +1,115 @@
+package examples_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web/webtest"
+)
+
+// TestSPA drives the single-page app in Chromium: sign-in with code and
+// PKCE entirely in the browser, a refresh that rotates the refresh token,
+// a call to the API on another origin (CORS), and sign-out, which revokes
+// the refresh token and ends latch's session. The cases build on each
+// other, in one tab.
+func TestSPA(t *testing.T) {
+	d := startDemo(t)
+	// The tab belongs to the whole test: the cases go on where the one
+	// before stopped.
+	s := &spaSuite{d: d, user: d.latch.User(t, storage.RoleUser), tab: d.newTab(t)}
+	t.Run("case=sign-in with code and PKCE shows the user and the token's claims", s.signIn)
+	t.Run("case=a refresh rotates the refresh token", s.refresh)
+	t.Run("case=the API answers the SPA across origins", s.callAcrossOrigins)
+	t.Run("case=sign-out revokes the refresh token and ends latch's session", s.signOut)
+}
+
+type spaSuite struct {
+	d    *demo
+	user storage.User
+	tab  context.Context
+	// signedIn is set when the sign-in case passed: the others build on it.
+	signedIn bool
+}
+
+func (s *spaSuite) signIn(t *testing.T) {
+	s.d.spaSignIn(t, s.tab, `#signin`, s.user.Email)
+	// The code left the address bar.
+	if loc := webtest.Get(s.tab, t, wait, chromedp.Location()); loc != s.d.spa+"/" {
+		t.Errorf("after the callback the SPA is at %s", loc)
+	}
+	if id := text(t, s.tab, `#id-claims`); !strings.Contains(id, s.user.Email) || !strings.Contains(id, `"nonce"`) {
+		t.Errorf("ID token claims shown:\n%s", id)
+	}
+	at := text(t, s.tab, `#access-claims`)
+	for _, want := range []string{s.d.api, `"role": "user"`, "api:write"} {
+		if !strings.Contains(at, want) {
+			t.Errorf("access token claims lack %s:\n%s", want, at)
+		}
+	}
+	if storedToken(t, s.tab, "refresh_token") == "" {
+		t.Error("the first-party SPA got no refresh token")
+	}
+	s.signedIn = true
+}
+
+func (s *spaSuite) refresh(t *testing.T) {
+	if !s.signedIn {
+		t.Fatal("sign-in failed")
+	}
+	before, access := storedToken(t, s.tab, "refresh_token"), storedToken(t, s.tab, "access_token")
+	webtest.Do(s.tab, t, wait, chromedp.Click(css(`#refresh`)), chromedp.WaitVisible(css(`#signed-in[data-refreshes="1"]`)))
+	after := storedToken(t, s.tab, "refresh_token")
+	if after == "" || after == before {
+		t.Errorf("the refresh token did not rotate")
+	}
+	if storedToken(t, s.tab, "access_token") == access {
+		t.Error("the refresh brought no new access token")
+	}
+	if got := text(t, s.tab, `#status`); !strings.Contains(got, "Refreshed") {
+		t.Errorf("status: %q", got)
+	}
+}
+
+func (s *spaSuite) callAcrossOrigins(t *testing.T) {
+	if !s.signedIn {
+		t.Fatal("sign-in failed")
+	}
+	status, answer := callAPI(t, s.tab, `#call-me`, "GET /me")
+	if status != "200" || !strings.Contains(answer, s.user.ID) {
+		t.Fatalf("GET /me: %s\n%s", status, answer)
+	}
+}
+
+func (s *spaSuite) signOut(t *testing.T) {
+	if !s.signedIn {
+		t.Fatal("sign-in failed")
+	}
+	refresh := storedToken(t, s.tab, "refresh_token")
+	webtest.Do(s.tab, t, wait, chromedp.Click(css(`#signout`)), chromedp.WaitVisible(css(`#signin`)))
+	if loc := webtest.Get(s.tab, t, wait, chromedp.Location()); !strings.HasPrefix(loc, s.d.spa+"/") {
+		t.Errorf("after sign-out the browser is at %s, not back at the SPA", loc)
+	}
+	resp, err := http.PostForm(s.d.latch.URL+"/oauth2/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {s.d.spaClientID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || answer.Error != "invalid_grant" {
+		t.Errorf("the signed-out refresh token got %d %q, want 400 invalid_grant", resp.StatusCode, answer.Error)
+	}
+	// latch's session ended: signing in again asks for the password.
+	webtest.Do(s.tab, t, wait, chromedp.Click(css(`#signin`)), chromedp.WaitVisible(css(`input[name=password]`)))
+}
