@@ -30,6 +30,7 @@ type env struct {
 
 // revoked records what the service asked to end.
 type revoked struct {
+	store  *memory.Store // RevokeUserWith writes its effects as the real one does
 	mu     sync.Mutex
 	users  []string
 	grants [][2]string
@@ -40,6 +41,13 @@ func (r *revoked) RevokeUser(_ context.Context, userID string) error {
 	defer r.mu.Unlock()
 	r.users = append(r.users, userID)
 	return nil
+}
+
+func (r *revoked) RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error {
+	if _, err := r.store.RevokeUserRefreshTokens(ctx, userID, fx); err != nil {
+		return err
+	}
+	return r.RevokeUser(ctx, userID)
 }
 
 func (r *revoked) RevokeClientGrant(_ context.Context, userID, clientID string) error {
@@ -63,6 +71,7 @@ func newEnv(t *testing.T) *env {
 		defer e.mu.Unlock()
 		e.mails = append(e.mails, m)
 	}})
+	e.revoked.store = e.store
 	box, err := secret.New([]byte("accounts test secret, 32 bytes or more, never in production"))
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,9 @@ type Checker interface {
 // Revoker ends what a user holds (Revocation).
 type Revoker interface {
 	RevokeUser(ctx context.Context, userID string) error
+	// RevokeUserWith is RevokeUser with fx written in the same write as
+	// the refresh tokens' revocation.
+	RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error
 	RevokeClientGrant(ctx context.Context, userID, clientID string) error
 }
 
@@ -144,6 +147,9 @@ func (m missing) Hash(context.Context, string) (string, error) { return "", m.er
 func (m missing) Verify(context.Context, string, string) (bool, bool, error) {
 	return false, false, m.err()
 }
-func (m missing) Check(context.Context, string) error                     { return m.err() }
-func (m missing) RevokeUser(context.Context, string) error                { return m.err() }
+func (m missing) Check(context.Context, string) error      { return m.err() }
+func (m missing) RevokeUser(context.Context, string) error { return m.err() }
+func (m missing) RevokeUserWith(context.Context, string, storage.Effects) error {
+	return m.err()
+}
 func (m missing) RevokeClientGrant(context.Context, string, string) error { return m.err() }

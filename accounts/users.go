@@ -177,9 +177,10 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, id string) (storage.Use
 	return s.c.Store.SetTOTP(ctx, id, nil, nil, storage.Effects{Audit: []storage.AuditEvent{a.event("mfa_reset", id, nil)}})
 }
 
-// RevokeUser ends every session and token of user id.
-func (s *Service) RevokeUser(ctx context.Context, id string) error {
-	return s.c.Revoker.RevokeUser(ctx, id)
+// RevokeUser ends every session and token of user id, recorded in the
+// audit log in the same write as the refresh tokens' revocation.
+func (s *Service) RevokeUser(ctx context.Context, a Actor, id string) error {
+	return s.c.Revoker.RevokeUserWith(ctx, id, storage.Effects{Audit: []storage.AuditEvent{a.event("user_revoked", id, nil)}})
 }
 
 // RevokeClientGrant ends the user's grant to the client (consent and

@@ -188,3 +188,33 @@ func TestUserChanges(t *testing.T) {
 		}
 	})
 }
+
+func TestRevokeUserIsAudited(t *testing.T) {
+	e := newEnv(t)
+	u := e.user(t, "revoke@example.com", "a long enough password 42")
+	if err := e.svc.RevokeUser(t.Context(), accounts.Actor{By: "user:admin-1"}, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.revoked.usersRevoked(); len(got) != 1 || got[0] != u.ID {
+		t.Fatalf("revoked %v", got)
+	}
+	events, _ := e.store.ListAudit(t.Context(), u.ID, 0)
+	if len(events) == 0 || events[0].Kind != "user_revoked" || events[0].Detail["by"] != "user:admin-1" {
+		t.Fatalf("audit: %+v", events)
+	}
+}
+
+func TestSetNameAndRequirePasswordChange(t *testing.T) {
+	e := newEnv(t)
+	u := e.user(t, "name@example.com", "a long enough password 42")
+	got, err := e.svc.SetName(t.Context(), accounts.Actor{}, u.ID, "  Name  ")
+	if err != nil || got.Name != "Name" {
+		t.Fatalf("SetName: %+v %v", got, err)
+	}
+	if _, err := e.svc.SetName(t.Context(), accounts.Actor{}, u.ID, "bad\x00name"); err == nil {
+		t.Fatal("a control character accepted")
+	}
+	if got, err = e.svc.RequirePasswordChange(t.Context(), accounts.Actor{}, u.ID); err != nil || !got.PasswordMustChange {
+		t.Fatalf("RequirePasswordChange: %+v %v", got, err)
+	}
+}

@@ -231,12 +231,7 @@ func (h *Handler) resetMFA(c *call, u storage.User) (storage.User, error) {
 }
 
 func (h *Handler) revokeUser(c *call, u storage.User) (storage.User, error) {
-	if err := h.c.Accounts.RevokeUser(c.ctx, u.ID); err != nil {
-		return u, err
-	}
-	e := c.event("user_revoked", nil)
-	e.UserID = u.ID
-	return u, h.c.Store.AppendAudit(c.ctx, e)
+	return u, h.c.Accounts.RevokeUser(c.ctx, c.actor, u.ID)
 }
 
 func (h *Handler) sendPasswordReset(c *call, u storage.User) (storage.User, error) {

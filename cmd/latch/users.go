@@ -243,6 +243,10 @@ func (r cliRevoker) RevokeUser(ctx context.Context, userID string) error {
 	return r.revocation(func(v *accounts.Revocation) error { return v.RevokeUser(ctx, userID) })
 }
 
+func (r cliRevoker) RevokeUserWith(ctx context.Context, userID string, fx storage.Effects) error {
+	return r.revocation(func(v *accounts.Revocation) error { return v.RevokeUserWith(ctx, userID, fx) })
+}
+
 func (r cliRevoker) RevokeClientGrant(ctx context.Context, userID, clientID string) error {
 	return r.revocation(func(v *accounts.Revocation) error { return v.RevokeClientGrant(ctx, userID, clientID) })
 }
