@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -118,6 +119,26 @@ func TestCLIServerMode(t *testing.T) {
 		must("", "keys", "rotate")
 		if tok := must("", "clients", "registration-token", "create", "--max-uses", "2"); tok["token"] == "" || tok["max_uses"] != float64(2) {
 			t.Fatalf("token: %v", tok)
+		}
+	})
+	t.Run("case=a bearer token instead of a client credential", func(t *testing.T) {
+		m := regexp.MustCompile(`--client-id (\S+) --client-secret (\S+)`).FindStringSubmatch(printed)
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader("grant_type=client_credentials&scope=latch:admin"))
+		req.SetBasicAuth(m[1], m[2])
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		t.Setenv("LATCH_TOKEN", tok.AccessToken)
+		out := mustCLI(t, "", "--server", base, "keys", "list")
+		if !strings.Contains(out, `"kid"`) {
+			t.Fatalf("keys list with LATCH_TOKEN: %s", out)
 		}
 	})
 	t.Run("case=bad credentials and commands are one clear line", func(t *testing.T) {
