@@ -9,21 +9,6 @@ import (
 	"github.com/latch-idp/latch/storage"
 )
 
-// tokenView is a registration initial access token; Token only at its
-// creation.
-type tokenView struct {
-	ID        string `json:"id"`
-	Token     string `json:"token,omitempty"`
-	MaxUses   int    `json:"max_uses"`
-	Uses      int    `json:"uses"`
-	CreatedAt int64  `json:"created_at"`
-	ExpiresAt int64  `json:"expires_at"`
-}
-
-func viewToken(t storage.InitialAccessToken) tokenView {
-	return tokenView{ID: t.ID, MaxUses: t.MaxUses, Uses: t.Uses, CreatedAt: t.CreatedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix()}
-}
-
 func tokenPos(t storage.InitialAccessToken) position { return position{t.CreatedAt, t.ID} }
 
 func (h *Handler) listTokens(c *call) {
@@ -32,7 +17,7 @@ func (h *Handler) listTokens(c *call) {
 		h.serverError(c, "list registration tokens", err)
 		return
 	}
-	paged(c, ts, tokenPos, viewToken)
+	paged(c, ts, tokenPos, registration.Describe)
 }
 
 // newToken is the body of a token's creation.
@@ -67,7 +52,7 @@ func (h *Handler) createToken(c *call) {
 		h.serverError(c, "create registration token", err)
 		return
 	}
-	v := viewToken(t)
+	v := registration.Describe(t)
 	v.Token, v.CreatedAt = token, time.Now().Unix()
 	writeJSON(c.w, http.StatusCreated, v)
 }

@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	fjwt "github.com/ory/fosite/token/jwt"
 
+	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/memory"
@@ -65,23 +65,8 @@ func testBox(t *testing.T, s string) *secret.Box {
 	return b
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer = testenv.Buffer
 
 type env struct {
 	store testStore

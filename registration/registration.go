@@ -382,3 +382,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+// TokenInfo is an initial access token as the CLI and the admin API show
+// it; Token only when it was just made.
+type TokenInfo struct {
+	ID        string `json:"id"`
+	Token     string `json:"token,omitempty"`
+	MaxUses   int    `json:"max_uses"`
+	Uses      int    `json:"uses"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// Describe is t as TokenInfo, without the token.
+func Describe(t storage.InitialAccessToken) TokenInfo {
+	return TokenInfo{ID: t.ID, MaxUses: t.MaxUses, Uses: t.Uses, CreatedAt: t.CreatedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix()}
+}

@@ -10,21 +10,6 @@ import (
 	"github.com/latch-idp/latch/storage"
 )
 
-// initialAccessToken is how the CLI shows an initial access token; Token
-// only when it was just made.
-type initialAccessToken struct {
-	ID        string `json:"id"`
-	Token     string `json:"token,omitempty"`
-	MaxUses   int    `json:"max_uses"`
-	Uses      int    `json:"uses"`
-	CreatedAt int64  `json:"created_at"`
-	ExpiresAt int64  `json:"expires_at"`
-}
-
-func toIAT(t storage.InitialAccessToken) initialAccessToken {
-	return initialAccessToken{ID: t.ID, MaxUses: t.MaxUses, Uses: t.Uses, CreatedAt: t.CreatedAt.Unix(), ExpiresAt: t.ExpiresAt.Unix()}
-}
-
 // registrationTokens manages initial access tokens for dynamic client
 // registration: latch clients registration-token create|list|delete.
 func (e *cliEnv) registrationTokens(args []string) error {
@@ -66,7 +51,7 @@ func (e *cliEnv) registrationTokens(args []string) error {
 		if err := st.CreateInitialAccessToken(e.ctx, t, fx); err != nil {
 			return err
 		}
-		out := toIAT(t)
+		out := registration.Describe(t)
 		out.Token, out.CreatedAt = token, time.Now().Unix()
 		return e.printJSON(out)
 	case "list":
@@ -75,9 +60,9 @@ func (e *cliEnv) registrationTokens(args []string) error {
 			return err
 		}
 		if *asJSON {
-			out := make([]initialAccessToken, 0, len(ts))
+			out := make([]registration.TokenInfo, 0, len(ts))
 			for _, t := range ts {
-				out = append(out, toIAT(t))
+				out = append(out, registration.Describe(t))
 			}
 			return e.printJSON(out)
 		}

@@ -5,11 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latch-idp/latch/registration"
 )
 
 func TestCLIRegistrationTokens(t *testing.T) {
 	cliEnvFor(t)
-	var created initialAccessToken
+	var created registration.TokenInfo
 	t.Run("case=create prints the token once", func(t *testing.T) {
 		out := mustCLI(t, "", "clients", "registration-token", "create", "--expires-in", "2h", "--max-uses", "3")
 		if err := json.Unmarshal([]byte(out), &created); err != nil {
@@ -25,7 +27,7 @@ func TestCLIRegistrationTokens(t *testing.T) {
 		if strings.Contains(out, created.Token) {
 			t.Fatal("list prints the token")
 		}
-		var all []initialAccessToken
+		var all []registration.TokenInfo
 		json.Unmarshal([]byte(out), &all)
 		if len(all) != 1 || all[0].ID != created.ID || all[0].Uses != 0 {
 			t.Fatalf("list = %+v", all)

@@ -11,7 +11,6 @@ package server
 // set with startOIDC or startAttack) and uses users of its own.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -73,22 +72,7 @@ func (s *testServer) resource(t *testing.T, m resources.Metadata) storage.Resour
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.Buffer
 
 // testConfig is a production configuration with cheap password hashing and
 // no network dependencies besides PostgreSQL and Redis, each a database of
