@@ -70,6 +70,7 @@ type Keys interface {
 	JWKS() []byte
 	List() []keys.KeyInfo
 	Rotate(ctx context.Context) ([]storage.SigningKey, error)
+	Reload(ctx context.Context) error
 }
 
 // Caches are told of changes, so that they drop what they hold at once
@@ -191,12 +192,18 @@ func (h *Handler) actorFor(handle func(*call)) http.Handler {
 // inTx runs write in a transaction (where the store has them) with the
 // audit event e, so that the change and its record go together.
 func (h *Handler) inTx(c *call, e storage.AuditEvent, write func(ctx context.Context) error) error {
+	return h.inTxWith(c, func(ctx context.Context) (storage.AuditEvent, error) { return e, write(ctx) })
+}
+
+// inTxWith is inTx for a write whose audit event depends on what it did.
+func (h *Handler) inTxWith(c *call, write func(ctx context.Context) (storage.AuditEvent, error)) error {
 	ctx, err := h.c.Store.BeginTx(c.ctx)
 	if err != nil {
 		return err
 	}
 	defer h.c.Store.Rollback(ctx)
-	if err := write(ctx); err != nil {
+	e, err := write(ctx)
+	if err != nil {
 		return err
 	}
 	if err := h.c.Store.AppendAudit(ctx, e); err != nil {

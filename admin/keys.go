@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/storage"
 )
 
 func (h *Handler) listKeys(c *call) {
@@ -19,16 +21,21 @@ func (h *Handler) rotateKeys(c *call) {
 	}
 }
 
-// opRotateKeys rotates the keys. The key manager writes the keys itself,
-// so the audit event follows them rather than sharing their transaction.
+// opRotateKeys rotates the keys, in one transaction with the audit
+// event. The key manager reloads its keyring inside the transaction; after
+// it ends the keyring is reloaded again, so that a rolled-back rotation
+// leaves no key behind.
 func (h *Handler) opRotateKeys(c *call) error {
-	created, err := h.c.Keys.Rotate(c.ctx)
-	if err != nil {
-		return err
+	var kids []string
+	err := h.inTxWith(c, func(ctx context.Context) (storage.AuditEvent, error) {
+		created, err := h.c.Keys.Rotate(ctx)
+		for _, k := range created {
+			kids = append(kids, k.ID)
+		}
+		return c.event("keys_rotated", map[string]string{"kids": strings.Join(kids, " ")}), err
+	})
+	if rerr := h.c.Keys.Reload(c.ctx); err == nil {
+		err = rerr
 	}
-	kids := make([]string, 0, len(created))
-	for _, k := range created {
-		kids = append(kids, k.ID)
-	}
-	return h.c.Store.AppendAudit(c.ctx, c.event("keys_rotated", map[string]string{"kids": strings.Join(kids, " ")}))
+	return err
 }

@@ -56,6 +56,9 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	UseInitialAccessToken(ctx context.Context, hash []byte) (storage.InitialAccessToken, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
 }
 
 // Clients is told when a client changes, so that caches drop it at once
@@ -162,11 +165,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	m.ClientID = clients.NewID()
 	token := newToken()
 	c, sec := clients.FromRegistration(m, h.c.Box.Hash(clients.RegistrationPurpose, []byte(token)), func() (string, []byte) { return clients.NewSecret(h.c.Box) })
-	if err := h.c.Store.CreateClient(ctx, c); err != nil {
+	if err := h.audited(r, "client_registered", c.ID, func(ctx context.Context) error { return h.c.Store.CreateClient(ctx, c) }); err != nil {
 		h.serverError(w, r, "create client", err)
 		return
 	}
-	h.audit(r, "client_registered", c.ID)
 	out := h.describe(c)
 	out.RegistrationAccessToken = token
 	if sec != "" {
@@ -189,7 +191,6 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 // update is RFC 7592 section 2.2: the request holds the whole new
 // registration.
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	old, ok := h.authorize(w, r)
 	if !ok {
 		return
@@ -215,12 +216,11 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		// Still a client with a secret: it keeps the one it has.
 		c.SecretHash, sec = old.SecretHash, ""
 	}
-	if err := h.c.Store.UpdateClient(ctx, c); err != nil {
+	if err := h.audited(r, "client_registration_updated", c.ID, func(ctx context.Context) error { return h.c.Store.UpdateClient(ctx, c) }); err != nil {
 		h.serverError(w, r, "update client", err)
 		return
 	}
 	h.c.Clients.ClientChanged(c.ID)
-	h.audit(r, "client_registration_updated", c.ID)
 	out := h.describe(c)
 	if sec != "" {
 		out.ClientSecret = sec
@@ -236,12 +236,12 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.c.Store.DeleteClient(r.Context(), c.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	err := h.audited(r, "client_registration_deleted", c.ID, func(ctx context.Context) error { return h.c.Store.DeleteClient(ctx, c.ID) })
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		h.serverError(w, r, "delete client", err)
 		return
 	}
 	h.c.Clients.ClientChanged(c.ID)
-	h.audit(r, "client_registration_deleted", c.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -345,11 +345,22 @@ func NewInitialAccessToken(box *secret.Box, maxUses int, ttl time.Duration) (sto
 	}, token
 }
 
-func (h *Handler) audit(r *http.Request, kind, clientID string) {
-	e := storage.AuditEvent{At: time.Now().UTC(), Kind: kind, ClientID: clientID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
-	if err := h.c.Store.AppendAudit(r.Context(), e); err != nil {
-		h.c.Log.ErrorContext(r.Context(), "audit client registration", "err", err)
+// audited runs write and records kind in the audit log, in one
+// transaction where the store has them.
+func (h *Handler) audited(r *http.Request, kind, clientID string, write func(ctx context.Context) error) error {
+	ctx, err := h.c.Store.BeginTx(r.Context())
+	if err != nil {
+		return err
 	}
+	defer h.c.Store.Rollback(ctx)
+	if err := write(ctx); err != nil {
+		return err
+	}
+	e := storage.AuditEvent{At: time.Now().UTC(), Kind: kind, ClientID: clientID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
+	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	return h.c.Store.Commit(ctx)
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, desc string) {

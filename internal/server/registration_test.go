@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/registration"
+	"github.com/latch-idp/latch/storage"
 )
 
 func TestRegistrationOpen(t *testing.T) {
@@ -108,6 +109,15 @@ func TestRegistrationManagement(t *testing.T) {
 				t.Errorf("%s after delete: %d, want 401", method, status)
 			}
 		}
+		events, err := s.store.QueryAudit(t.Context(), storage.AuditQuery{ClientID: claim(body, "client_id")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range events {
+			kinds = append(kinds, e.Kind)
+		}
+		mustEqualSlice(t, "audit", kinds, []string{"client_registration_deleted", "client_registration_updated", "client_registered"})
 		rp := s.registeredParty(t, other)
 		ar := rp.authURL([]string{"openid"}, map[string]string{"client_id": claim(body, "client_id")})
 		if p := s.browser().get(t, ar.URL); p.Status != http.StatusBadRequest {
