@@ -154,8 +154,8 @@ func (s *Server) devAdminCLI(ctx context.Context, box *secret.Box) error {
 	if err := s.store.CreateClient(ctx, c); err != nil {
 		return fmt.Errorf("dev admin CLI client: %w", err)
 	}
-	fmt.Fprintf(s.out, "  admin CLI     latch --server %s --client-id %s --client-secret %s clients create -f client.json\n\n",
-		s.cfg.Issuer, devAdminCLIID, sec)
+	fmt.Fprintf(s.out, "  admin console %s/admin (sign in as the admin above)\n  admin CLI     latch --server %s --client-id %s --client-secret %s clients create -f client.json\n\n",
+		s.cfg.Issuer, s.cfg.Issuer, devAdminCLIID, sec)
 	return nil
 }
 
