@@ -95,14 +95,13 @@ func (h *Handler) redeemPushed(r *http.Request) error {
 	if !strings.HasPrefix(uri, parPrefix) {
 		return errBadRequestURI
 	}
-	clientID, form, err := h.volatile.TakePushedRequest(r.Context(), uri)
+	// Taken only for the client that pushed it: a wrong client_id does not
+	// use up another client's request_uri.
+	form, err := h.volatile.TakePushedRequest(r.Context(), uri, r.Form.Get("client_id"))
 	if isNotFound(err) {
 		return errBadRequestURI
 	} else if err != nil {
 		return err
-	}
-	if r.Form.Get("client_id") != clientID {
-		return errBadRequestURI
 	}
 	r.Method = http.MethodGet
 	r.URL.RawQuery = form.Encode()

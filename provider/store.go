@@ -54,7 +54,7 @@ type Volatile interface {
 	PutAccessToken(ctx context.Context, signature string, g redisstore.Grant, ttl, indexTTL time.Duration) error
 	RevokeAccessToken(ctx context.Context, requestID string) error
 	SavePushedRequest(ctx context.Context, requestURI, clientID string, form url.Values, ttl time.Duration) error
-	TakePushedRequest(ctx context.Context, requestURI string) (clientID string, form url.Values, err error)
+	TakePushedRequest(ctx context.Context, requestURI, clientID string) (url.Values, error)
 	DeletePushedRequest(ctx context.Context, requestURI string) error
 	ClientAssertionUnused(ctx context.Context, jti string) error
 	MarkClientAssertion(ctx context.Context, jti string, exp time.Time) error
