@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -232,7 +233,9 @@ func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.Intros
 	if sub := sess.GetSubject(); sub != "" {
 		out["sub"] = sub
 	}
-	if u := sess.GetUsername(); u != "" {
+	// The username is the user's email address: released only to grants
+	// that hold the email scope, like the claim itself.
+	if u := sess.GetUsername(); u != "" && ar.GetGrantedScopes().Has(resources.ScopeEmail) {
 		out["username"] = u
 	}
 	json.NewEncoder(w).Encode(out)
@@ -267,6 +270,12 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if r.URL.Query().Has("access_token") {
+		// RFC 9700 section 4.3.2: a token in the URL leaks into logs and
+		// Referer headers.
+		bearerError(w, http.StatusBadRequest, "invalid_request", "Send the access token in the Authorization header, not in the URL.")
+		return
+	}
 	token := fosite.AccessTokenFromRequest(r)
 	if token == "" {
 		bearerError(w, http.StatusUnauthorized, "invalid_request", "")

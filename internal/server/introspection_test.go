@@ -129,3 +129,20 @@ func TestIntrospectionSaysWhatTheTokenIs(t *testing.T) {
 		t.Errorf("each token has its own expiry: access %v, refresh %v", atExp, rtExp)
 	}
 }
+
+// TestIntrospectionReleasesTheUsernameOnlyWithEmail pins that introspection
+// discloses no more than the grant: the username is the email address,
+// released only under the email scope (#11, weakness 1).
+func TestIntrospectionReleasesTheUsernameOnlyWithEmail(t *testing.T) {
+	s := startServer(t, nil)
+	rp := s.client(t, clients.Metadata{Scope: "openid email", TokenEndpointAuthMethod: "client_secret_basic"})
+	u := s.user(t, "user")
+	without := s.introspect(t, rp.login(t, s.browser(), u, []string{"openid"}, nil).AccessToken)
+	if without["active"] != true || without["username"] != nil {
+		t.Fatalf("without the email scope: %v", without)
+	}
+	with := s.introspect(t, rp.login(t, s.browser(), u, []string{"openid", "email"}, nil).AccessToken)
+	if with["username"] != u.Email {
+		t.Fatalf("with the email scope: %v", with)
+	}
+}

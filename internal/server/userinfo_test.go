@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -78,4 +79,19 @@ func TestUserinfo(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUserinfoRefusesTokensInTheURL pins RFC 9700 section 4.3.2 (#11,
+// weakness 10): a token in the query string is refused, even a valid one.
+func TestUserinfoRefusesTokensInTheURL(t *testing.T) {
+	s := startServer(t, nil)
+	rp := s.client(t, clients.Metadata{Scope: "openid", TokenEndpointAuthMethod: "client_secret_basic"})
+	tok := rp.login(t, s.browser(), s.user(t, "user"), []string{"openid"}, nil).AccessToken
+	status, body := s.doJSON(t, s.request(t, http.MethodGet, "/userinfo?access_token="+tok, nil))
+	if status != http.StatusBadRequest || oauthError(body) != "invalid_request" {
+		t.Fatalf("token in the URL: %s", describe(status, body))
+	}
+	if status, _ := s.userinfo(t, http.MethodGet, tok); status != http.StatusOK {
+		t.Fatalf("the same token in the header: %d", status)
+	}
 }
