@@ -304,3 +304,37 @@ func TestRefreshFollowsTheUser(t *testing.T) {
 		t.Fatalf("a disabled user must get no more tokens, got %s", describe(status, body))
 	}
 }
+
+// TestRefreshReuseBurstAlertsOnce pins #11's weakness 6: a burst of
+// presentations of one stolen, rotated token revokes the family, writes
+// the audit event and enqueues the alert exactly once, by whichever request
+// revoked it.
+func TestRefreshReuseBurstAlertsOnce(t *testing.T) {
+	f := startOIDC(t)
+	s, basic := f.s, f.basic
+	u := s.user(t, storage.RoleUser)
+	tok := basic.login(t, s.browser(), u, allScopes, nil)
+	if status, body := basic.refresh(t, tok.RefreshToken); status != http.StatusOK {
+		t.Fatalf("refresh: %s", describe(status, body))
+	}
+	answers := race(t, 30, func() *http.Request {
+		return s.formRequest(t, "/oauth2/token", basic.auth(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}))
+	})
+	for i, a := range answers {
+		if a.status != http.StatusBadRequest {
+			t.Errorf("reuse %d: %d %s", i, a.status, a.raw)
+		}
+	}
+	reuses := 0
+	for _, k := range s.auditKinds(t, u.ID) {
+		if k == "refresh_token_reuse" {
+			reuses++
+		}
+	}
+	if reuses != 1 {
+		t.Errorf("%d refresh_token_reuse events for one burst, want 1", reuses)
+	}
+	if n := s.mailJobs(t, u.Email, "refresh_reuse"); n != 1 {
+		t.Errorf("%d alert emails for one burst, want 1", n)
+	}
+}
