@@ -29,6 +29,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeAccessError(ctx, w, r, nil, err)
 		return
 	}
+	if err := h.checkClientAssertion(r); err != nil {
+		h.writeAccessError(ctx, w, r, nil, err)
+		return
+	}
 	// The store adapter learns here that it serves the token endpoint, and
 	// for whom (refresh.go: reuse).
 	ctx = withTokenRequest(ctx, &tokenRequest{ip: web.ClientIP(r), userAgent: web.UserAgent(r)})
@@ -181,6 +185,12 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidClient.WithHint("Authenticate with client credentials."))
 		return
 	}
+	if err := r.ParseForm(); err == nil {
+		if err := h.checkClientAssertion(r); err != nil {
+			h.oauth.WriteAccessError(ctx, w, nil, err)
+			return
+		}
+	}
 	resp, err := h.oauth.NewIntrospectionRequest(ctx, r, NewSession(""))
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
@@ -245,6 +255,12 @@ func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.Intros
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err == nil {
+		if err := h.checkClientAssertion(r); err != nil {
+			h.oauth.WriteAccessError(ctx, w, nil, err)
+			return
+		}
+	}
 	err := h.oauth.NewRevocationRequest(ctx, r)
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {

@@ -32,6 +32,12 @@ var credentialParams = []string{"client_secret", "client_assertion", "client_ass
 func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err == nil {
+		if err := h.checkClientAssertion(r); err != nil {
+			h.oauth.WriteAccessError(ctx, w, nil, err)
+			return
+		}
+	}
 	ar, err := h.oauth.NewPushedAuthorizeRequest(ctx, r)
 	if err == nil {
 		err = h.checkAuthorize(ctx, ar)

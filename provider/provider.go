@@ -214,6 +214,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		compose.OAuth2PKCEFactory,
 		compose.PushedAuthorizeHandlerFactory,
 	)
+	if f, ok := h.oauth.(*fosite.Fosite); ok {
+		// Client authentication reads the accepted assertion audiences
+		// from the provider's configuration (assertion.go).
+		f.Config = assertionConfig{Config: fcfg, audiences: h.assertionAudiences()}
+	}
 	disc, err := h.renderDiscovery()
 	if err != nil {
 		return nil, fmt.Errorf("provider: discovery: %w", err)
