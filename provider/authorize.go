@@ -316,6 +316,9 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if ar.GetRequestForm().Has(paramAudience) {
 		return errAudienceParam
 	}
+	if !loopbackExceptionHolds(ar) {
+		return fosite.ErrInvalidRequest.WithHint("The redirect_uri must match a registered one exactly; any port is allowed only for http loopback registrations.")
+	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only the authorization code flow (response_type=code) is supported.")
 	}
@@ -333,6 +336,31 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256.")
 	}
 	return nil
+}
+
+// loopbackExceptionHolds checks fosite's RFC 8252 section 7.3 match: a
+// redirect URI that is not registered as it is was matched as a loopback
+// URI with another port, which RFC 8252 allows for http registrations only
+// (fosite ignores the registered scheme, so an https registration would
+// accept plain http on any port).
+func loopbackExceptionHolds(ar fosite.AuthorizeRequester) bool {
+	raw := ar.GetRequestForm().Get("redirect_uri")
+	registered := ar.GetClient().GetRedirectURIs()
+	if raw == "" || slices.Contains(registered, raw) {
+		return true
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	for _, r := range registered {
+		reg, err := url.Parse(r)
+		if err == nil && reg.Scheme == "http" && u.Scheme == "http" && reg.Hostname() == u.Hostname() &&
+			reg.Path == u.Path && reg.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
 }
 
 // newSession builds the grant's session: the ID token claims and what the
@@ -387,7 +415,7 @@ func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar
 	if rfc.CodeField >= 500 {
 		h.logError(r.Context(), "authorize", err)
 	}
-	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI().User != nil {
+	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI().User != nil || !loopbackExceptionHolds(ar) {
 		msg := "The application sent an invalid sign-in request"
 		if rfc.HintField != "" {
 			msg += ": " + rfc.HintField

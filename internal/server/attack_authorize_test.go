@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -216,4 +217,23 @@ func TestAttackFlowState(t *testing.T) {
 			t.Errorf("auth_time went back: %v < %v", tok.Claims["auth_time"], first.Claims["auth_time"])
 		}
 	})
+}
+
+// TestAttackLoopbackRedirectScheme pins #11's weakness 8: the any-port
+// exception of RFC 8252 section 7.3 is for http loopback registrations; a
+// client registered with https on a loopback address gets no plain-http
+// redirect on another port, and the user an error page, not a redirect.
+func TestAttackLoopbackRedirectScheme(t *testing.T) {
+	s := startServer(t, nil)
+	httpsApp := s.client(t, clients.Metadata{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"https://127.0.0.1/cb"}})
+	httpApp := s.client(t, clients.Metadata{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}})
+	ar := httpsApp.authURL([]string{"openid"}, map[string]string{"redirect_uri": "http://127.0.0.1:5000/cb"})
+	if p := s.browser().get(t, ar.URL); p.Status != http.StatusBadRequest || p.Location != nil {
+		t.Fatalf("https registration, http redirect on another port: %d %v", p.Status, p.Location)
+	}
+	ar = httpApp.authURL([]string{"openid"}, map[string]string{"redirect_uri": "http://127.0.0.1:5000/cb"})
+	res := s.browser().authorize(t, ar.URL, flowSteps{Email: s.user(t, "user").Email, Password: testPassword, Consent: "allow"})
+	if res.Callback == nil || res.Callback.Host != "127.0.0.1:5000" {
+		t.Fatalf("http loopback registration, another port: %v", res.Callback)
+	}
 }
