@@ -46,7 +46,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var kind string
-	err := h.attempts.Check(ctx, accounts.Keys{Account: "code:" + p.UserID, IP: "ip:" + web.ClientIP(r)}, func(ctx context.Context) (bool, error) {
+	err := h.attempts.Check(ctx, accounts.Keys{Account: "code:" + p.UserID, IP: "ip:" + web.ClientNetwork(r)}, func(ctx context.Context) (bool, error) {
 		ok, k, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
 		if err != nil {
 			return false, err

@@ -117,7 +117,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var u storage.User
-	err := h.attempts.Check(ctx, accounts.Keys{Account: "pw:" + email, IP: "ip:" + web.ClientIP(r)}, func(ctx context.Context) (bool, error) {
+	err := h.attempts.Check(ctx, accounts.Keys{Account: "pw:" + email, IP: "ip:" + web.ClientNetwork(r)}, func(ctx context.Context) (bool, error) {
 		var reason string
 		var err error
 		if u, reason, err = h.c.Accounts.Authenticate(ctx, email, pw); err != nil || reason == "" {

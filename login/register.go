@@ -60,7 +60,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 		// /forgot does: each one mails a stranger's address and costs a
 		// password hash.
 		var err error
-		if wait, err = h.c.IPLimit.Fail(ctx, "register:"+web.ClientIP(r)); err != nil {
+		if wait, err = h.c.IPLimit.Fail(ctx, "register:"+web.ClientNetwork(r)); err != nil {
 			return fmt.Errorf("count registration: %w", err)
 		} else if wait > 0 {
 			return errTooManyRegistrations

@@ -33,7 +33,7 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every request counts against the client's address, so /forgot cannot
 	// be used to flood someone's mailbox from one place.
-	if wait, err := h.c.IPLimit.Fail(ctx, "forgot:"+web.ClientIP(r)); err != nil {
+	if wait, err := h.c.IPLimit.Fail(ctx, "forgot:"+web.ClientNetwork(r)); err != nil {
 		h.internalError(w, r, "count request", err)
 		return
 	} else if wait > 0 {

@@ -123,7 +123,7 @@ const maxBody = 64 << 10
 // register is RFC 7591 section 3.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ip := web.ClientIP(r)
+	ip := web.ClientNetwork(r)
 	if wait, err := h.c.Limit.Check(ctx, ip); err != nil {
 		h.serverError(w, r, "rate limit", err)
 		return

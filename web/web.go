@@ -209,8 +209,9 @@ func Redirect(w http.ResponseWriter, r *http.Request, target string) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// ClientIP is the address of the peer. latch trusts no forwarding header: a
-// deployment behind a proxy must have the proxy rewrite RemoteAddr.
+// ClientIP is the client's address: the peer's, or, behind a trusted proxy,
+// the one its forwarding headers name (Proxies.Middleware puts it in
+// RemoteAddr).
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

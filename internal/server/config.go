@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/web"
 )
 
 // Config is latch's whole configuration. cmd/latch/config.go fills it from
@@ -63,6 +64,9 @@ type Config struct {
 	AdminPassword string
 	Registration  string
 
+	// TrustedProxies are CIDRs of reverse proxies whose forwarding headers
+	// are believed (LATCH_TRUSTED_PROXIES); empty: none.
+	TrustedProxies []string
 	// ClientRegistration is dynamic client registration: closed, token or
 	// open (package registration).
 	ClientRegistration string
@@ -141,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
+	}
+	if _, err := web.ParseProxies(c.TrustedProxies); err != nil {
+		bad("LATCH_TRUSTED_PROXIES", "%v", err)
 	}
 	if _, err := metadoc.ParseHosts(c.ClientMetadataHosts); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -18,6 +18,9 @@ import (
 type browser struct {
 	s *testServer
 	c *http.Client
+	// forwardedFor, when set, is sent as X-Forwarded-For, as a reverse
+	// proxy would.
+	forwardedFor string
 }
 
 func (s *testServer) browser() *browser {
@@ -40,6 +43,9 @@ type page struct {
 
 func (b *browser) do(t *testing.T, req *http.Request) *page {
 	t.Helper()
+	if b.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", b.forwardedFor)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		t.Fatal(err)

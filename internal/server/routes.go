@@ -49,7 +49,8 @@ func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.H
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
 	})
-	return recoverer(r, s.log)
+	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // Config.Validate refused bad ones
+	return proxies.Middleware(recoverer(r, s.log))
 }
 
 // readyz answers whether latch can reach its stores; a load balancer takes
