@@ -743,7 +743,7 @@ func TestUnverifiedEmailResend(t *testing.T) {
 		for name, form := range map[string]url.Values{
 			"no token":        {},
 			"garbage":         {"token": {"x.y.z"}},
-			"tampered mac":    {"token": {bad[:len(bad)-1] + map[bool]string{true: "B", false: "A"}[bad[len(bad)-1] == 'A']}},
+			"tampered mac":    {"token": {tamper(bad)}},
 			"another subject": {"token": {strings.Replace(bad, bad[:4], "QUFB", 1)}},
 		} {
 			if r := c.Submit(t, "/verify/resend", form); r.Status != http.StatusBadRequest {
@@ -766,4 +766,15 @@ func TestUnverifiedEmailResend(t *testing.T) {
 			t.Errorf("%d mails from refused tokens", n)
 		}
 	})
+}
+
+// tamper changes one character inside a token's last part: not the last
+// character, whose low bits base64 may ignore as padding.
+func tamper(tok string) string {
+	i := len(tok) - 5
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
 }
