@@ -113,7 +113,19 @@ func (s *Store) Create(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	return sess, nil
 }
 
+// write stores a new session; touch refreshes one that exists.
 func (s *Store) write(ctx context.Context, sess *Session) error {
+	return s.store(ctx, sess, false)
+}
+
+// touch rewrites a session read a moment ago, only while it still exists
+// (SET XX): a session deleted in between (sign-out, revocation) is not
+// brought back.
+func (s *Store) touch(ctx context.Context, sess *Session) error {
+	return s.store(ctx, sess, true)
+}
+
+func (s *Store) store(ctx context.Context, sess *Session, mustExist bool) error {
 	b, err := json.Marshal(sess)
 	if err != nil {
 		return err
@@ -125,7 +137,17 @@ func (s *Store) write(ctx context.Context, sess *Session) error {
 	if ttl <= 0 {
 		return ErrNoSession
 	}
-	return s.rdb.Set(ctx, sessionKey(sess.ID), b, ttl).Err()
+	if !mustExist {
+		return s.rdb.Set(ctx, sessionKey(sess.ID), b, ttl).Err()
+	}
+	ok, err := s.rdb.SetXX(ctx, sessionKey(sess.ID), b, ttl).Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNoSession
+	}
+	return nil
 }
 
 func (s *Store) cookie(value string, maxAge int) *http.Cookie {
@@ -148,7 +170,7 @@ func (s *Store) Get(ctx context.Context, r *http.Request) (*Session, error) {
 	now := time.Now().UTC()
 	if now.Sub(sess.LastSeen) > time.Minute {
 		sess.LastSeen = now
-		if err := s.write(ctx, sess); err != nil {
+		if err := s.touch(ctx, sess); err != nil {
 			return nil, err
 		}
 	}
