@@ -97,11 +97,28 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 // latch's own (checkAuthorizeRequest), the same at the start and at every
 // resume.
 func (h *Handler) authorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	if err := refuseRequestObjects(r); err != nil {
+		return nil, err
+	}
 	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
 	if err == nil {
 		err = h.checkAuthorize(ctx, ar)
 	}
 	return ar, err
+}
+
+// refuseRequestObjects refuses request objects (the request parameter):
+// latch does not serve them (discovery says request_parameter_supported
+// false), and fosite would read their parameters, an unsigned object's
+// among them. A request_uri is a pushed request's, redeemed before this.
+func refuseRequestObjects(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return nil // fosite answers a malformed request itself
+	}
+	if r.Form.Has("request") {
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; send the parameters themselves, or push them (PAR).")
+	}
+	return nil
 }
 
 // checkAuthorize is latch's own validation of an authorization request,

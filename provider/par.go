@@ -33,7 +33,11 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err == nil {
-		if err := h.checkClientAssertion(r); err != nil {
+		err = h.checkClientAssertion(r)
+		if err == nil {
+			err = refuseRequestObjects(r)
+		}
+		if err != nil {
 			h.oauth.WriteAccessError(ctx, w, nil, err)
 			return
 		}

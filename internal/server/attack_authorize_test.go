@@ -237,3 +237,23 @@ func TestAttackLoopbackRedirectScheme(t *testing.T) {
 		t.Fatalf("http loopback registration, another port: %v", res.Callback)
 	}
 }
+
+// TestAttackRequestObjects pins #11's weakness 7 for request objects: latch
+// serves none, so a request parameter, signed or not, is refused at the
+// authorization and PAR endpoints and its parameters never apply.
+func TestAttackRequestObjects(t *testing.T) {
+	s := startServer(t, nil)
+	rp := s.client(t, clients.Metadata{TokenEndpointAuthMethod: "client_secret_basic", Scope: "openid email"})
+	unsigned := b64([]byte(`{"alg":"none"}`)) + "." + b64([]byte(`{"scope":"openid email","redirect_uri":"https://evil.example/cb"}`)) + "."
+	ar := rp.authURL([]string{"openid"}, map[string]string{"request": unsigned})
+	if p := s.browser().get(t, ar.URL); p.Status != http.StatusBadRequest || p.Location != nil || !strings.Contains(p.Body, "not supported") {
+		t.Fatalf("authorization with a request object: %d %v", p.Status, p.Location)
+	}
+	u, _ := url.Parse(ar.URL)
+	if status, body := s.post(t, "/oauth2/par", rp.auth(u.Query())); status != http.StatusBadRequest || oauthError(body) != "request_not_supported" {
+		t.Fatalf("PAR with a request object: %s", describe(status, body))
+	}
+	if d := discovery(t, s); d["request_parameter_supported"] != false {
+		t.Fatalf("discovery: request_parameter_supported = %v", d["request_parameter_supported"])
+	}
+}
