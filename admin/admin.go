@@ -33,9 +33,7 @@ const Path = "/admin"
 // Store is what the admin API reads and writes directly; account rules go
 // through the accounts service.
 type Store interface {
-	BeginTx(ctx context.Context) (context.Context, error)
-	Commit(ctx context.Context) error
-	Rollback(ctx context.Context) error
+	storage.Transactor
 
 	CreateClient(ctx context.Context, c storage.Client) error
 	GetClient(ctx context.Context, id string) (storage.Client, error)
@@ -197,19 +195,13 @@ func (h *Handler) inTx(c *call, e storage.AuditEvent, write func(ctx context.Con
 
 // inTxWith is inTx for a write whose audit event depends on what it did.
 func (h *Handler) inTxWith(c *call, write func(ctx context.Context) (storage.AuditEvent, error)) error {
-	ctx, err := h.c.Store.BeginTx(c.ctx)
-	if err != nil {
-		return err
-	}
-	defer h.c.Store.Rollback(ctx)
-	e, err := write(ctx)
-	if err != nil {
-		return err
-	}
-	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
-		return err
-	}
-	return h.c.Store.Commit(ctx)
+	return storage.InTx(c.ctx, h.c.Store, func(ctx context.Context) error {
+		e, err := write(ctx)
+		if err != nil {
+			return err
+		}
+		return h.c.Store.AppendAudit(ctx, e)
+	})
 }
 
 // event is an audit event of kind by the call's actor.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
@@ -101,7 +102,7 @@ func (h *Handler) console(f func(*call)) http.Handler {
 		back := "?return_to=" + r.URL.EscapedPath()
 		sess, err := h.c.Sessions.Get(ctx, r)
 		if errors.Is(err, session.ErrNoSession) {
-			web.Redirect(w, r, "/login"+back)
+			web.Redirect(w, r, login.PathLogin+back)
 			return
 		} else if err != nil {
 			h.pageError(w, r, "load session", err)
@@ -116,7 +117,7 @@ func (h *Handler) console(f func(*call)) http.Handler {
 			h.pageError(w, r, "load user", err)
 			return
 		case u.TOTPEnabled() && (!slices.Contains(sess.AMR, "otp") || time.Since(sess.AuthTime) > consoleFreshness):
-			web.Redirect(w, r, "/login"+back+"&reauth=1")
+			web.Redirect(w, r, login.PathLogin+back+"&reauth=1")
 			return
 		}
 		f(&call{w: w, r: r, ctx: ctx, actor: accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r), By: "user:" + u.ID}})
@@ -326,11 +327,8 @@ func (h *Handler) showUsers(c *call) {
 		return
 	}
 	v := usersPage{Query: q}
-	lq := strings.ToLower(q)
-	for _, u := range us {
-		if lq == "" || strings.Contains(strings.ToLower(u.Email), lq) || strings.Contains(strings.ToLower(u.Name), lq) {
-			v.Users = append(v.Users, viewUser(u))
-		}
+	for _, u := range searchUsers(us, q) {
+		v.Users = append(v.Users, viewUser(u))
 		if len(v.Users) == consoleUsersShown {
 			break
 		}

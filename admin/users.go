@@ -77,12 +77,19 @@ func (h *Handler) listUsers(c *call) {
 		h.serverError(c, "list users", err)
 		return
 	}
-	if q := strings.ToLower(strings.TrimSpace(c.r.URL.Query().Get("q"))); q != "" {
-		us = slices.DeleteFunc(us, func(u storage.User) bool {
-			return !strings.Contains(strings.ToLower(u.Email), q) && !strings.Contains(strings.ToLower(u.Name), q)
-		})
+	paged(c, searchUsers(us, c.r.URL.Query().Get("q")), userPos, viewUser)
+}
+
+// searchUsers keeps the users whose address or name contains q, letter
+// case ignored; all of them when q is blank.
+func searchUsers(us []storage.User, q string) []storage.User {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" {
+		return us
 	}
-	paged(c, us, userPos, viewUser)
+	return slices.DeleteFunc(us, func(u storage.User) bool {
+		return !strings.Contains(strings.ToLower(u.Email), q) && !strings.Contains(strings.ToLower(u.Name), q)
+	})
 }
 
 // newUser is the body of a user's creation.

@@ -59,13 +59,15 @@ func (h *Handler) checkClientAssertion(r *http.Request) error {
 		return bad("lives too long: at most 5 minutes from now.")
 	}
 	for _, name := range []string{"iat", "nbf"} {
-		if at, present := numericClaim(c, name); present && at.After(now.Add(assertionSkew)) {
-			return bad("is not valid yet (" + name + " is in the future).")
+		if _, present := c[name]; !present {
+			continue
 		}
-		if _, present := c[name]; present {
-			if _, ok := numericClaim(c, name); !ok {
-				return bad("has a malformed " + name + ".")
-			}
+		at, ok := numericClaim(c, name)
+		switch {
+		case !ok:
+			return bad("has a malformed " + name + ".")
+		case at.After(now.Add(assertionSkew)):
+			return bad("is not valid yet (" + name + " is in the future).")
 		}
 	}
 	accepted := h.assertionAudiences()

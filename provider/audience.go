@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/resources"
@@ -30,26 +31,61 @@ type resourceCache struct {
 	load func(ctx context.Context) ([]storage.Resource, error)
 	ttl  time.Duration
 
-	mu  sync.Mutex
+	mu  sync.Mutex // guards the fields below, never held across a load
+	idx *resources.Index
+	at  time.Time // when the load of idx started: it holds what existed then
+	gen uint64    // counts forget calls: a load that straddles one is not kept
+
+	loads singleflight.Group // requests that miss together share one load
+}
+
+// get returns an index whose load started after since, within the cache's
+// lifetime. Requests never wait on each other for a fresh index; those that
+// need a new one share one load.
+func (c *resourceCache) get(ctx context.Context, since time.Time) (*resources.Index, error) {
+	for range 2 { // a shared load that started before since does not do
+		c.mu.Lock()
+		idx, at := c.idx, c.at
+		c.mu.Unlock()
+		if idx != nil && at.After(since) && time.Since(at) < c.ttl {
+			return idx, nil
+		}
+		v, err, _ := c.loads.Do("resources", func() (any, error) { return c.reload(ctx) })
+		if err != nil {
+			return nil, err
+		}
+		if l := v.(loaded); l.at.After(since) {
+			return l.idx, nil
+		}
+	}
+	l, err := c.reload(ctx)
+	return l.idx, err
+}
+
+type loaded struct {
 	idx *resources.Index
 	at  time.Time
 }
 
-// get returns an index loaded after since and within the cache's lifetime.
-// Loads are serialized: requests that missed together share one.
-func (c *resourceCache) get(ctx context.Context, since time.Time) (*resources.Index, error) {
+// reload loads the resources and keeps them unless forget was called
+// meanwhile.
+func (c *resourceCache) reload(ctx context.Context) (loaded, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if c.idx != nil && c.at.After(since) && now.Sub(c.at) < c.ttl {
-		return c.idx, nil
-	}
-	rs, err := c.load(ctx)
+	gen := c.gen
+	c.mu.Unlock()
+	start := time.Now()
+	// Not the caller's ctx alone: other requests may share this load.
+	rs, err := c.load(context.WithoutCancel(ctx))
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
-	c.idx, c.at = resources.NewIndex(rs), time.Now()
-	return c.idx, nil
+	l := loaded{idx: resources.NewIndex(rs), at: start}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.idx, c.at = l.idx, l.at
+	}
+	c.mu.Unlock()
+	return l, nil
 }
 
 // forget drops the index: the next request loads the resources anew.
@@ -57,6 +93,7 @@ func (c *resourceCache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.idx = nil
+	c.gen++
 }
 
 // ResourcesChanged tells the handler that API resources were changed in
@@ -200,15 +237,13 @@ func userinfoAudience(issuer string) string { return issuer + PathUserinfo }
 // accessTokenAudience is the aud of an access token for resources with
 // scopes: the resources, and userinfo for a token with the openid scope or
 // of no resource at all.
-func accessTokenAudience(issuer string, resources, scopes []string) []string {
-	aud := slices.Clone(resources)
-	if len(aud) == 0 || slices.Contains(scopes, resourcesOpenID) {
+func accessTokenAudience(issuer string, res, scopes []string) []string {
+	aud := slices.Clone(res)
+	if len(aud) == 0 || slices.Contains(scopes, resources.ScopeOpenID) {
 		aud = append(aud, userinfoAudience(issuer))
 	}
 	return aud
 }
-
-const resourcesOpenID = resources.ScopeOpenID
 
 // tokenView is what an issued access token says of itself (its aud and
 // scope), read back from its stored session; introspection and userinfo

@@ -56,9 +56,7 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	UseInitialAccessToken(ctx context.Context, hash []byte) (storage.InitialAccessToken, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
-	BeginTx(ctx context.Context) (context.Context, error)
-	Commit(ctx context.Context) error
-	Rollback(ctx context.Context) error
+	storage.Transactor
 }
 
 // Clients is told when a client changes, so that caches drop it at once
@@ -348,19 +346,13 @@ func NewInitialAccessToken(box *secret.Box, maxUses int, ttl time.Duration) (sto
 // audited runs write and records kind in the audit log, in one
 // transaction where the store has them.
 func (h *Handler) audited(r *http.Request, kind, clientID string, write func(ctx context.Context) error) error {
-	ctx, err := h.c.Store.BeginTx(r.Context())
-	if err != nil {
-		return err
-	}
-	defer h.c.Store.Rollback(ctx)
-	if err := write(ctx); err != nil {
-		return err
-	}
-	e := storage.AuditEvent{At: time.Now().UTC(), Kind: kind, ClientID: clientID, IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
-	if err := h.c.Store.AppendAudit(ctx, e); err != nil {
-		return err
-	}
-	return h.c.Store.Commit(ctx)
+	return storage.InTx(r.Context(), h.c.Store, func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		return h.c.Store.AppendAudit(ctx, storage.AuditEvent{At: time.Now().UTC(), Kind: kind, ClientID: clientID,
+			IP: web.ClientIP(r), UserAgent: web.UserAgent(r)})
+	})
 }
 
 func (h *Handler) unauthorized(w http.ResponseWriter, desc string) {

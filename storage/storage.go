@@ -216,6 +216,27 @@ const (
 // Honoured reports whether a token in this state may be exchanged.
 func (s RefreshState) Honoured() bool { return s == RefreshActive || s == RefreshInGrace }
 
+// Transactor starts, commits and rolls back transactions (see Store).
+type Transactor interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// InTx runs fn with a ctx that carries a transaction of s, and commits it;
+// when fn fails, it rolls back and returns fn's error.
+func InTx(ctx context.Context, s Transactor, fn func(ctx context.Context) error) error {
+	ctx, err := s.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Rollback(ctx) // after a commit, a no-op
+	if err := fn(ctx); err != nil {
+		return err
+	}
+	return s.Commit(ctx)
+}
+
 // Store is the durable store: the one contract both backends fulfil and
 // storagetest.Run pins.
 type Store interface {
