@@ -71,7 +71,10 @@ type Config struct {
 	Box      *secret.Box
 	// Limit counts failed current-password and code entries per user.
 	Limit *ratelimit.Limiter
-	Log   *slog.Logger
+	// Reauth is how recent the sign-in must be before a factor is added;
+	// login.ReauthWindow when zero.
+	Reauth time.Duration
+	Log    *slog.Logger
 }
 
 // Handler serves the account page.
@@ -99,6 +102,9 @@ func New(c Config) (*Handler, error) {
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
+	}
+	if c.Reauth <= 0 {
+		c.Reauth = login.ReauthWindow
 	}
 	pages, err := c.Site.Pages(templates, pageAccount, pageTOTP, pageCodes)
 	if err != nil {

@@ -305,3 +305,36 @@ func TestAppsAndSessions(t *testing.T) {
 		webtest.MustRedirect(t, c.Get(t, "/account"), "/login")
 	})
 }
+
+func TestAddingTOTPNeedsARecentSignIn(t *testing.T) {
+	t.Run("case=an old session is sent to sign in again and back", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{Reauth: time.Nanosecond})
+		c, u := signedIn(t, e)
+		r := c.Get(t, "/account/totp")
+		webtest.MustRedirect(t, r, "/login?reauth=1&return_to=%2Faccount%2Ftotp")
+		// The sign-in page asks again although the session is live.
+		page := c.Get(t, r.Location)
+		webtest.MustStatus(t, page, http.StatusOK)
+		if !strings.Contains(page.Body, `name="password"`) {
+			t.Fatal("no password field on the re-authentication page")
+		}
+		back := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}, "return_to": {"/account/totp"}})
+		webtest.MustRedirect(t, back, "/account/totp")
+		if e.User(t, u.ID).TOTPEnabled() {
+			t.Fatal("TOTP turned on without its confirming code")
+		}
+	})
+	t.Run("case=a set-up started in one session cannot be confirmed from another", func(t *testing.T) {
+		e := webtest.New(t, webtest.Options{})
+		c, u := signedIn(t, e)
+		page := c.Get(t, "/account/totp")
+		secret := webtest.Attr(page.Body, "data-totp-secret")[0]
+		other := e.NewClient()
+		webtest.MustRedirect(t, other.Login(t, email, pw), "/account")
+		r := other.Submit(t, "/account/totp", url.Values{"pending": webtest.Attr(page.Body, `name="pending" value`), "code": {webtest.Code(t, secret, 0)}})
+		webtest.MustStatus(t, r, http.StatusBadRequest)
+		if e.User(t, u.ID).TOTPEnabled() {
+			t.Fatal("another session confirmed the set-up")
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web/webtest"
 )
@@ -167,15 +168,15 @@ func TestAttackOtherUsers(t *testing.T) {
 	})
 }
 
-// sealPending makes the sealed TOTP set-up state the page would, for
-// userID, expiring at exp.
-func sealPending(t *testing.T, e *webtest.Env, userID, secret string, exp time.Time) string {
+// sealPending makes the sealed TOTP set-up state the page would, for the
+// user and browser session sess, expiring at exp.
+func sealPending(t *testing.T, e *webtest.Env, sess *session.Session, secret string, exp time.Time) string {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"s": secret, "u": "otpauth://totp/latch-test:x?secret=" + secret + "&issuer=latch-test", "e": exp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(e.Box.Seal(b, []byte("latch totp-enroll v1\x00"+userID)))
+	return base64.RawURLEncoding.EncodeToString(e.Box.Seal(b, []byte("latch totp-enroll v2\x00"+sess.UserID+"\x00"+sess.ID)))
 }
 
 func TestAttackTOTP(t *testing.T) {
@@ -188,12 +189,18 @@ func TestAttackTOTP(t *testing.T) {
 		mallory := e.CreateUser(t, "mallory@example.com", pw, nil)
 		raw, _ := base64.RawURLEncoding.DecodeString(pending)
 		raw[len(raw)-1] ^= 1
+		sess := e.Session(t, c)
+		other := *sess
+		other.ID = "another-session"
+		foreign := other
+		foreign.UserID = mallory.ID
 		for name, p := range map[string]string{
-			"expired":                 sealPending(t, e, u.ID, secret, time.Now().Add(-time.Second)),
-			"tampered":                base64.RawURLEncoding.EncodeToString(raw),
-			"sealed for another user": sealPending(t, e, mallory.ID, secret, time.Now().Add(time.Minute)),
-			"empty":                   "",
-			"truncated":               pending[:len(pending)/2],
+			"expired":                    sealPending(t, e, sess, secret, time.Now().Add(-time.Second)),
+			"tampered":                   base64.RawURLEncoding.EncodeToString(raw),
+			"sealed for another user":    sealPending(t, e, &foreign, secret, time.Now().Add(time.Minute)),
+			"sealed for another session": sealPending(t, e, &other, secret, time.Now().Add(time.Minute)),
+			"empty":                      "",
+			"truncated":                  pending[:len(pending)/2],
 		} {
 			if r := c.Submit(t, "/account/totp", url.Values{"pending": {p}, "code": {webtest.Code(t, secret, 0)}}); r.Status != http.StatusBadRequest {
 				t.Errorf("%s: status %d, want 400", name, r.Status)
@@ -203,7 +210,7 @@ func TestAttackTOTP(t *testing.T) {
 			t.Fatal("TOTP was turned on")
 		}
 		// The hand-made state has the page's format: unexpired, it works.
-		webtest.MustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": {sealPending(t, e, u.ID, secret, time.Now().Add(time.Minute))}, "code": {webtest.Code(t, secret, 0)}}), http.StatusOK)
+		webtest.MustStatus(t, c.Submit(t, "/account/totp", url.Values{"pending": {sealPending(t, e, sess, secret, time.Now().Add(time.Minute))}, "code": {webtest.Code(t, secret, 0)}}), http.StatusOK)
 	})
 
 	t.Run("case=the set-up's confirming code cannot be replayed to turn TOTP off", func(t *testing.T) {

@@ -14,7 +14,9 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -22,30 +24,33 @@ import (
 const enrollTTL = 15 * time.Minute
 
 // enrollment is the pending TOTP set-up. It travels in a hidden field,
-// sealed with the system secret and bound to the user, so the secret is
-// never readable outside this page and cannot be confirmed by anyone else.
+// sealed with the system secret and bound to the user and the browser
+// session that re-authenticated to start it, so the secret is never
+// readable outside this page and cannot be confirmed by anyone else.
 type enrollment struct {
 	Secret  string    `json:"s"`
 	URL     string    `json:"u"`
 	Expires time.Time `json:"e"`
 }
 
-func enrollAD(userID string) []byte { return []byte("latch totp-enroll v1\x00" + userID) }
+func enrollAD(sess *session.Session) []byte {
+	return []byte("latch totp-enroll v2\x00" + sess.UserID + "\x00" + sess.ID)
+}
 
-func (h *Handler) sealEnrollment(userID string, e enrollment) string {
+func (h *Handler) sealEnrollment(sess *session.Session, e enrollment) string {
 	b, err := json.Marshal(e)
 	if err != nil {
 		panic(err) // strings and a time always encode
 	}
-	return base64.RawURLEncoding.EncodeToString(h.c.Box.Seal(b, enrollAD(userID)))
+	return base64.RawURLEncoding.EncodeToString(h.c.Box.Seal(b, enrollAD(sess)))
 }
 
-func (h *Handler) openEnrollment(userID, s string) (enrollment, bool) {
+func (h *Handler) openEnrollment(sess *session.Session, s string) (enrollment, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return enrollment{}, false
 	}
-	b, err := h.c.Box.Open(raw, enrollAD(userID))
+	b, err := h.c.Box.Open(raw, enrollAD(sess))
 	if err != nil {
 		return enrollment{}, false
 	}
@@ -74,7 +79,7 @@ func qrURL(png []byte) template.URL {
 }
 
 func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.signedIn(w, r)
+	sess, u, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
@@ -82,12 +87,16 @@ func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
 		web.Redirect(w, r, Path)
 		return
 	}
+	if !login.Recent(sess, h.c.Reauth, false) {
+		login.Reauthenticate(w, r, PathTOTP)
+		return
+	}
 	en, err := h.c.TOTP.Generate(u.Email)
 	if err != nil {
 		h.internalError(w, r, "generate TOTP secret", err)
 		return
 	}
-	pending := h.sealEnrollment(u.ID, enrollment{Secret: en.Secret, URL: en.URL, Expires: time.Now().Add(enrollTTL)})
+	pending := h.sealEnrollment(sess, enrollment{Secret: en.Secret, URL: en.URL, Expires: time.Now().Add(enrollTTL)})
 	h.renderTOTP(w, r, http.StatusOK, totpPage{Secret: en.Secret, QR: qrURL(en.QRPNG), Pending: pending})
 }
 
@@ -109,7 +118,7 @@ func qrOf(url string) ([]byte, error) {
 }
 
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.signedIn(w, r)
+	sess, u, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
@@ -119,7 +128,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pending := r.PostFormValue("pending")
-	en, ok := h.openEnrollment(u.ID, pending)
+	en, ok := h.openEnrollment(sess, pending)
 	if !ok {
 		h.c.Site.Error(w, r, http.StatusBadRequest, "This set-up has expired. Start again from your account page.")
 		return

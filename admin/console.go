@@ -116,8 +116,8 @@ func (h *Handler) console(f func(*call)) http.Handler {
 		case err != nil:
 			h.pageError(w, r, "load user", err)
 			return
-		case u.TOTPEnabled() && (!slices.Contains(sess.AMR, "otp") || time.Since(sess.AuthTime) > consoleFreshness):
-			web.Redirect(w, r, login.PathLogin+back+"&reauth=1")
+		case u.TOTPEnabled() && !login.Recent(sess, consoleFreshness, true):
+			login.Reauthenticate(w, r, r.URL.EscapedPath())
 			return
 		}
 		f(&call{w: w, r: r, ctx: ctx, actor: accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r), By: "user:" + u.ID}})

@@ -106,13 +106,27 @@ type User struct {
 	Disabled           bool
 	EmailVerified      bool
 	TOTPSecret         []byte // sealed with the system secret; nil when TOTP is off
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	LastLoginAt        time.Time // zero when the user never logged in
+	// TOTPEnabledAt is when the current TOTP secret was set; zero when TOTP
+	// is off. Backends keep it in step with TOTPSecret (SettleTOTP).
+	TOTPEnabledAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastLoginAt   time.Time // zero when the user never logged in
 }
 
 // TOTPEnabled reports whether the user has a confirmed TOTP secret.
 func (u User) TOTPEnabled() bool { return len(u.TOTPSecret) > 0 }
+
+// SettleTOTP keeps TOTPEnabledAt in step with TOTPSecret after a write at
+// now: zero when TOTP is off, now when it has just been turned on.
+func (u *User) SettleTOTP(now time.Time) {
+	switch {
+	case !u.TOTPEnabled():
+		u.TOTPEnabledAt = time.Time{}
+	case u.TOTPEnabledAt.IsZero():
+		u.TOTPEnabledAt = now
+	}
+}
 
 // Consent is a user's remembered decision to grant scopes to a client.
 type Consent struct {

@@ -380,7 +380,9 @@ func (s *Store) CreateUser(_ context.Context, u storage.User, fx storage.Effects
 	u.ID = uuid.NewString()
 	u.CreatedAt = now()
 	u.UpdatedAt = u.CreatedAt
+	u.SettleTOTP(u.CreatedAt)
 	u.LastLoginAt = u.LastLoginAt.UTC().Truncate(time.Microsecond)
+	u.TOTPEnabledAt = u.TOTPEnabledAt.UTC().Truncate(time.Microsecond)
 	s.mu.Lock()
 	key := strings.ToLower(u.Email)
 	if _, taken := s.emails[key]; taken {
@@ -443,7 +445,9 @@ func (s *Store) UpdateUser(_ context.Context, id string, fx storage.Effects, mut
 		return storage.User{}, err
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, old.CreatedAt, now()
+	u.SettleTOTP(u.UpdatedAt)
 	u.LastLoginAt = u.LastLoginAt.UTC().Truncate(time.Microsecond)
+	u.TOTPEnabledAt = u.TOTPEnabledAt.UTC().Truncate(time.Microsecond)
 	if err := validateUser(u); err != nil {
 		s.mu.Unlock()
 		return storage.User{}, errorf("update user", err)
@@ -522,11 +526,12 @@ func (s *Store) SetTOTP(_ context.Context, userID string, secret []byte, backupH
 		s.mu.Unlock()
 		return storage.User{}, errorf("set TOTP", storage.ErrAlreadyExists)
 	}
-	u.TOTPSecret = nil
+	u.TOTPSecret, u.TOTPEnabledAt = nil, time.Time{}
 	if len(secret) > 0 {
 		u.TOTPSecret = clone(secret)
 	}
 	u.UpdatedAt = now()
+	u.SettleTOTP(u.UpdatedAt)
 	s.users[userID] = copyUser(u)
 	s.backupCodes[userID] = codes
 	mail := s.applyEffects(withUser(fx, userID))

@@ -12,21 +12,23 @@ import (
 )
 
 const userColumns = `id, email, name, role, password_hash, password_must_change, disabled,
-	email_verified, totp_secret, created_at, updated_at, last_login_at`
+	email_verified, totp_secret, totp_enabled_at, created_at, updated_at, last_login_at`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var (
 		u         storage.User
 		lastLogin *time.Time
+		totpAt    *time.Time
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.PasswordMustChange, &u.Disabled,
-		&u.EmailVerified, &u.TOTPSecret, &u.CreatedAt, &u.UpdatedAt, &lastLogin)
+		&u.EmailVerified, &u.TOTPSecret, &totpAt, &u.CreatedAt, &u.UpdatedAt, &lastLogin)
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), fromNullTime(lastLogin)
+	u.TOTPEnabledAt = fromNullTime(totpAt)
 	return u, err
 }
 
 const createUserSQL = `INSERT INTO users (` + userColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // CreateUser inserts u with a new ID and timestamps (role "user" when
 // empty), atomically with fx; audit events without a user get the new ID.
@@ -35,13 +37,15 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User, fx storage.Effec
 	u.ID = uuid.NewString()
 	u.CreatedAt = now()
 	u.UpdatedAt = u.CreatedAt
+	u.SettleTOTP(u.CreatedAt)
+	u.TOTPEnabledAt = u.TOTPEnabledAt.UTC().Truncate(time.Microsecond)
 	if u.Role == "" {
 		u.Role = storage.RoleUser
 	}
 	fx = withUser(fx, u.ID)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, createUserSQL, u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.PasswordMustChange,
-			u.Disabled, u.EmailVerified, u.TOTPSecret, u.CreatedAt, u.UpdatedAt, nullTime(u.LastLoginAt))
+			u.Disabled, u.EmailVerified, u.TOTPSecret, nullTime(u.TOTPEnabledAt), u.CreatedAt, u.UpdatedAt, nullTime(u.LastLoginAt))
 		if err != nil {
 			return translate(err)
 		}
@@ -110,7 +114,7 @@ const (
 	lockUserSQL   = `SELECT ` + userColumns + ` FROM users WHERE id = $1 FOR UPDATE`
 	updateUserSQL = `UPDATE users SET email = $2, name = $3, role = $4, password_hash = $5,
 		password_must_change = $6, disabled = $7, email_verified = $8, totp_secret = $9,
-		updated_at = $10, last_login_at = $11
+		updated_at = $10, last_login_at = $11, totp_enabled_at = $12
 		WHERE id = $1`
 )
 
@@ -130,8 +134,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fx storage.Effects, m
 			return err // as is: the caller's own error
 		}
 		u.ID, u.CreatedAt, u.UpdatedAt = id, created, now()
+		u.SettleTOTP(u.UpdatedAt)
 		_, err = tx.Exec(ctx, updateUserSQL, u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.PasswordMustChange,
-			u.Disabled, u.EmailVerified, u.TOTPSecret, u.UpdatedAt, nullTime(u.LastLoginAt))
+			u.Disabled, u.EmailVerified, u.TOTPSecret, u.UpdatedAt, nullTime(u.LastLoginAt), nullTime(u.TOTPEnabledAt))
 		if err != nil {
 			return fmt.Errorf("postgres: update user: %w", translate(err))
 		}
@@ -145,6 +150,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fx storage.Effects, m
 	}
 	// Return what is stored: PostgreSQL keeps microseconds.
 	u.LastLoginAt = u.LastLoginAt.UTC().Truncate(time.Microsecond)
+	u.TOTPEnabledAt = u.TOTPEnabledAt.UTC().Truncate(time.Microsecond)
 	return u, nil
 }
 
@@ -184,7 +190,9 @@ func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []
 
 const (
 	lockTOTPSQL = `SELECT totp_secret FROM users WHERE id = $1 FOR UPDATE`
-	setTOTPSQL  = `UPDATE users SET totp_secret = $2, updated_at = $3 WHERE id = $1 RETURNING ` + userColumns
+	setTOTPSQL  = `UPDATE users SET totp_secret = $2, updated_at = $3::timestamptz,
+		totp_enabled_at = CASE WHEN $2::bytea IS NULL THEN NULL ELSE $3 END
+		WHERE id = $1 RETURNING ` + userColumns
 )
 
 // SetTOTP stores the sealed secret (nil clears it) and replaces the user's

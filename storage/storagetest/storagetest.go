@@ -657,6 +657,9 @@ func totpCases() []testCase {
 			if string(stored.TOTPSecret) != "sealed-1" || !stored.UpdatedAt.After(u.UpdatedAt) || stored.PasswordHash != u.PasswordHash {
 				t.Errorf("after SetTOTP: %+v", stored)
 			}
+			if !stored.TOTPEnabledAt.Equal(stored.UpdatedAt) {
+				t.Errorf("TOTPEnabledAt = %v, want the time of SetTOTP %v", stored.TOTPEnabledAt, stored.UpdatedAt)
+			}
 			if n, _ := s.CountBackupCodes(t.Context(), u.ID); n != 3 {
 				t.Errorf("CountBackupCodes = %d, want 3", n)
 			}
@@ -676,8 +679,8 @@ func totpCases() []testCase {
 			noErr(t, "UseBackupCode", s.UseBackupCode(t.Context(), u.ID, hash("1")))
 			got, err := s.SetTOTP(t.Context(), u.ID, nil, nil, effects("totp_disabled", "a@example.com"))
 			noErr(t, "SetTOTP(nil)", err)
-			if got.TOTPEnabled() || got.TOTPSecret != nil {
-				t.Errorf("SetTOTP(nil) returned secret %q", got.TOTPSecret)
+			if got.TOTPEnabled() || got.TOTPSecret != nil || !got.TOTPEnabledAt.IsZero() {
+				t.Errorf("SetTOTP(nil) returned secret %q enabled at %v", got.TOTPSecret, got.TOTPEnabledAt)
 			}
 			stored, err := s.GetUser(t.Context(), u.ID)
 			noErr(t, "GetUser", err)
@@ -695,6 +698,23 @@ func totpCases() []testCase {
 			// reset of a user without TOTP still removes stray codes.
 			_, err = s.SetTOTP(t.Context(), u.ID, nil, nil, storage.Effects{})
 			noErr(t, "SetTOTP(nil) again", err)
+		}},
+		{name: "totp-enabled-at-survives-other-updates-and-clears-with-the-secret", run: func(t *testing.T, s Backend) {
+			u := mustUser(t, s, "a@example.com")
+			on, err := s.SetTOTP(t.Context(), u.ID, []byte("sealed-1"), nil, storage.Effects{})
+			noErr(t, "SetTOTP", err)
+			got, err := s.UpdateUser(t.Context(), u.ID, storage.Effects{}, func(v *storage.User) error { v.Name = "A"; return nil })
+			noErr(t, "UpdateUser(name)", err)
+			if !got.TOTPEnabledAt.Equal(on.TOTPEnabledAt) {
+				t.Errorf("a name change moved TOTPEnabledAt from %v to %v", on.TOTPEnabledAt, got.TOTPEnabledAt)
+			}
+			got, err = s.UpdateUser(t.Context(), u.ID, storage.Effects{}, func(v *storage.User) error { v.TOTPSecret = nil; return nil })
+			noErr(t, "UpdateUser(no TOTP)", err)
+			stored, err := s.GetUser(t.Context(), u.ID)
+			noErr(t, "GetUser", err)
+			if !got.TOTPEnabledAt.IsZero() || !stored.TOTPEnabledAt.IsZero() {
+				t.Errorf("TOTPEnabledAt after clearing the secret: returned %v, stored %v", got.TOTPEnabledAt, stored.TOTPEnabledAt)
+			}
 		}},
 		{name: "totp-set-while-set-already-exists-and-changes-nothing", run: func(t *testing.T, s Backend) {
 			u := mustUser(t, s, "a@example.com")

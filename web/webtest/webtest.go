@@ -50,6 +50,9 @@ import (
 // Options tune an Env.
 type Options struct {
 	Registration bool
+	// Reauth is the account page's re-authentication window (its
+	// default when zero).
+	Reauth time.Duration
 }
 
 // Env is a running set of pages.
@@ -140,7 +143,7 @@ func New(t testing.TB, o Options) *Env {
 	ah, err := account.New(account.Config{
 		Site: e.Site, Store: e.Store, Sessions: e.Sessions, Accounts: e.Accounts,
 		TOTP: e.TOTP, Box: e.Box, Limit: ratelimit.New(e.Redis, "account", 5, 15*time.Minute),
-		Log: log,
+		Reauth: o.Reauth, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -496,4 +499,19 @@ func MustRedirect(t testing.TB, r *Response, location string) {
 	if r.Status != http.StatusSeeOther || r.Location != location {
 		t.Fatalf("got %d to %q, want 303 to %q; body:\n%s", r.Status, r.Location, location, r.Body)
 	}
+}
+
+// Session returns the browser session c carries, and fails t without one.
+func (e *Env) Session(t testing.TB, c *Client) *session.Session {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, e.URL+"/", nil)
+	u, _ := url.Parse(e.URL)
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
+	sess, err := e.Sessions.Get(t.Context(), req)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	return sess
 }
