@@ -3,7 +3,6 @@ package account
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"image/png"
@@ -38,27 +37,13 @@ func enrollAD(sess *session.Session) []byte {
 }
 
 func (h *Handler) sealEnrollment(sess *session.Session, e enrollment) string {
-	b, err := json.Marshal(e)
-	if err != nil {
-		panic(err) // strings and a time always encode
-	}
-	return base64.RawURLEncoding.EncodeToString(h.c.Box.Seal(b, enrollAD(sess)))
+	return h.c.Box.SealString(e, enrollAD(sess))
 }
 
 func (h *Handler) openEnrollment(sess *session.Session, s string) (enrollment, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return enrollment{}, false
-	}
-	b, err := h.c.Box.Open(raw, enrollAD(sess))
-	if err != nil {
-		return enrollment{}, false
-	}
 	var e enrollment
-	if json.Unmarshal(b, &e) != nil || time.Now().After(e.Expires) {
-		return enrollment{}, false
-	}
-	return e, true
+	ok := h.c.Box.OpenString(s, enrollAD(sess), &e) && time.Now().Before(e.Expires)
+	return e, ok
 }
 
 // totpPage is the data of the TOTP set-up page.

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/latch-idp/latch/mfa"
 	"github.com/latch-idp/latch/storage"
@@ -61,8 +62,12 @@ func (s *Service) EnableTOTP(ctx context.Context, a Actor, u storage.User, seale
 // has checked. The secret and the backup codes go in one write: a failure
 // half-way must not leave codes that outlive the factor they stand in for.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u storage.User) error {
+	return s.disableTOTP(ctx, a, u, nil)
+}
+
+func (s *Service) disableTOTP(ctx context.Context, a Actor, u storage.User, detail map[string]string) error {
 	fx := storage.Effects{
-		Audit: []storage.AuditEvent{a.event("totp_disabled", u.ID, nil)},
+		Audit: []storage.AuditEvent{a.event("totp_disabled", u.ID, detail)},
 		Mail:  []storage.MailJob{a.notice(u.Email, "totp_disabled")},
 	}
 	_, err := s.c.Store.SetTOTP(ctx, u.ID, nil, nil, fx)
@@ -86,4 +91,35 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, a Actor, u storage.
 		return nil, err
 	}
 	return codes, nil
+}
+
+// FactorRecoveryWindow is how recently a second factor must have been
+// added for a password reset to offer its removal. A reset proves only the
+// mailbox: a factor someone else bound shortly before (with the password,
+// or a session left open) must not lock the owner out, while a factor the
+// owner has had for longer keeps protecting the account from whoever can
+// read its mail.
+const FactorRecoveryWindow = 7 * 24 * time.Hour
+
+// RecentTOTP reports whether u's TOTP was turned on within
+// FactorRecoveryWindow before now.
+func RecentTOTP(u storage.User, now time.Time) bool {
+	return u.TOTPEnabled() && now.Sub(u.TOTPEnabledAt) < FactorRecoveryWindow
+}
+
+// RemoveRecentTOTP turns off the TOTP that was turned on for the user at
+// enabledAt, after a password reset offered its removal: only that one,
+// and only while it is recent (RecentTOTP). Anything else is left alone
+// and is no error (removed is false): the page's offer is out of date.
+func (s *Service) RemoveRecentTOTP(ctx context.Context, a Actor, userID string, enabledAt time.Time) (removed bool, err error) {
+	u, err := s.c.Store.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if !RecentTOTP(u, time.Now()) || !u.TOTPEnabledAt.Equal(enabledAt) {
+		return false, nil
+	}
+	return true, s.disableTOTP(ctx, a, u, map[string]string{"via": "password_reset"})
 }

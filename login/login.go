@@ -76,6 +76,7 @@ const (
 	pageReset       = "templates/reset.html"
 	pageMessage     = "templates/message.html"
 	pageUnverified  = "templates/unverified.html"
+	pageResetFactor = "templates/reset_factors.html"
 )
 
 // New checks the configuration and parses the page templates.
@@ -97,7 +98,7 @@ func New(c Config) (*Handler, error) {
 		c.Log = slog.Default()
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	pages, err := c.Site.Pages(templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage, pageUnverified)
+	pages, err := c.Site.Pages(templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage, pageUnverified, pageResetFactor)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +114,7 @@ const (
 	PathVerify      = "/verify"
 	PathForgot      = "/forgot"
 	PathReset       = "/reset"
+	PathResetFactor = "/reset/factors"
 )
 
 // Mount registers the login pages on r.
@@ -133,6 +135,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(PathForgot, w(http.HandlerFunc(h.postForgot))).Methods(http.MethodPost)
 	r.Handle(PathReset, w(http.HandlerFunc(h.showReset))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathReset, w(http.HandlerFunc(h.postReset))).Methods(http.MethodPost)
+	r.Handle(PathResetFactor, w(http.HandlerFunc(h.postResetFactor))).Methods(http.MethodPost)
 }
 
 // messagePage is a page of plain information with an optional link.

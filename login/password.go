@@ -49,9 +49,10 @@ func (h *Handler) returnTo(s string) string {
 
 // notices are the fixed messages other pages may ask the login page to show.
 var notices = map[string]string{
-	"reset":    "Your password was changed. Sign in with your new password.",
-	"verified": "Your email address is confirmed. You can sign in.",
-	"signout":  "You are signed out.",
+	"reset":        "Your password was changed. Sign in with your new password.",
+	"reset_factor": "Your password was changed and two-step sign-in is off. Sign in with your new password, then set it up again from your account page.",
+	"verified":     "Your email address is confirmed. You can sign in.",
+	"signout":      "You are signed out.",
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {

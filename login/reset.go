@@ -3,6 +3,7 @@ package login
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/password"
@@ -97,5 +98,59 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "reset password", err)
 		return
 	}
+	if accounts.RecentTOTP(u, time.Now()) {
+		v := resetFactorPage{EnabledAt: u.TOTPEnabledAt, Recovery: h.sealRecovery(recovery{UserID: u.ID, EnabledAt: u.TOTPEnabledAt, Expires: time.Now().Add(recoveryTTL)})}
+		h.pages.Render(w, r, http.StatusOK, pageResetFactor, "Your password is changed", v)
+		return
+	}
 	web.Redirect(w, r, PathLogin+"?done=reset")
+}
+
+// recoveryTTL bounds how long the offer to remove a recent second factor
+// stands after a password reset.
+const recoveryTTL = 15 * time.Minute
+
+// recovery is the offer made after a password reset to remove the second
+// factor turned on at EnabledAt (accounts.FactorRecoveryWindow). It
+// travels in a hidden field, sealed with the system secret: the reset link
+// that proved the mailbox is spent by then.
+type recovery struct {
+	UserID    string    `json:"u"`
+	EnabledAt time.Time `json:"t"`
+	Expires   time.Time `json:"e"`
+}
+
+var recoveryAD = []byte("latch reset-factors v1")
+
+func (h *Handler) sealRecovery(v recovery) string { return h.c.Box.SealString(v, recoveryAD) }
+
+func (h *Handler) openRecovery(s string) (recovery, bool) {
+	var v recovery
+	ok := h.c.Box.OpenString(s, recoveryAD, &v) && time.Now().Before(v.Expires)
+	return v, ok
+}
+
+// resetFactorPage is the data of the page that offers, after a password
+// reset, to remove a second factor added recently.
+type resetFactorPage struct {
+	EnabledAt time.Time
+	Recovery  string
+}
+
+func (h *Handler) postResetFactor(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.openRecovery(r.PostFormValue("recovery"))
+	if !ok {
+		h.badLink(w, r)
+		return
+	}
+	removed, err := h.c.Accounts.RemoveRecentTOTP(r.Context(), actor(r), v.UserID, v.EnabledAt)
+	if err != nil {
+		h.internalError(w, r, "remove second factor", err)
+		return
+	}
+	if !removed {
+		web.Redirect(w, r, PathLogin+"?done=reset")
+		return
+	}
+	web.Redirect(w, r, PathLogin+"?done=reset_factor")
 }

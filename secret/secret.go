@@ -14,6 +14,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,6 +90,28 @@ func (b *Box) Open(sealed, ad []byte) ([]byte, error) {
 		}
 	}
 	return nil, ErrOpen
+}
+
+// SealString seals v's JSON for a page's hidden field or a link: the result
+// is URL-safe base64. v must encode (plain data does).
+func (b *Box) SealString(v any, ad []byte) string {
+	pt, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("secret: seal %T: %v", v, err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b.Seal(pt, ad))
+}
+
+// OpenString opens what SealString made into v. It reports false for
+// anything else: malformed, tampered, sealed for another ad, or not v's
+// JSON.
+func (b *Box) OpenString(s string, ad []byte, v any) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return false
+	}
+	pt, err := b.Open(raw, ad)
+	return err == nil && json.Unmarshal(pt, v) == nil
 }
 
 // Hash is the keyed hash of value under the newest secret, with purpose as

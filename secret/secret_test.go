@@ -82,3 +82,24 @@ func TestBox(t *testing.T) {
 		}
 	})
 }
+
+func TestSealString(t *testing.T) {
+	box, err := secret.New(oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type offer struct{ User string }
+	s := box.SealString(offer{User: "u1"}, []byte("purpose a"))
+	var got offer
+	if !box.OpenString(s, []byte("purpose a"), &got) || got.User != "u1" {
+		t.Fatalf("round trip: %+v", got)
+	}
+	for name, bad := range map[string]string{"truncated": s[:len(s)/2], "not base64": "%%%", "empty": ""} {
+		if box.OpenString(bad, []byte("purpose a"), &got) {
+			t.Errorf("%s opened", name)
+		}
+	}
+	if box.OpenString(s, []byte("purpose b"), &got) {
+		t.Error("opened for another purpose")
+	}
+}
