@@ -228,6 +228,9 @@ func TestRegisterAndVerify(t *testing.T) {
 		if err := e.svc.Register(t.Context(), accounts.Actor{}, reg, nil); err != nil {
 			t.Fatalf("taken address: %v", err)
 		}
+		if err := e.svc.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		m := e.sent()
 		if len(m) != 1 || m[0].Template != "verify_email" || m[0].To != email {
 			t.Fatalf("mails = %+v", m)

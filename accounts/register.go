@@ -31,10 +31,11 @@ type Registration struct {
 	Email, Name, Password string
 }
 
-// Register creates an unverified account and mails the link that confirms
+// Register checks a registration and then, after the caller has answered
+// (Later), creates the unverified account and mails the link that confirms
 // its address. Refused input is a *ValidationError per field, all of them
 // at once (see Invalid). admit, when set, runs once the input is found
-// valid and before the password is hashed, and its error is returned as it
+// valid and before anything is written, and its error is returned as it
 // is: the page counts the registration against the client's address there.
 // A taken address is no error, so that registering does not tell who has an
 // account: its owner just gets no mail.
@@ -60,18 +61,24 @@ func (s *Service) Register(ctx context.Context, a Actor, r Registration, admit f
 			return err
 		}
 	}
-	phc, err := s.c.Hasher.Hash(ctx, r.Password)
-	if err != nil {
-		return err
-	}
-	u := storage.User{Email: email, Name: NormalizeName(r.Name), Role: storage.RoleUser, PasswordHash: phc}
-	fx := storage.Effects{
-		Audit: []storage.AuditEvent{a.event("user_registered", "", nil)},
-		Mail:  []storage.MailJob{s.verifyMail(email)},
-	}
-	if _, err := s.c.Store.CreateUser(ctx, u, fx); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
-		return err
-	}
+	// The rest runs after the answer: a taken address fails fast on the
+	// unique index, a new one writes the user and a mail, and the answer
+	// must not show which happened, by its words or by its time.
+	s.Later(ctx, "register", func(ctx context.Context) error {
+		phc, err := s.c.Hasher.Hash(ctx, r.Password)
+		if err != nil {
+			return err
+		}
+		u := storage.User{Email: email, Name: NormalizeName(r.Name), Role: storage.RoleUser, PasswordHash: phc}
+		fx := storage.Effects{
+			Audit: []storage.AuditEvent{a.event("user_registered", "", nil)},
+			Mail:  []storage.MailJob{s.verifyMail(email)},
+		}
+		if _, err := s.c.Store.CreateUser(ctx, u, fx); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+			return err
+		}
+		return nil
+	})
 	return nil
 }
 

@@ -68,7 +68,8 @@ type Config struct {
 
 // Service applies the account rules.
 type Service struct {
-	c Config
+	c     Config
+	later *later
 }
 
 // New returns the service over c.
@@ -88,7 +89,7 @@ func New(c Config) (*Service, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	return &Service{c: c}, nil
+	return &Service{c: c, later: newLater()}, nil
 }
 
 // Actor is who makes a change, for the audit log and notice mails: the

@@ -1,7 +1,9 @@
 package login
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -51,20 +53,23 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "count request", err)
 		return
 	}
-	u, err := h.c.Store.GetUserByEmail(ctx, email)
-	switch {
-	case err == nil && !u.Disabled && wait > 0:
-		h.c.Log.WarnContext(ctx, "login: reset mails to one address are limited", "user_id", u.ID)
-	case err == nil && !u.Disabled:
-		if err := h.c.Accounts.SendPasswordReset(ctx, actor(r), u); err != nil {
-			h.internalError(w, r, "enqueue reset mail", err)
-			return
+	// Whether the address has an account shows only after the answer: a
+	// known one costs a lookup, a mail and an audit row, an unknown one a
+	// lookup, and the answer must not take longer for either.
+	a := actor(r)
+	h.c.Accounts.Later(ctx, "password reset", func(ctx context.Context) error {
+		u, err := h.c.Store.GetUserByEmail(ctx, email)
+		switch {
+		case errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled):
+			return nil
+		case err != nil:
+			return fmt.Errorf("load user: %w", err)
+		case wait > 0:
+			h.c.Log.WarnContext(ctx, "login: reset mails to one address are limited", "user_id", u.ID)
+			return nil
 		}
-	case err == nil, errors.Is(err, storage.ErrNotFound):
-	default:
-		h.internalError(w, r, "load user", err)
-		return
-	}
+		return h.c.Accounts.SendPasswordReset(ctx, a, u)
+	})
 	h.renderMessage(w, r, http.StatusOK, messagePage{
 		Heading: "Check your email",
 		Message: "If an account exists for " + email + ", we sent it a link to choose a new password. The link works for 30 minutes.",

@@ -63,6 +63,9 @@ type Server struct {
 	// revocation ends what a user holds, for provider, the pages and the
 	// account service alike.
 	revocation *accounts.Revocation
+	// accounts runs the work pages defer past their answers; Close waits
+	// for it.
+	accounts *accounts.Service
 }
 
 // New builds every part from the configuration and starts the background
@@ -242,6 +245,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH, reg, adminH)
 
+	s.accounts = accts
 	if c.AdminEmail != "" {
 		created, err := accts.Bootstrap(ctx, c.AdminEmail, c.AdminPassword)
 		if err != nil {
@@ -370,6 +374,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() {
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.accounts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.accounts.Wait(ctx); err != nil {
+			s.log.Warn("shutting down: deferred account work unfinished", "err", err)
+		}
+		cancel()
 	}
 	if s.mail != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

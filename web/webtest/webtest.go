@@ -53,6 +53,8 @@ type Options struct {
 	// Reauth is the account page's re-authentication window (its
 	// default when zero).
 	Reauth time.Duration
+	// HoldMail, when set, holds every mail written until it is closed.
+	HoldMail chan struct{}
 }
 
 // Env is a running set of pages.
@@ -85,6 +87,9 @@ func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	e := &Env{Redis: testenv.Redis(t)}
 	e.Store = memory.New(memory.Options{Mail: func(m storage.MailJob) {
+		if o.HoldMail != nil {
+			<-o.HoldMail
+		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.mails = append(e.mails, m)
@@ -191,8 +196,17 @@ func (e *Env) serveRange(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Mails returns the mail enqueued so far.
+// Mails returns the mail enqueued so far. Work the pages deferred past
+// their answer (accounts.Service.Later) is finished first, so what a
+// request sends is there once it answered.
 func (e *Env) Mails() []storage.MailJob {
+	e.Settle()
+	return e.MailsHeld()
+}
+
+// MailsHeld returns the mail delivered so far without waiting for deferred
+// work (see Options.HoldMail).
+func (e *Env) MailsHeld() []storage.MailJob {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.mails)
@@ -350,6 +364,9 @@ func (e *Env) resume(w http.ResponseWriter, r *http.Request) {
 type Client struct {
 	e    *Env
 	HTTP *http.Client
+	// NoSettle returns each answer as soon as it comes, without waiting
+	// for the work the request deferred past it.
+	NoSettle bool
 }
 
 // NewClient returns a client with an empty cookie jar.
@@ -380,6 +397,11 @@ func (c *Client) do(t testing.TB, req *http.Request) *Response {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What the request deferred past its answer is done before the test
+	// looks at the store.
+	if !c.NoSettle {
+		c.e.Settle()
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b), Location: resp.Header.Get("Location")}
 }
@@ -514,4 +536,14 @@ func (e *Env) Session(t testing.TB, c *Client) *session.Session {
 		t.Fatalf("session: %v", err)
 	}
 	return sess
+}
+
+// Settle waits for the work the pages deferred past their answers
+// (accounts.Service.Later), so that its writes can be checked.
+func (e *Env) Settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Accounts.Wait(ctx); err != nil {
+		panic("webtest: deferred work did not finish: " + err.Error())
+	}
 }
