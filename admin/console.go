@@ -276,6 +276,8 @@ type resourcesPage struct {
 	Resources []resources.Metadata
 	Form      resources.Metadata
 	Scopes    string // the form's scopes, space-separated
+	// Introspectors is the form's introspection clients, space-separated.
+	Introspectors string
 }
 
 func (h *Handler) showResources(c *call) { h.resourcesPage(c, http.StatusOK, resourcesPage{}, "") }
@@ -295,8 +297,10 @@ func (h *Handler) resourcesPage(c *call, status int, v resourcesPage, msg string
 func (h *Handler) postResource(c *call) {
 	r := c.r
 	v := resourcesPage{Form: resources.Metadata{Resource: strings.TrimSpace(r.PostFormValue("resource")), Name: r.PostFormValue("name"),
-		AccessTokenTTL: strings.TrimSpace(r.PostFormValue("access_token_ttl"))}, Scopes: r.PostFormValue("scopes")}
+		AccessTokenTTL: strings.TrimSpace(r.PostFormValue("access_token_ttl"))}, Scopes: r.PostFormValue("scopes"),
+		Introspectors: r.PostFormValue("introspection_clients")}
 	v.Form.Scopes = strings.Fields(v.Scopes)
+	v.Form.IntrospectionClients = strings.Fields(v.Introspectors)
 	_, err := h.opCreateResource(c, v.Form)
 	if !h.pageFailed(c, err, func(msg string) { h.resourcesPage(c, http.StatusBadRequest, v, msg) }) {
 		web.Redirect(c.w, c.r, ConsolePath+"/resources?done=created")

@@ -48,7 +48,7 @@ func schemas() map[string]any {
 		"Client":         obj([]string{"client_id", "redirect_uris", "grant_types", "response_types", "scope", "token_endpoint_auth_method", "first_party", "client_id_issued_at"}, client),
 		"ClientList":     listOf("Client"),
 		"Resource": obj([]string{"resource", "scopes"}, map[string]any{
-			"resource": str, "name": str, "scopes": strs, "access_token_ttl": str, "created_at": num, "updated_at": num,
+			"resource": str, "name": str, "scopes": strs, "access_token_ttl": str, "introspection_clients": strs, "created_at": num, "updated_at": num,
 		}),
 		"ResourceList": listOf("Resource"),
 		"NewUser": obj([]string{"email", "password"}, map[string]any{

@@ -149,7 +149,7 @@ func Validate(m *Metadata) error {
 	if m.ClientSecret != "" {
 		bad("client_secret: latch generates secrets; leave it out")
 	}
-	if m.ClientID != "" && (len(m.ClientID) > 128 || strings.ContainsAny(m.ClientID, " \t\r\n:/?#")) {
+	if m.ClientID != "" && !storage.ValidClientID(m.ClientID) {
 		bad("client_id: use at most 128 characters, without spaces, ':', '/', '?' or '#'")
 	}
 	if len(m.GrantTypes) == 0 {

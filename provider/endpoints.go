@@ -185,21 +185,80 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidClient.WithHint("Authenticate with client credentials."))
 		return
 	}
-	if err := r.ParseForm(); err == nil {
-		if err := h.checkClientAssertion(r); err != nil {
-			h.oauth.WriteAccessError(ctx, w, nil, err)
-			return
-		}
+	// fosite's own introspection request takes HTTP Basic alone and does
+	// not say who asked: latch authenticates the caller as the token
+	// endpoint does (every method discovery lists) and decides per caller.
+	if err := r.ParseForm(); err != nil {
+		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidRequest.WithHint("The body is not a form."))
+		return
 	}
-	resp, err := h.oauth.NewIntrospectionRequest(ctx, r, NewSession(""))
+	if err := h.checkClientAssertion(r); err != nil {
+		h.oauth.WriteAccessError(ctx, w, nil, err)
+		return
+	}
+	caller, err := h.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err == nil && caller.IsPublic() {
+		err = fosite.ErrInvalidClient.WithHint("Introspection needs a confidential client.")
+	}
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			h.logError(ctx, "introspect", err)
+			err = fosite.ErrTemporarilyUnavailable
+		} else if rfc.ErrorField != fosite.ErrInvalidClient.ErrorField {
+			// RFC 7662 section 2.1: a caller that did not authenticate
+			// gets 401, missing credentials included.
+			err = fosite.ErrInvalidClient.WithHint("Authenticate as a confidential client.")
 		}
-		h.oauth.WriteIntrospectionError(ctx, w, err)
+		h.oauth.WriteAccessError(ctx, w, nil, err)
 		return
 	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
+	use, ar, err := h.fosite.IntrospectToken(ctx, token, fosite.TokenUse(r.PostForm.Get("token_type_hint")), NewSession(""))
+	if err != nil {
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+			h.logError(ctx, "introspect", err)
+			h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrTemporarilyUnavailable)
+			return
+		}
+		writeIntrospection(w, h.cfg.Issuer, &fosite.IntrospectionResponse{Active: false})
+		return
+	}
+	ok, err := h.mayIntrospect(ctx, caller, use, ar)
+	if err != nil {
+		h.logError(ctx, "introspect", err)
+		h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrTemporarilyUnavailable)
+		return
+	}
+	resp := &fosite.IntrospectionResponse{Active: ok}
+	if ok {
+		resp.AccessRequester, resp.TokenUse = ar, use
+	}
 	writeIntrospection(w, h.cfg.Issuer, resp)
+}
+
+// mayIntrospect decides what the caller may learn of a live token: a
+// client, of its own tokens; an API, through the introspection clients its
+// resource names, of the access tokens meant for it; a client registered
+// with latch:admin, which may do anything the admin API does, of every
+// token; no one else anything, so to them the token is inactive. A refresh
+// token is otherwise only ever its own client's business.
+func (h *Handler) mayIntrospect(ctx context.Context, caller fosite.Client, use fosite.TokenUse, ar fosite.AccessRequester) (bool, error) {
+	switch {
+	case caller.GetID() == ar.GetClient().GetID(), slices.Contains(caller.GetScopes(), resources.AdminScope):
+		return true, nil
+	case use != fosite.AccessToken:
+		return false, nil
+	}
+	idx, err := h.resources.get(ctx, time.Time{})
+	if err != nil {
+		return false, err
+	}
+	aud, _ := tokenView(h.cfg.Issuer, ar)
+	return idx.Introspects(caller.GetID(), aud), nil
 }
 
 // writeIntrospection answers RFC 7662 introspection. Unlike fosite's

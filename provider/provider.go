@@ -104,7 +104,10 @@ type Handler struct {
 	jwks     http.Handler
 	log      *slog.Logger
 
-	oauth     fosite.OAuth2Provider
+	oauth fosite.OAuth2Provider
+	// fosite is oauth as it is, for the introspection endpoint, which
+	// authenticates its caller itself.
+	fosite    *fosite.Fosite
 	fstore    *fositeStore
 	strategy  *strategy
 	idSigner  jwt.Signer
@@ -214,11 +217,14 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		compose.OAuth2PKCEFactory,
 		compose.PushedAuthorizeHandlerFactory,
 	)
-	if f, ok := h.oauth.(*fosite.Fosite); ok {
-		// Client authentication reads the accepted assertion audiences
-		// from the provider's configuration (assertion.go).
-		f.Config = assertionConfig{Config: fcfg, audiences: h.assertionAudiences()}
+	f, ok := h.oauth.(*fosite.Fosite)
+	if !ok {
+		return nil, fmt.Errorf("provider: fosite composed a %T", h.oauth)
 	}
+	// Client authentication reads the accepted assertion audiences from
+	// the provider's configuration (assertion.go).
+	f.Config = assertionConfig{Config: fcfg, audiences: h.assertionAudiences()}
+	h.fosite = f
 	disc, err := h.renderDiscovery()
 	if err != nil {
 		return nil, fmt.Errorf("provider: discovery: %w", err)

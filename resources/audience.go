@@ -165,6 +165,18 @@ func (x *Index) reachable(id string, clientScopes []string) error {
 	return nil
 }
 
+// Introspects reports whether clientID is an introspection client of a
+// resource in aud, the audience of an access token: that resource's API
+// may learn whether the token is live and what it holds.
+func (x *Index) Introspects(clientID string, aud []string) bool {
+	for _, id := range aud {
+		if r, ok := x.byID[id]; ok && slices.Contains(r.IntrospectionClients, clientID) {
+			return true
+		}
+	}
+	return false
+}
+
 // TokenScopes returns the scopes of granted that an access token for the
 // resources aud carries: theirs and OpenID Connect's.
 func (x *Index) TokenScopes(granted, aud []string) []string {

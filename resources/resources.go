@@ -24,8 +24,11 @@ type Metadata struct {
 	Name           string   `json:"name,omitempty"`
 	Scopes         []string `json:"scopes"`
 	AccessTokenTTL string   `json:"access_token_ttl,omitempty"` // a Go duration; empty: the server's
-	CreatedAt      int64    `json:"created_at,omitempty"`
-	UpdatedAt      int64    `json:"updated_at,omitempty"`
+	// IntrospectionClients are the clients the API authenticates as at
+	// introspection: each may introspect the access tokens meant for it.
+	IntrospectionClients []string `json:"introspection_clients,omitempty"`
+	CreatedAt            int64    `json:"created_at,omitempty"`
+	UpdatedAt            int64    `json:"updated_at,omitempty"`
 }
 
 // Scopes of OpenID Connect: they reach userinfo and refresh, no API.
@@ -63,7 +66,9 @@ const (
 	MinAccessTokenTTL = 10 * time.Second
 	MaxAccessTokenTTL = 24 * time.Hour
 	maxScopes         = 100
-	maxNameLength     = 200
+	// maxIntrospectionClients bounds a resource's introspection clients.
+	maxIntrospectionClients = 20
+	maxNameLength           = 200
 )
 
 // New validates m and builds the resource to store.
@@ -72,7 +77,7 @@ func New(m Metadata) (storage.Resource, error) {
 	if err != nil {
 		return storage.Resource{}, err
 	}
-	return storage.Resource{ID: m.Resource, Name: m.Name, Scopes: m.Scopes, AccessTokenTTL: ttl}, nil
+	return storage.Resource{ID: m.Resource, Name: m.Name, Scopes: m.Scopes, AccessTokenTTL: ttl, IntrospectionClients: m.IntrospectionClients}, nil
 }
 
 // Validate checks m and returns its access token lifetime (zero: the
@@ -104,6 +109,17 @@ func Validate(m *Metadata) (time.Duration, error) {
 			bad("scopes: %q is listed twice", s)
 		}
 		seen[s] = true
+	}
+	if len(m.IntrospectionClients) > maxIntrospectionClients {
+		bad("introspection_clients: at most %d", maxIntrospectionClients)
+	}
+	for i, id := range m.IntrospectionClients {
+		switch {
+		case !storage.ValidClientID(id):
+			bad("introspection_clients: %q is not a client ID (1 to 128 characters, without spaces, ':', '/', '?' or '#')", id)
+		case slices.Contains(m.IntrospectionClients[:i], id):
+			bad("introspection_clients: %q is listed twice", id)
+		}
 	}
 	var ttl time.Duration
 	if m.AccessTokenTTL != "" {
@@ -179,6 +195,9 @@ func ToMetadata(r storage.Resource) Metadata {
 	}
 	if r.AccessTokenTTL > 0 {
 		m.AccessTokenTTL = r.AccessTokenTTL.String()
+	}
+	if len(r.IntrospectionClients) > 0 {
+		m.IntrospectionClients = r.IntrospectionClients
 	}
 	return m
 }

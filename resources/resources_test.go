@@ -102,3 +102,27 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestIntrospectionClientsAreValidated(t *testing.T) {
+	for name, ids := range map[string][]string{
+		"empty":      {""},
+		"a URL":      {"https://app.example.com/client"},
+		"with space": {"a b"},
+		"twice":      {"gw", "gw"},
+	} {
+		m := Metadata{Resource: "https://reports.example.com", Scopes: []string{"reports:read"}, IntrospectionClients: ids}
+		if _, err := New(m); err == nil {
+			t.Errorf("%s: introspection_clients %q accepted", name, ids)
+		}
+	}
+}
+
+func TestIntrospectsOnlyForItsResources(t *testing.T) {
+	x := NewIndex([]storage.Resource{{ID: "https://a.example", Scopes: []string{"a:read"}, IntrospectionClients: []string{"gw"}}, {ID: "https://b.example", Scopes: []string{"b:read"}}})
+	if !x.Introspects("gw", []string{"https://b.example", "https://a.example"}) {
+		t.Error("gw may not introspect a token for its resource")
+	}
+	if x.Introspects("gw", []string{"https://b.example"}) || x.Introspects("other", []string{"https://a.example"}) || x.Introspects("gw", nil) {
+		t.Error("an introspection client reaches beyond its resource")
+	}
+}

@@ -50,8 +50,9 @@ type Config struct {
 }
 
 // Introspection is strict mode: after a token is verified offline, it is
-// introspected (RFC 7662) with the API's own client credentials, so that a
-// revoked token is refused within CacheTTL.
+// introspected (RFC 7662) with the credentials of a client the API's
+// resource lists in introspection_clients, so that a revoked token is
+// refused within CacheTTL.
 type Introspection struct {
 	ClientID     string
 	ClientSecret string

@@ -8,6 +8,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,14 @@ const (
 	// client registered (JWKS or JWKSURI), RFC 7523.
 	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
+
+// ValidClientID reports whether id may name a client: 1 to 128
+// characters, without spaces or the URL delimiters ':', '/', '?' and '#'
+// (a client identified by a URL is a metadata document, not a stored
+// client).
+func ValidClientID(id string) bool {
+	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, " \t\r\n:/?#")
+}
 
 // Client is a registered OAuth 2.0 client. Field names follow RFC 7591.
 type Client struct {
@@ -91,8 +100,12 @@ type Resource struct {
 	Name           string
 	Scopes         []string
 	AccessTokenTTL time.Duration // zero: the server's access token lifetime
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// IntrospectionClients are the IDs of the clients the resource
+	// authenticates as at introspection: each may introspect the access
+	// tokens meant for the resource.
+	IntrospectionClients []string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // User is a person who logs in to latch.

@@ -151,12 +151,12 @@ func TestConsoleUsersResourcesKeys(t *testing.T) {
 		}
 	})
 	t.Run("case=register and delete an API", func(t *testing.T) {
-		p := consolePost(t, b, "/admin/ui/resources", "/admin/ui/resources", url.Values{"resource": {"https://console.example.com/api"}, "name": {"Console API"}, "scopes": {"console:read"}})
+		p := consolePost(t, b, "/admin/ui/resources", "/admin/ui/resources", url.Values{"resource": {"https://console.example.com/api"}, "name": {"Console API"}, "scopes": {"console:read"}, "introspection_clients": {"gw worker"}})
 		if p.Status != http.StatusSeeOther {
 			t.Fatalf("create: %d\n%s", p.Status, p.Body)
 		}
-		if _, err := s.store.GetResource(t.Context(), "https://console.example.com/api"); err != nil {
-			t.Fatal(err)
+		if r, err := s.store.GetResource(t.Context(), "https://console.example.com/api"); err != nil || strings.Join(r.IntrospectionClients, " ") != "gw worker" {
+			t.Fatalf("stored %+v, %v", r, err)
 		}
 		consolePost(t, b, "/admin/ui/resources", "/admin/ui/resources/delete", url.Values{"resource": {"https://console.example.com/api"}})
 		if _, err := s.store.GetResource(t.Context(), "https://console.example.com/api"); err == nil {

@@ -50,7 +50,8 @@ type testServer struct {
 
 	once     sync.Once
 	provider *oidc.Provider
-	// rs authenticates at introspection, as a resource server does.
+	// rs authenticates at introspection as a resource server does; it is
+	// registered with latch:admin, so it may introspect every token.
 	rs *relyingParty
 }
 
@@ -155,7 +156,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	ts.resource(t, resources.Metadata{Resource: testAPI, Name: "Test API", Scopes: []string{"api:read", "api:write", "api:admin"}})
 	ts.rs = ts.client(t, clients.Metadata{
 		ClientName: "Resource Server", GrantTypes: []string{"client_credentials"},
-		Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic,
+		Scope: "api:read latch:admin", TokenEndpointAuthMethod: storage.AuthMethodBasic,
 	})
 	return ts
 }

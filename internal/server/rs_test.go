@@ -144,17 +144,20 @@ func TestRSFollowsKeyRotation(t *testing.T) {
 
 func TestRSStrictModeSeesRevocation(t *testing.T) {
 	s := startServer(t, nil)
-	s.resource(t, resources.Metadata{Resource: "https://strict.example.com", Scopes: []string{"strict:read"}})
-	api := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "strict:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	// The API introspects as a client of its own, which its resource
+	// names; the token is another client's.
+	api := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	s.resource(t, resources.Metadata{Resource: "https://strict.example.com", Scopes: []string{"strict:read"}, IntrospectionClients: []string{api.client.ID}})
+	app := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "strict:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
 	v := apiFor(t, s, func(c *rs.Config) {
 		c.Audience = "https://strict.example.com"
 		c.Introspection = &rs.Introspection{ClientID: api.client.ID, ClientSecret: api.secret, CacheTTL: time.Millisecond}
 	})
-	tok := ccToken(t, api, "strict:read")
+	tok := ccToken(t, app, "strict:read")
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Fatalf("active token: %v", err)
 	}
-	if status, body := s.post(t, "/oauth2/revoke", api.auth(url.Values{"token": {tok}})); status != http.StatusOK {
+	if status, body := s.post(t, "/oauth2/revoke", app.auth(url.Values{"token": {tok}})); status != http.StatusOK {
 		t.Fatalf("revoke: %s", describe(status, body))
 	}
 	time.Sleep(5 * time.Millisecond)

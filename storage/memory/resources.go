@@ -10,6 +10,7 @@ import (
 
 func copyResource(r storage.Resource) storage.Resource {
 	r.Scopes = strs(r.Scopes)
+	r.IntrospectionClients = strs(r.IntrospectionClients)
 	return r
 }
 

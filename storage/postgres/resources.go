@@ -11,21 +11,21 @@ import (
 )
 
 // A resource's scopes are rows of resource_scopes, kept in the order given.
-const resourceColumns = `r.id, r.name, r.access_token_ttl_ms, r.created_at, r.updated_at,
+const resourceColumns = `r.id, r.name, r.access_token_ttl_ms, r.introspection_clients, r.created_at, r.updated_at,
 	coalesce((SELECT array_agg(scope ORDER BY position) FROM resource_scopes WHERE resource_id = r.id), '{}')`
 
 func scanResource(row pgx.Row) (storage.Resource, error) {
 	var r storage.Resource
 	var ttl int64
-	err := row.Scan(&r.ID, &r.Name, &ttl, &r.CreatedAt, &r.UpdatedAt, &r.Scopes)
+	err := row.Scan(&r.ID, &r.Name, &ttl, &r.IntrospectionClients, &r.CreatedAt, &r.UpdatedAt, &r.Scopes)
 	r.AccessTokenTTL = time.Duration(ttl) * time.Millisecond
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return r, err
 }
 
 const (
-	createResourceSQL = `INSERT INTO resources (id, name, access_token_ttl_ms, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4)`
+	createResourceSQL = `INSERT INTO resources (id, name, access_token_ttl_ms, introspection_clients, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5)`
 	insertResourceScopesSQL = `INSERT INTO resource_scopes (scope, resource_id, position)
 		SELECT scope, $1, position FROM unnest($2::text[]) WITH ORDINALITY AS s(scope, position)`
 )
@@ -33,7 +33,7 @@ const (
 // CreateResource stores r with its scopes, atomically with fx.
 func (s *Store) CreateResource(ctx context.Context, r storage.Resource, fx storage.Effects) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, createResourceSQL, r.ID, r.Name, r.AccessTokenTTL.Milliseconds(), now()); err != nil {
+		if _, err := tx.Exec(ctx, createResourceSQL, r.ID, r.Name, r.AccessTokenTTL.Milliseconds(), nonNil(r.IntrospectionClients), now()); err != nil {
 			return translate(err)
 		}
 		if _, err := tx.Exec(ctx, insertResourceScopesSQL, r.ID, nonNil(r.Scopes)); err != nil {
@@ -74,16 +74,18 @@ func (s *Store) ListResources(ctx context.Context) ([]storage.Resource, error) {
 }
 
 const (
-	updateResourceSQL = `UPDATE resources SET name = $2, access_token_ttl_ms = $3, updated_at = $4
+	updateResourceSQL = `UPDATE resources SET name = $2, access_token_ttl_ms = $3, updated_at = $4,
+		introspection_clients = $5
 		WHERE id = $1`
 	deleteResourceScopesSQL = `DELETE FROM resource_scopes WHERE resource_id = $1`
 )
 
-// UpdateResource replaces the resource's name, lifetime and scopes,
+// UpdateResource replaces the resource's name, lifetime, introspection
+// clients and scopes,
 // atomically with fx.
 func (s *Store) UpdateResource(ctx context.Context, r storage.Resource, fx storage.Effects) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, updateResourceSQL, r.ID, r.Name, r.AccessTokenTTL.Milliseconds(), now())
+		tag, err := tx.Exec(ctx, updateResourceSQL, r.ID, r.Name, r.AccessTokenTTL.Milliseconds(), now(), nonNil(r.IntrospectionClients))
 		if err != nil {
 			return translate(err)
 		}

@@ -27,11 +27,13 @@ func resourceCases() []testCase {
 	return []testCase{
 		{name: "resource round-trips with its scopes in order and its effects", run: func(t *testing.T, s Backend) {
 			want := apiResource("https://api.example.com", "api:write", "api:read")
+			want.IntrospectionClients = []string{"api-gateway", "api-worker"}
 			noErr(t, "CreateResource", s.CreateResource(t.Context(), want, effects("resource_created", "")))
 			got, err := s.GetResource(t.Context(), want.ID)
 			noErr(t, "GetResource", err)
 			recent(t, "CreatedAt", got.CreatedAt)
-			if got.ID != want.ID || got.Name != want.Name || got.AccessTokenTTL != want.AccessTokenTTL || !reflect.DeepEqual(got.Scopes, want.Scopes) {
+			if got.ID != want.ID || got.Name != want.Name || got.AccessTokenTTL != want.AccessTokenTTL || !reflect.DeepEqual(got.Scopes, want.Scopes) ||
+				!reflect.DeepEqual(got.IntrospectionClients, want.IntrospectionClients) {
 				t.Fatalf("GetResource = %+v, want %+v", got, want)
 			}
 			if a := audit(t, s, ""); len(a) != 1 || a[0].Kind != "resource_created" {
@@ -55,11 +57,12 @@ func resourceCases() []testCase {
 		}},
 		{name: "resource update replaces its fields and frees dropped scopes", run: func(t *testing.T, s Backend) {
 			noErr(t, "CreateResource", s.CreateResource(t.Context(), apiResource("https://a.example", "a:read", "a:write"), storage.Effects{}))
-			up := storage.Resource{ID: "https://a.example", Name: "Renamed", Scopes: []string{"a:read"}}
+			up := storage.Resource{ID: "https://a.example", Name: "Renamed", Scopes: []string{"a:read"}, IntrospectionClients: []string{"gw"}}
 			noErr(t, "UpdateResource", s.UpdateResource(t.Context(), up, effects("resource_updated", "")))
 			got, err := s.GetResource(t.Context(), up.ID)
 			noErr(t, "GetResource", err)
-			if got.Name != "Renamed" || got.AccessTokenTTL != 0 || !reflect.DeepEqual(got.Scopes, []string{"a:read"}) || got.UpdatedAt.Before(got.CreatedAt) {
+			if got.Name != "Renamed" || got.AccessTokenTTL != 0 || !reflect.DeepEqual(got.Scopes, []string{"a:read"}) || got.UpdatedAt.Before(got.CreatedAt) ||
+				!reflect.DeepEqual(got.IntrospectionClients, []string{"gw"}) {
 				t.Fatalf("after update: %+v", got)
 			}
 			noErr(t, "scope freed", s.CreateResource(t.Context(), apiResource("https://b.example", "a:write"), storage.Effects{}))
