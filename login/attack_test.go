@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"mime/multipart"
 	"net/http"
@@ -10,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web/webtest"
 )
@@ -847,4 +850,45 @@ func TestAttackOutput(t *testing.T) {
 			}
 		}
 	})
+}
+
+// changedOnRead is a login store whose next user read, once armed, finds
+// the password changed just before it: a change that lands while a
+// sign-in completes.
+type changedOnRead struct {
+	login.Store
+	e     *webtest.Env
+	armed atomic.Bool
+}
+
+func (s *changedOnRead) GetUser(ctx context.Context, id string) (storage.User, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		if _, err := s.e.Store.UpdateUser(ctx, id, storage.Effects{}, func(u *storage.User) error {
+			u.PasswordHash += "-changed"
+			return nil
+		}); err != nil {
+			return storage.User{}, err
+		}
+	}
+	return s.Store.GetUser(ctx, id)
+}
+
+func TestAttackSignInRacingAPasswordChange(t *testing.T) {
+	var store *changedOnRead
+	e := webtest.New(t, webtest.Options{LoginStore: func(s login.Store) login.Store {
+		store = &changedOnRead{Store: s}
+		return store
+	}})
+	store.e = e
+	u := e.CreateUser(t, email, pw, nil)
+	c := e.NewClient()
+	c.CSRF(t)
+	store.armed.Store(true)
+	r := c.Submit(t, "/login", url.Values{"email": {email}, "password": {pw}})
+	if r.Status == http.StatusSeeOther {
+		t.Fatalf("a sign-in overtaken by a password change completed: %q", r.Location)
+	}
+	if sessions, err := e.Sessions.List(t.Context(), u.ID); err != nil || len(sessions) != 0 {
+		t.Fatalf("sessions after the change: %d, %v", len(sessions), err)
+	}
 }

@@ -244,6 +244,17 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 		h.internalError(w, r, "create session", err)
 		return
 	}
+	// A password change, reset or disabling that landed after the check
+	// above ended every session it could see, but not this one, made
+	// since: it checks again and ends itself.
+	if cur, err := h.c.Store.GetUser(ctx, u.ID); err != nil || !h.goesOn(p, cur) {
+		if err := h.c.Sessions.Delete(ctx, sess.ID); err != nil {
+			h.internalError(w, r, "end session", err)
+			return
+		}
+		h.pendingExpired(w, r)
+		return
+	}
 	if f == nil {
 		web.Redirect(w, r, h.returnTo(p.ReturnTo))
 		return

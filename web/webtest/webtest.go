@@ -55,6 +55,8 @@ type Options struct {
 	Reauth time.Duration
 	// HoldMail, when set, holds every mail written until it is closed.
 	HoldMail chan struct{}
+	// LoginStore, when set, wraps the store the login pages read.
+	LoginStore func(login.Store) login.Store
 }
 
 // Env is a running set of pages.
@@ -129,8 +131,12 @@ func New(t testing.TB, o Options) *Env {
 
 	r := mux.NewRouter()
 	e.Site.MountAssets(r)
+	var loginStore login.Store = e.Store
+	if o.LoginStore != nil {
+		loginStore = o.LoginStore(e.Store)
+	}
 	lh, err := login.New(login.Config{
-		Site: e.Site, Store: e.Store, Redis: e.Redis, Flows: e.Flows, Sessions: e.Sessions,
+		Site: e.Site, Store: loginStore, Redis: e.Redis, Flows: e.Flows, Sessions: e.Sessions,
 		Accounts: e.Accounts, TOTP: e.TOTP, Box: e.Box,
 		AccountLimit: ratelimit.New(e.Redis, "login-account", 5, 15*time.Minute),
 		IPLimit:      ratelimit.New(e.Redis, "login-ip", 20, 15*time.Minute),
