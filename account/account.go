@@ -200,13 +200,16 @@ type app struct {
 	Scopes   []string // in plain words
 }
 
+// sessionRow is one browser session on the page. Times read as how long
+// ago they were, which needs no time zone; the exact UTC time is in the
+// element's title and datetime.
 type sessionRow struct {
-	ID        string
-	Current   bool
-	IP        string
-	UserAgent string
-	Started   string
-	LastSeen  string
+	ID                    string
+	Current               bool
+	IP                    string
+	Device                string // such as "Firefox on Linux"
+	Started, LastSeen     string // such as "3 hours ago"
+	StartedAt, LastSeenAt time.Time
 }
 
 // notices are the fixed confirmations a redirect back here may ask for.
@@ -269,16 +272,16 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	slices.SortFunc(list, func(a, b *session.Session) int { return b.LastSeen.Compare(a.LastSeen) })
+	now := time.Now()
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, sessionRow{
-			ID: s.ID, Current: s.ID == sess.ID, IP: s.IP, UserAgent: s.UserAgent,
-			Started: when(s.CreatedAt), LastSeen: when(s.LastSeen),
+			ID: s.ID, Current: s.ID == sess.ID, IP: s.IP, Device: web.Device(s.UserAgent),
+			Started: web.Ago(s.CreatedAt, now), LastSeen: web.Ago(s.LastSeen, now),
+			StartedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeen.UTC(),
 		})
 	}
 	h.pages.Render(w, r, status, pageAccount, "Your account", v)
 }
-
-func when(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
 
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	sess, u, ok := h.signedIn(w, r)

@@ -192,6 +192,9 @@ func TestNewBackupCodesNeedACurrentTOTPCode(t *testing.T) {
 		if !strings.Contains(form, `name="code"`) || !strings.Contains(form, `autocomplete="one-time-code"`) || !strings.Contains(form, `<label for="codes-code">`) {
 			t.Errorf("backup-codes form lacks a labelled code field:\n%s", form)
 		}
+		if n := strings.Count(page.Body, `autocomplete="one-time-code"`); n != 1 {
+			t.Errorf("%d one-time-code fields on the page, want 1", n)
+		}
 	})
 
 	t.Run("case=wrong codes are rate limited with the other code entries", func(t *testing.T) {
@@ -271,7 +274,7 @@ func TestAppsAndSessions(t *testing.T) {
 		sessions, _ := e.Sessions.List(t.Context(), u.ID)
 		var otherID string
 		for _, s := range sessions {
-			if !strings.Contains(page.Body, `data-session="`+s.ID+`"><span><strong>This browser`) {
+			if !strings.Contains(page.Body, `data-session="`+s.ID+`" data-current`) {
 				otherID = s.ID
 			}
 		}
@@ -337,4 +340,14 @@ func TestAddingTOTPNeedsARecentSignIn(t *testing.T) {
 			t.Fatal("another session confirmed the set-up")
 		}
 	})
+}
+
+func TestSessionsAreNamedByDevice(t *testing.T) {
+	e := webtest.New(t, webtest.Options{})
+	c, _ := signedIn(t, e)
+	page := c.Get(t, "/account")
+	// The test client is Go's: no browser the page can name, and no zone.
+	if !strings.Contains(page.Body, "An unknown browser</strong> (this browser)") || !strings.Contains(page.Body, ">just now</time>") {
+		t.Errorf("the session list names no device or time:\n%s", page.Body)
+	}
 }

@@ -53,6 +53,10 @@ func TestConsent(t *testing.T) {
 				t.Errorf("consent page lacks %q", want)
 			}
 		}
+		// A keypress must never grant access: nothing is focused for it.
+		if strings.Contains(page.Body, "autofocus") {
+			t.Error("the consent page focuses a button")
+		}
 	})
 
 	t.Run("case=allow saves the union of scopes and resumes the flow", func(t *testing.T) {

@@ -1,0 +1,42 @@
+package web
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDevice(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                                         "Firefox on Linux",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":                  "Edge on Windows",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15":                          "Safari on macOS",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1":        "Safari on iPhone",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1": "Chrome on iPhone",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36":                          "Chrome on Android",
+		"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                                 "Chrome on ChromeOS",
+		"curl/8.5.0":                    "curl",
+		"":                              "An unknown browser",
+		"Mozilla/5.0 (Windows NT 10.0)": "A browser on Windows",
+	} {
+		if got := Device(ua); got != want {
+			t.Errorf("Device(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		10 * time.Second:    "just now",
+		time.Minute:         "1 minute ago",
+		59 * time.Minute:    "59 minutes ago",
+		3 * time.Hour:       "3 hours ago",
+		49 * time.Hour:      "2 days ago",
+		90 * 24 * time.Hour: "on 4 Sep 2026",
+		-5 * time.Second:    "just now",
+	} {
+		if got := Ago(now.Add(-d), now); got != want {
+			t.Errorf("Ago(now-%v) = %q, want %q", d, got, want)
+		}
+	}
+}
