@@ -159,8 +159,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (*session.Ses
 }
 
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.c.Log.ErrorContext(r.Context(), "account: "+what, "err", err)
-	h.c.Site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	h.c.Site.Fail(w, r, h.c.Log, "account: "+what, err)
 }
 
 func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w, r) }

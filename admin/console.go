@@ -150,8 +150,7 @@ func (h *Handler) pageFailed(c *call, err error, again func(msg string)) bool {
 }
 
 func (h *Handler) pageError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.c.Log.ErrorContext(r.Context(), "admin console: "+what, "err", err)
-	h.c.Site.Error(w, r, http.StatusServiceUnavailable, "Something went wrong on our side. Please try again in a moment.")
+	h.c.Site.Fail(w, r, h.c.Log, "admin console: "+what, err)
 }
 
 func (h *Handler) showHome(c *call) {

@@ -223,6 +223,5 @@ func (h *Handler) remember(ctx context.Context, userID, clientID string, scopes 
 }
 
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.c.Log.ErrorContext(r.Context(), "consent: "+what, "err", err)
-	h.c.Site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	h.c.Site.Fail(w, r, h.c.Log, "consent: "+what, err)
 }

@@ -152,8 +152,7 @@ func (h *Handler) renderMessage(w http.ResponseWriter, r *http.Request, status i
 
 // internalError logs err and answers with the generic error page.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.c.Log.ErrorContext(r.Context(), "login: "+what, "err", err)
-	h.c.Site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	h.c.Site.Fail(w, r, h.c.Log, "login: "+what, err)
 }
 
 // busy answers a password check that found no free slot.

@@ -17,6 +17,7 @@ import (
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/web"
 )
 
 // authorize starts an authorization: fosite validates the request (client,
@@ -428,9 +429,14 @@ func userClaims(u storage.User, granted fosite.Arguments) map[string]interface{}
 // redirect URI could not be trusted the user gets an error page, never a
 // redirect; otherwise the client gets the error with iss (RFC 9207).
 func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	err = outage(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		h.logError(r.Context(), "authorize", err)
+	}
+	if errors.Is(err, fosite.ErrTemporarilyUnavailable) && (ar == nil || !ar.IsRedirectURIValid()) {
+		h.pages.Error(w, r, http.StatusServiceUnavailable, web.UnavailableMessage)
+		return
 	}
 	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI().User != nil || !loopbackExceptionHolds(ar) {
 		msg := "The application sent an invalid sign-in request"

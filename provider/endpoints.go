@@ -13,6 +13,7 @@ import (
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/resources"
+	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -114,6 +115,7 @@ func checkTokenForm(r *http.Request) error {
 // A client that authenticated with HTTP Basic and failed gets a Basic
 // challenge (RFC 6749 section 5.2).
 func (h *Handler) writeAccessError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	err = outage(err)
 	switch {
 	case errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
@@ -201,6 +203,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrInvalidClient.WithHint("Introspection needs a confidential client.")
 	}
 	if err != nil {
+		err = outage(err)
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			h.logError(ctx, "introspect", err)
 			err = fosite.ErrTemporarilyUnavailable
@@ -219,6 +222,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	use, ar, err := h.fosite.IntrospectToken(ctx, token, fosite.TokenUse(r.PostForm.Get("token_type_hint")), NewSession(""))
 	if err != nil {
+		err = outage(err)
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			h.logError(ctx, "introspect", err)
 			h.oauth.WriteAccessError(ctx, w, nil, fosite.ErrTemporarilyUnavailable)
@@ -366,6 +370,11 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 			bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
 			return
 		}
+		if errors.Is(outage(err), fosite.ErrTemporarilyUnavailable) {
+			h.logError(ctx, "userinfo", err)
+			bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return
+		}
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
 		return
 	}
@@ -382,6 +391,11 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.store.GetUser(ctx, sub)
+	if storage.Unavailable(err) {
+		h.logError(ctx, "userinfo", err)
+		bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		return
+	}
 	if err != nil || u.Disabled {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token does not belong to an active user.")
 		return

@@ -59,6 +59,7 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) writePARError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	err = outage(err)
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 		h.logError(ctx, "pushed authorization request", err)
 	}

@@ -100,6 +100,19 @@ func fositeError(err error) error {
 		return fosite.ErrInactiveToken.WithWrap(err)
 	case errors.Is(err, storage.ErrConflict):
 		return fosite.ErrSerializationFailure.WithWrap(err)
+	case storage.Unavailable(err):
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	return err
+}
+
+// outage turns any error that says a store could not be reached, however
+// fosite wrapped it (a client lookup becomes invalid_client, a write
+// server_error), into temporarily_unavailable (503): an outage is never
+// told to a client as wrong credentials or a fault of its request.
+func outage(err error) error {
+	if storage.Unavailable(err) || errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/latch-idp/latch/secret"
+	"github.com/latch-idp/latch/storage"
 )
 
 //go:embed templates/*.html
@@ -196,6 +197,23 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Templa
 type ErrorPage struct {
 	Status  int
 	Message string
+}
+
+// UnavailableMessage is what a page says while a store cannot be reached.
+const UnavailableMessage = "latch cannot reach its storage right now. Try again in a moment."
+
+// Fail answers a request that failed on latch's side, logging what failed
+// with err: 503 with a Retry-After when a store could not be reached (an
+// outage, logged as a warning), 500 otherwise.
+func (s *Site) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
+	if storage.Unavailable(err) {
+		log.WarnContext(r.Context(), what+": storage unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		s.Error(w, r, http.StatusServiceUnavailable, UnavailableMessage)
+		return
+	}
+	log.ErrorContext(r.Context(), what, "err", err)
+	s.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
 }
 
 // Error writes the error page: a status and a message meant for people.

@@ -1,10 +1,15 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/latch-idp/latch/storage"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,7 +44,10 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, redisURLError(u, "not a valid Sentinel URL", err)
 		}
-		return redis.NewFailoverClient(opts), nil
+		t := redisTimeouts(q)
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = t.dial(opts.DialTimeout), t.read(opts.ReadTimeout), t.write(opts.WriteTimeout), t.pool(opts.PoolTimeout)
+		opts.MaxRetries = t.retries(opts.MaxRetries)
+		return withOutageMarks(redis.NewFailoverClient(opts)), nil
 	case q.Has("addr"):
 		return nil, errors.New("LATCH_REDIS_URL: several addresses without master_name look like Redis Cluster, which latch does not support (its multi-key operations span hash slots); give one server, or Sentinels with master_name=")
 	default:
@@ -47,7 +55,10 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, redisURLError(u, "not a valid redis:// or rediss:// URL", err)
 		}
-		return redis.NewClient(opts), nil
+		t := redisTimeouts(q)
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = t.dial(opts.DialTimeout), t.read(opts.ReadTimeout), t.write(opts.WriteTimeout), t.pool(opts.PoolTimeout)
+		opts.MaxRetries = t.retries(opts.MaxRetries)
+		return withOutageMarks(redis.NewClient(opts)), nil
 	}
 }
 
@@ -70,4 +81,100 @@ func redisURLError(u *url.URL, what string, err error) error {
 	msg = strings.TrimPrefix(msg, "redis: ")
 	msg = strings.Join(strings.Fields(msg), " ")
 	return errors.New("LATCH_REDIS_URL: " + what + ": " + msg)
+}
+
+// latch asks Redis for small things that take well under a millisecond,
+// on the path of every request: an outage must show within a fraction of a
+// second (a 503, /readyz not ready), not after go-redis's defaults of
+// seconds and three retries. A URL parameter (dial_timeout, read_timeout,
+// write_timeout, pool_timeout, max_retries) overrides its default.
+const (
+	redisDialTimeout = 500 * time.Millisecond
+	redisIOTimeout   = 300 * time.Millisecond
+	redisPoolTimeout = 500 * time.Millisecond
+	redisMaxRetries  = 1 // one more try, on a fresh connection after a restart
+)
+
+// redisTimeouts knows which of the defaults the URL overrides.
+type redisTimeouts url.Values
+
+func (t redisTimeouts) pick(key string, given, ours time.Duration) time.Duration {
+	if url.Values(t).Has(key) {
+		return given
+	}
+	return ours
+}
+func (t redisTimeouts) dial(d time.Duration) time.Duration {
+	return t.pick("dial_timeout", d, redisDialTimeout)
+}
+func (t redisTimeouts) read(d time.Duration) time.Duration {
+	return t.pick("read_timeout", d, redisIOTimeout)
+}
+func (t redisTimeouts) write(d time.Duration) time.Duration {
+	return t.pick("write_timeout", d, redisIOTimeout)
+}
+func (t redisTimeouts) pool(d time.Duration) time.Duration {
+	return t.pick("pool_timeout", d, redisPoolTimeout)
+}
+func (t redisTimeouts) retries(n int) int {
+	if url.Values(t).Has("max_retries") {
+		return n
+	}
+	return redisMaxRetries
+}
+
+// withOutageMarks marks every error of rdb that is not Redis's own answer
+// (a missing key, a refused command) with storage.ErrUnavailable, so that
+// each package that uses Redis reports an outage as one (a 503), however
+// go-redis words it (a pool timeout, a closed connection).
+func withOutageMarks(rdb redis.UniversalClient) redis.UniversalClient {
+	rdb.AddHook(outageMarks{})
+	return rdb
+}
+
+type outageMarks struct{}
+
+func (outageMarks) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		return c, markRedis(err)
+	}
+}
+
+func (outageMarks) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := markRedis(next(ctx, cmd))
+		if err != nil && cmd.Err() != nil {
+			cmd.SetErr(markRedis(cmd.Err()))
+		}
+		return err
+	}
+}
+
+func (outageMarks) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := markRedis(next(ctx, cmds))
+		for _, cmd := range cmds {
+			if cmd.Err() != nil {
+				cmd.SetErr(markRedis(cmd.Err()))
+			}
+		}
+		return err
+	}
+}
+
+// markRedis marks err unless it is Redis's answer: redis.Nil, or an error
+// reply such as a failed transaction. Replies that say the server cannot
+// serve now (loading, a replica without its master) are outages too.
+func markRedis(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) && !slices.ContainsFunc([]string{"LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN"}, func(p string) bool {
+		return strings.HasPrefix(reply.Error(), p)
+	}) {
+		return err
+	}
+	return storage.MarkUnavailable(err)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -217,17 +218,6 @@ func redisServerBin(t *testing.T) string {
 	return bin
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // startRedis starts redis-server with args on a free loopback port in a
@@ -239,7 +229,7 @@ func startRedis(t *testing.T, name string, args ...string) int {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", dir}, args...)
 	startProcess(t, name, port, args...)
 	return port
@@ -280,7 +270,7 @@ func startSentinel(t *testing.T, masterPort, replicaPort int) int {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	// Sentinel rewrites its configuration file: it must be writable.
 	conf := filepath.Join(dir, "sentinel.conf")
 	err := os.WriteFile(conf, fmt.Appendf(nil, "port %d\nbind 127.0.0.1\ndir %s\n"+

@@ -54,20 +54,24 @@ func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.H
 }
 
 // readyz answers whether latch can reach its stores; a load balancer takes
-// a replica out of rotation while it cannot.
+// a replica out of rotation while it cannot. Both are asked at once, and
+// a store that does not answer within a second counts as unreachable.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	pg, rd := make(chan error, 1), make(chan error, 1)
+	go func() { pg <- s.store.Ping(ctx) }()
+	go func() { rd <- s.rdb.Ping(ctx).Err() }()
 	status := map[string]string{"postgres": "ok", "redis": "ok"}
 	code := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
+	if err := <-pg; err != nil {
 		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
 	}
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
+	if err := <-rd; err != nil {
 		status["redis"], code = "unreachable", http.StatusServiceUnavailable
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	fmt.Fprintf(w, `{"postgres":%q,"redis":%q}`+"\n", status["postgres"], status["redis"])
 }

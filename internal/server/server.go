@@ -118,7 +118,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		s.closers = append(s.closers, mr.Close)
 		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	} else {
-		if err := postgres.Migrate(ctx, c.DatabaseURL, log); err != nil {
+		err := untilReachable(ctx, log, "PostgreSQL", func() error { return postgres.Migrate(ctx, c.DatabaseURL, log) })
+		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
 		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{Logger: log})
@@ -392,4 +393,29 @@ func (s *Server) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
+}
+
+// startWait bounds how long latch waits at start for a store that cannot
+// be reached yet (PostgreSQL starting beside it, or restarting).
+const startWait = time.Minute
+
+// untilReachable runs f until it succeeds or fails for a reason other than
+// an unreachable store, retrying with a growing pause for up to startWait
+// and saying once per try what it waits for.
+func untilReachable(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	deadline := time.Now().Add(startWait)
+	pause := 250 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !storage.Unavailable(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		log.Warn("waiting for "+what, "err", err, "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }

@@ -26,6 +26,9 @@ func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error
 		return errors.New("postgres: invalid database URL")
 	}
 	cfg.MaxConns = 2
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("postgres: open pool: %w", err)

@@ -39,6 +39,12 @@ func New(ctx context.Context, databaseURL string, opts Options) (*Store, error) 
 		// The parse error may quote the URL, password included: drop it.
 		return nil, errors.New("postgres: invalid database URL")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable database shows as an outage within seconds,
+		// rather than whenever the caller's deadline ends the dial; the
+		// URL's connect_timeout overrides it.
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
@@ -186,8 +192,15 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		}
 	}
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) || pgconn.Timeout(err) || storage.Unavailable(err) {
+		return storage.MarkUnavailable(err)
+	}
 	return err
 }
+
+// connectTimeout bounds one connection attempt to PostgreSQL.
+const connectTimeout = 2 * time.Second
 
 // now is the store's clock for timestamps it assigns. PostgreSQL keeps
 // microseconds; truncating here makes the returned value equal the stored one.
