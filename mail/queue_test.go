@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -329,4 +330,30 @@ func TestPostgresQueueEnqueueTxValidatesAndRespectsTheTransaction(t *testing.T) 
 	if queue != Queue || maxAttempts != MaxAttempts {
 		t.Errorf("job in queue %q with %d attempts", queue, maxAttempts)
 	}
+}
+
+func TestPostgresQueueWaitsForAnSMTPServerThatIsDown(t *testing.T) {
+	env := newPGEnv(t)
+	// Nothing listens at the server's address yet: every send is refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	down := &testServer{addr: addr}
+	logger, logs := newLogger()
+	job := templateCases()[0].job
+	env.enqueue(t, true, job)
+	env.start(t, env.queue(t, down.sender(t), logger))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "mail: send failed; will retry"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed send while the server was down:\n%s", logs.String())
+		}
+	}
+	// The server comes up at that address: the job waiting in the queue
+	// goes out.
+	up := startServer(t, serverOptions{listen: addr})
+	m := up.waitFor(t, 1)
+	checkDelivered(t, templateCases()[0], parseMail(t, m[0].data))
 }

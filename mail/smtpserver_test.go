@@ -42,6 +42,7 @@ type serverOptions struct {
 	rejectAlways       map[string]bool // recipients refused with 451 forever
 	rejectPermanently  map[string]bool // recipients refused with 550
 	advertiseAuthPlain bool            // offer AUTH without requiring it
+	listen             string          // the address to listen on; a free port when empty
 }
 
 type received struct {
@@ -74,7 +75,11 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.AllowInsecureAuth = true // the client's own rule is under test
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := opts.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}

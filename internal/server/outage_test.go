@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,5 +129,56 @@ func TestStartWaitsForPostgres(t *testing.T) {
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/readyz", nil)
 	if a := askDuringOutage(t, req); a.status != http.StatusOK {
 		t.Errorf("/readyz once started: %d %s", a.status, a.raw)
+	}
+}
+
+// TestShutdownDrainsRequestsInFlight pins what SIGTERM does (cmd/latch
+// cancels Serve's context on it): no new connections, and a request
+// already begun, whose body is still arriving, is answered in full.
+func TestShutdownDrainsRequestsInFlight(t *testing.T) {
+	s := startServer(t, nil)
+	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- s.Server.Serve(ctx, ln) }()
+
+	body, rest := io.Pipe()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+ln.Addr().String()+"/oauth2/token", body)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(svc.client.ID), url.QueryEscape(svc.secret))
+	answered := make(chan outageAnswer, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- outageAnswer{raw: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		a := outageAnswer{status: resp.StatusCode, raw: string(b)}
+		json.Unmarshal(b, &a.body)
+		answered <- a
+	}()
+	io.WriteString(rest, "grant_type=client_")
+	time.Sleep(200 * time.Millisecond) // the request is in flight
+	stop()
+	eventually(t, "the listener closed", func() bool {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	io.WriteString(rest, "credentials")
+	rest.Close()
+	if a := <-answered; a.status != http.StatusOK || a.body["access_token"] == nil {
+		t.Fatalf("the request in flight: %d %s", a.status, a.raw)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after the drain: %v", err)
 	}
 }
