@@ -36,8 +36,11 @@ type Config struct {
 	RefreshGracePeriod time.Duration
 	RefreshReuse       string
 	KeyRotation        time.Duration
-	IDTokenAlg         string
-	AccessTokenAlg     string
+	// KeyRefresh is how often each replica reloads the signing keys (the
+	// keys package's default when zero); tests shorten it.
+	KeyRefresh     time.Duration
+	IDTokenAlg     string
+	AccessTokenAlg string
 
 	SessionIdleTTL time.Duration
 	SessionTTL     time.Duration
@@ -183,6 +186,7 @@ func KeyOptions(c *Config, log *slog.Logger) keys.Options {
 	}
 	return keys.Options{
 		Algorithms: algs,
+		Refresh:    c.KeyRefresh,
 		Rotation:   c.KeyRotation,
 		Retain:     retain + time.Minute,
 		Logger:     log,

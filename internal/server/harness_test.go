@@ -148,17 +148,25 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	ts.box, err = secret.New(c.Secrets...)
+	ts.prepare(t)
+	return ts
+}
+
+// prepare gives a started server what every test expects: the helpers'
+// secret box and hasher, the test API and the resource server's client.
+func (s *testServer) prepare(t *testing.T) {
+	t.Helper()
+	var err error
+	s.box, err = secret.New(s.cfg.Secrets...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.hasher = password.NewHasher(password.Params{Memory: 1024, Iterations: 1, Parallelism: 1}, 4, 2*time.Second)
-	ts.resource(t, resources.Metadata{Resource: testAPI, Name: "Test API", Scopes: []string{"api:read", "api:write", "api:admin"}})
-	ts.rs = ts.client(t, clients.Metadata{
+	s.hasher = password.NewHasher(password.Params{Memory: 1024, Iterations: 1, Parallelism: 1}, 4, 2*time.Second)
+	s.resource(t, resources.Metadata{Resource: testAPI, Name: "Test API", Scopes: []string{"api:read", "api:write", "api:admin"}})
+	s.rs = s.client(t, clients.Metadata{
 		ClientName: "Resource Server", GrantTypes: []string{"client_credentials"},
 		Scope: "api:read latch:admin", TokenEndpointAuthMethod: storage.AuthMethodBasic,
 	})
-	return ts
 }
 
 func randString(n int) string {
