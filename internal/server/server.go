@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
@@ -55,6 +56,7 @@ type Server struct {
 	mail     interface {
 		Start(context.Context) error
 		Stop(context.Context) error
+		Backlog(context.Context) (mail.Backlog, error)
 	}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -104,8 +106,11 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		fmt.Fprintln(out, "latch: LATCH_SMTP_URL is not set: emails are printed to stdout")
 	}
 
+	s.tel = telemetry.New(log)
+	metrics := s.tel.Metrics()
+	var pool *pgxpool.Pool
 	if c.Dev {
-		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{})
+		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{Metrics: metrics})
 		s.mail = q
 		s.store = memory.New(memory.Options{Mail: q.Enqueue})
 		mr := miniredis.NewMiniRedis()
@@ -122,8 +127,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
-		s.store = pg
-		q, err := mail.NewPostgresQueue(pg.Pool(), mail.PostgresConfig{Renderer: renderer, Sender: sender, Logger: log})
+		s.store, pool = pg, pg.Pool()
+		q, err := mail.NewPostgresQueue(pool, mail.PostgresConfig{Renderer: renderer, Sender: sender, Logger: log, Metrics: metrics})
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +185,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
 		Verifier: s.keys, Revocation: s.revocation, ClientDocuments: docs,
-		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
+		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log, Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -191,7 +196,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	policy.MinLength = c.PasswordMinLength
 	checker := password.Checker{Policy: policy, Breach: password.NewBreach(password.BreachOptions{
 		URL: c.HIBPURL, Enabled: c.HIBP, FailClosed: !c.HIBPFailOpen, Timeout: 2 * time.Second,
-		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log,
+		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log, Metrics: metrics,
 	})}
 	totp := mfa.NewTOTP(s.rdb, box, "latch")
 	issuer := strings.TrimRight(c.Issuer, "/")
@@ -205,9 +210,10 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	loginH, err := login.New(login.Config{
 		Site: site, Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
 		Accounts: accts, TOTP: totp, Box: box,
-		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow),
-		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow),
+		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
+		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow).WithMetrics(metrics),
 		Issuer:       c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
+		Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -218,19 +224,21 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	accountH, err := account.New(account.Config{
 		Site: site, Store: s.store, Sessions: sessions, Accounts: accts, TOTP: totp, Box: box,
-		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow),
+		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
 		Log:   log,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	s.tel = telemetry.New(log)
+	s.tel.Registry().MustRegister(&stats{pool: pool, rdb: s.rdb, backlog: s.mail, keys: s.keys, warn: func(msg string, err error) {
+		log.Warn(msg, "err", err)
+	}})
 	// Each HTTP-facing package mounts its own routes: a new one is built
 	// above and added here.
 	reg := registration.New(registration.Config{
 		Mode: c.ClientRegistration, Issuer: c.Issuer, Store: s.store, Box: box, Clients: s.provider,
-		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour),
+		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour).WithMetrics(metrics),
 		Log:   log,
 	})
 	adminH, err := admin.New(ctx, admin.Config{
@@ -320,7 +328,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln, and the metrics and profiler on their own listener
+// Serve serves on ln, and the metrics (and the profiler, with LATCH_PPROF)
+// on their own listener
 // when one is configured, until ctx ends; then it drains in-flight requests
 // for up to 20 seconds. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -343,9 +352,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			hs.Close()
 			return fmt.Errorf("LATCH_METRICS_LISTEN: %v", err)
 		}
-		ms := &http.Server{Handler: s.tel.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
+		ms := &http.Server{Handler: s.tel.Handler(s.cfg.Pprof), ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
 		servers = append(servers, ms)
-		fmt.Fprintf(s.out, "latch: metrics and profiler on %s\n", mln.Addr())
+		fmt.Fprintf(s.out, "latch: metrics on %s\n", mln.Addr())
+		if s.cfg.Pprof {
+			fmt.Fprintf(s.out, "latch: profiler on http://%s/debug/pprof/\n", mln.Addr())
+		}
 		go func() { errc <- ms.Serve(mln) }()
 	}
 	select {
