@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Telemetry holds the metrics registry and the logger it enriches.
@@ -83,6 +85,8 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		span := trace.SpanFromContext(r.Context())
+		span.SetAttributes(attribute.String("latch.request_id", id))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		t.inflight.Inc()
 		defer t.inflight.Dec()
@@ -93,6 +97,8 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route))
 		elapsed := time.Since(start)
 		t.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		t.duration.WithLabelValues(route).Observe(elapsed.Seconds())

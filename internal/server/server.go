@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
@@ -53,6 +55,7 @@ type Server struct {
 	provider *provider.Handler
 	handler  http.Handler
 	tel      *telemetry.Telemetry
+	tracing  *telemetry.Tracing
 	mail     interface {
 		Start(context.Context) error
 		Stop(context.Context) error
@@ -80,6 +83,17 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 			s.Close()
 		}
 	}()
+	if s.tracing, err = telemetry.NewTracing(ctx); err != nil {
+		return nil, err
+	}
+	// The first closer runs last: spans of the closing work still go out.
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			log.Warn("tracing: flush spans at shutdown", "err", err)
+		}
+	})
 	if c.Dev {
 		fmt.Fprintln(out, "latch: DEVELOPMENT MODE — in-memory storage and an in-process Redis: nothing persists when latch stops")
 	}
@@ -123,7 +137,11 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		if err := postgres.Migrate(ctx, c.DatabaseURL, log); err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
-		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{Logger: log})
+		pgOpts := postgres.Options{Logger: log}
+		if s.tracing.Enabled() {
+			pgOpts.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(s.tracing.Provider()))
+		}
+		pg, err := postgres.New(ctx, c.DatabaseURL, pgOpts)
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
@@ -138,6 +156,13 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		}
 	}
 	s.closers = append(s.closers, func() { s.rdb.Close() }, s.store.Close)
+	if s.tracing.Enabled() {
+		// Commands without their arguments: those carry sessions, codes
+		// and tokens.
+		if err := redisotel.InstrumentTracing(s.rdb, redisotel.WithTracerProvider(s.tracing.Provider()), redisotel.WithDBStatement(false)); err != nil {
+			return nil, fmt.Errorf("tracing: instrument Redis: %w", err)
+		}
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(pingCtx).Err(); err != nil {

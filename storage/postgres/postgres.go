@@ -22,6 +22,8 @@ var _ storage.Store = (*Store)(nil)
 type Options struct {
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
+	// Tracer traces every query (OpenTelemetry); nil traces none.
+	Tracer pgx.QueryTracer
 }
 
 // Store is the PostgreSQL durable store. It is safe for concurrent use.
@@ -38,6 +40,9 @@ func New(ctx context.Context, databaseURL string, opts Options) (*Store, error) 
 	if err != nil {
 		// The parse error may quote the URL, password included: drop it.
 		return nil, errors.New("postgres: invalid database URL")
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
