@@ -145,20 +145,24 @@ func rangeAPI(t *testing.T, pw string, listed bool, status int) string {
 	return hs.URL + "/range/"
 }
 
-func TestMetricsCountBreachLookupsThatFound(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.HIBP, c.HIBPURL = true, rangeAPI(t, testPassword, true, 200) })
-	signIn(t, s, s.user(t, "user").Email, testPassword)
-	m := s.scrape(t)
-	wantSample(t, m, `latch_breach_lookups_total{result="breached"}`, 1)
-	wantSample(t, m, `latch_breach_lookups_total{result="failed"}`, 0)
-}
-
-func TestMetricsCountBreachLookupsThatFailed(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.HIBP, c.HIBPURL = true, rangeAPI(t, testPassword, false, 503) })
-	signIn(t, s, s.user(t, "user").Email, testPassword)
-	m := s.scrape(t)
-	wantSample(t, m, `latch_breach_lookups_total{result="failed"}`, 1)
-	wantSample(t, m, `latch_breach_lookups_total{result="breached"}`, 0)
+func TestMetricsCountBreachLookupsByResult(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		listed        bool
+		status        int
+		counted, zero string
+	}{
+		{"breached", true, http.StatusOK, "breached", "failed"},
+		{"api-down", false, http.StatusServiceUnavailable, "failed", "breached"},
+	} {
+		t.Run("case="+tc.name, func(t *testing.T) {
+			s := startServer(t, func(c *Config) { c.HIBP, c.HIBPURL = true, rangeAPI(t, testPassword, tc.listed, tc.status) })
+			signIn(t, s, s.user(t, "user").Email, testPassword)
+			m := s.scrape(t)
+			wantSample(t, m, `latch_breach_lookups_total{result="`+tc.counted+`"}`, 1)
+			wantSample(t, m, `latch_breach_lookups_total{result="`+tc.zero+`"}`, 0)
+		})
+	}
 }
 
 // requestReset asks for a password reset email for email.
