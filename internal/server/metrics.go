@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,7 +24,7 @@ type stats struct {
 		Backlog(context.Context) (mail.Backlog, error)
 	}
 	keys *keys.Manager
-	warn func(msg string, err error)
+	log  *slog.Logger
 }
 
 var (
@@ -92,7 +93,7 @@ func (s *stats) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if b, err := s.backlog.Backlog(ctx); err != nil {
-		s.warn("metrics: read the mail backlog", err)
+		s.log.Warn("metrics: read the mail backlog", "err", err)
 	} else {
 		gauge(descMailDepth, float64(b.Depth))
 		age := 0.0

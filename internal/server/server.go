@@ -256,9 +256,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, err
 	}
 
-	s.tel.Registry().MustRegister(&stats{pool: pool, rdb: s.rdb, backlog: s.mail, keys: s.keys, warn: func(msg string, err error) {
-		log.Warn(msg, "err", err)
-	}})
+	s.tel.Registry().MustRegister(&stats{pool: pool, rdb: s.rdb, backlog: s.mail, keys: s.keys, log: log})
 	// Each HTTP-facing package mounts its own routes: a new one is built
 	// above and added here.
 	reg := registration.New(registration.Config{
