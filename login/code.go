@@ -7,6 +7,7 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -45,7 +46,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, p, false)
 		return
 	}
-	var kind string
+	var kind, reason string
 	err := h.attempts.Check(ctx, accounts.Keys{Account: "code:" + p.UserID, IP: "ip:" + web.ClientNetwork(r)}, func(ctx context.Context) (bool, error) {
 		ok, k, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
 		if err != nil {
@@ -53,12 +54,14 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		}
 		if !ok {
 			e := h.event(r, "login_failed", u.ID)
-			e.Detail = map[string]string{"reason": "wrong_code"}
+			e.Detail = map[string]string{"reason": telemetry.ReasonWrongCode}
 			h.audit(ctx, e)
+			reason = telemetry.ReasonWrongCode
 		}
 		kind = k
 		return ok, nil
 	})
+	h.countStep(telemetry.StepCode, err, reason)
 	if wait, ok := accounts.Locked(err); ok {
 		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
 		return

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,10 +16,12 @@ import (
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -55,6 +58,8 @@ type Config struct {
 	Home         string
 	Registration bool // LATCH_REGISTRATION=open
 	Log          *slog.Logger
+	// Metrics counts sign-in steps passed and failed; may be nil.
+	Metrics *telemetry.Metrics
 }
 
 // Handler serves the login pages.
@@ -157,6 +162,25 @@ func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, what str
 
 // busy answers a password check that found no free slot.
 func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w, r) }
+
+// countStep counts a sign-in step by how its attempt ended: passed; wrong
+// for reason, when the secret was checked and wrong (a failure that also
+// locks the key out counts as wrong); refused by a rate limit without a
+// check; or the server too busy to hash. Errors of latch's own (a store
+// down) are no sign-in outcome.
+func (h *Handler) countStep(step string, err error, reason string) {
+	_, locked := accounts.Locked(err)
+	switch {
+	case err == nil:
+		h.c.Metrics.SignIn(step, "")
+	case reason != "":
+		h.c.Metrics.SignIn(step, reason)
+	case locked:
+		h.c.Metrics.SignIn(step, telemetry.ReasonLocked)
+	case errors.Is(err, password.ErrBusy):
+		h.c.Metrics.SignIn(step, telemetry.ReasonBusy)
+	}
+}
 
 // audit appends e (made by event), logging rather than failing the request
 // on error: the event is a record, not a precondition.

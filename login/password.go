@@ -13,6 +13,7 @@ import (
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -118,8 +119,8 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var u storage.User
+	var reason string
 	err := h.attempts.Check(ctx, accounts.Keys{Account: "pw:" + email, IP: "ip:" + web.ClientNetwork(r)}, func(ctx context.Context) (bool, error) {
-		var reason string
 		var err error
 		if u, reason, err = h.c.Accounts.Authenticate(ctx, email, pw); err != nil || reason == "" {
 			return err == nil, err
@@ -129,6 +130,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		h.audit(ctx, e)
 		return false, nil
 	})
+	h.countStep(telemetry.StepPassword, err, reason)
 	if wait, ok := accounts.Locked(err); ok {
 		h.tooMany(w, r, wait, func(msg string) {
 			v.Error = msg

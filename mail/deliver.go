@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // MaxAttempts is how many times an email is tried before it is given up.
@@ -28,12 +29,20 @@ func DefaultBackoff(attempt int) time.Duration {
 	return time.Duration((base + jitter) * float64(time.Second))
 }
 
+// Backlog is what waits in a queue: emails not yet sent nor given up, and
+// when the oldest of them was queued (zero when none waits).
+type Backlog struct {
+	Depth  int
+	Oldest time.Time
+}
+
 // delivery renders and sends one job and logs the outcome. It is shared by
 // the PostgreSQL worker and the in-process queue, so both follow one rule.
 type delivery struct {
 	renderer *Renderer
 	sender   Sender
 	logger   *slog.Logger
+	metrics  *telemetry.Metrics
 }
 
 // deliver makes attempt number attempt of maxAttempts. It returns nil on
@@ -51,6 +60,7 @@ func (d delivery) deliver(ctx context.Context, job storage.MailJob, attempt, max
 		err = d.sender.Send(ctx, msg)
 		if err == nil {
 			d.logger.InfoContext(ctx, "mail: sent", attrs...)
+			d.metrics.MailDelivery(telemetry.MailSent)
 			return nil, true
 		}
 	} else {
@@ -63,12 +73,15 @@ func (d delivery) deliver(ctx context.Context, job storage.MailJob, attempt, max
 	switch {
 	case errors.Is(err, ErrPermanent):
 		d.logger.ErrorContext(ctx, "mail: giving up: the email cannot be delivered", attrs...)
+		d.metrics.MailDelivery(telemetry.MailGivenUp)
 		return err, true
 	case attempt >= maxAttempts:
 		d.logger.ErrorContext(ctx, "mail: giving up after the last attempt", attrs...)
+		d.metrics.MailDelivery(telemetry.MailGivenUp)
 		return err, true
 	default:
 		d.logger.WarnContext(ctx, "mail: send failed; will retry", attrs...)
+		d.metrics.MailDelivery(telemetry.MailRetry)
 		return err, false
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // MemoryConfig configures a MemoryQueue.
@@ -16,6 +17,8 @@ type MemoryConfig struct {
 	Backoff Backoff
 	// MaxAttempts; zero means MaxAttempts.
 	MaxAttempts int
+	// Metrics counts delivery attempts; may be nil.
+	Metrics *telemetry.Metrics
 }
 
 // MemoryQueue is the in-process queue of `latch serve --dev`: Enqueue
@@ -39,13 +42,14 @@ type memoryJob struct {
 	job     storage.MailJob
 	attempt int // attempts made so far
 	due     time.Time
+	queued  time.Time
 }
 
 // NewMemoryQueue returns a queue; Start begins sending. Jobs enqueued
 // before Start wait for it.
 func NewMemoryQueue(r *Renderer, s Sender, logger *slog.Logger, cfg MemoryConfig) *MemoryQueue {
 	q := &MemoryQueue{
-		delivery:    delivery{renderer: r, sender: s, logger: logger},
+		delivery:    delivery{renderer: r, sender: s, logger: logger, metrics: cfg.Metrics},
 		backoff:     cfg.Backoff,
 		maxAttempts: cfg.MaxAttempts,
 		wake:        make(chan struct{}, 1),
@@ -70,7 +74,7 @@ func (q *MemoryQueue) Enqueue(job storage.MailJob) {
 		return
 	}
 	q.mu.Lock()
-	q.pending = append(q.pending, &memoryJob{job: job})
+	q.pending = append(q.pending, &memoryJob{job: job, queued: time.Now()})
 	q.mu.Unlock()
 	q.signal()
 }
@@ -130,6 +134,20 @@ func (q *MemoryQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending)
+}
+
+// Backlog says how many emails wait to be sent or retried, and since when
+// the oldest has waited.
+func (q *MemoryQueue) Backlog(context.Context) (Backlog, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := Backlog{Depth: len(q.pending)}
+	for _, j := range q.pending {
+		if b.Oldest.IsZero() || j.queued.Before(b.Oldest) {
+			b.Oldest = j.queued
+		}
+	}
+	return b, nil
 }
 
 func (q *MemoryQueue) run(ctx, sendCtx context.Context) {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // Queue is the River queue that mail jobs go to.
@@ -69,6 +70,8 @@ type PostgresConfig struct {
 	Renderer *Renderer
 	Sender   Sender
 	Logger   *slog.Logger
+	// Metrics counts delivery attempts; may be nil.
+	Metrics *telemetry.Metrics
 	// Workers is how many emails are sent at once; zero means 4.
 	Workers int
 	// Backoff between attempts; nil means River's (attempt⁴ seconds).
@@ -89,6 +92,7 @@ type PostgresConfig struct {
 // River's tables are created by storage/postgres's migrations.
 type PostgresQueue struct {
 	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
 }
 
 // NewPostgresQueue returns a queue on pool; Start begins sending.
@@ -104,6 +108,7 @@ func NewPostgresQueue(pool *pgxpool.Pool, cfg PostgresConfig) (*PostgresQueue, e
 	}
 	w := NewJobWorker(cfg.Renderer, cfg.Sender, cfg.Logger, cfg.Backoff)
 	w.timeout = cfg.SendTimeout
+	w.delivery.metrics = cfg.Metrics
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, fmt.Errorf("mail: register worker: %w", err)
@@ -131,7 +136,26 @@ func NewPostgresQueue(pool *pgxpool.Pool, cfg PostgresConfig) (*PostgresQueue, e
 	if err != nil {
 		return nil, fmt.Errorf("mail: River client: %w", err)
 	}
-	return &PostgresQueue{client: client}, nil
+	return &PostgresQueue{client: client, pool: pool}, nil
+}
+
+// backlogQuery counts the emails not yet sent or given up, and finds when
+// the oldest of them was queued.
+const backlogQuery = `SELECT count(*), min(created_at) FROM river_job
+WHERE queue = $1 AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`
+
+// Backlog says how many emails wait to be sent or retried, across every
+// replica, and since when the oldest has waited.
+func (q *PostgresQueue) Backlog(ctx context.Context) (Backlog, error) {
+	var b Backlog
+	var oldest *time.Time
+	if err := q.pool.QueryRow(ctx, backlogQuery, Queue).Scan(&b.Depth, &oldest); err != nil {
+		return Backlog{}, fmt.Errorf("mail: read backlog: %w", err)
+	}
+	if oldest != nil {
+		b.Oldest = *oldest
+	}
+	return b, nil
 }
 
 // Start begins sending. Cancelling ctx stops at once, abandoning sends in

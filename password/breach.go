@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // DefaultBreachURL is the public Pwned Passwords range API.
@@ -44,6 +46,7 @@ type BreachOptions struct {
 	Redis      redis.UniversalClient // caches range answers; may be nil
 	Client     *http.Client          // default: a plain client
 	Logger     *slog.Logger          // default slog.Default()
+	Metrics    *telemetry.Metrics    // counts lookups of the range API; may be nil
 }
 
 // Breach checks passwords against the Have I Been Pwned range API
@@ -87,6 +90,7 @@ func (b *Breach) Breached(ctx context.Context, pw string) (bool, error) {
 
 	suffixes, err := b.rangeOf(ctx, prefix)
 	if err != nil {
+		b.o.Metrics.BreachLookup(telemetry.BreachFailed)
 		if b.o.FailClosed {
 			b.o.Logger.WarnContext(ctx, "breached-password check unavailable; refusing the password (LATCH_HIBP_FAIL=closed)", "err", err)
 			return false, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
@@ -95,6 +99,11 @@ func (b *Breach) Breached(ctx context.Context, pw string) (bool, error) {
 		return false, nil
 	}
 	_, found := suffixes[suffix]
+	if found {
+		b.o.Metrics.BreachLookup(telemetry.BreachFound)
+	} else {
+		b.o.Metrics.BreachLookup(telemetry.BreachClean)
+	}
 	return found, nil
 }
 

@@ -78,6 +78,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		resp.SetScopes(s.Scope)
 	}
 	h.oauth.WriteAccessResponse(ctx, w, ar, resp)
+	for _, g := range ar.GetGrantTypes() {
+		h.metrics.TokenIssued(g)
+	}
 }
 
 // checkTokenForm refuses what fosite lets through or answers with the

@@ -17,10 +17,12 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
@@ -103,6 +105,7 @@ type Handler struct {
 	pages    Pages
 	jwks     http.Handler
 	log      *slog.Logger
+	metrics  *telemetry.Metrics
 
 	oauth fosite.OAuth2Provider
 	// fosite is oauth as it is, for the introspection endpoint, which
@@ -138,6 +141,8 @@ type Deps struct {
 	// storage.
 	ClientDocuments ClientDocuments
 	Log             *slog.Logger
+	// Metrics counts tokens issued and refresh token reuse; may be nil.
+	Metrics *telemetry.Metrics
 }
 
 // New composes fosite over the stores and keys.
@@ -157,6 +162,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, errors.New("provider: Deps.Revocation is required")
 	}
 	refresh := newRefreshPolicy(cfg, d.Revocation, log)
+	refresh.metrics = d.Metrics
 	secrets := box.Keys("fosite-hmac")
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:             cfg.AccessTokenTTL,
@@ -181,7 +187,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		PushedAuthorizeContextLifespan:  parLifetime,
 		SendDebugMessagesToClients:      false,
 	}
-	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log}
+	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log, metrics: d.Metrics}
+	d.Metrics.Grants(clients.GrantTypes()...)
 	h.resources = &resourceCache{load: withBuiltIn(store.ListResources, cfg.AdminAPI), ttl: cfg.ClientCacheTTL}
 	h.clientDocuments = d.ClientDocuments != nil && d.ClientDocuments.Enabled()
 	h.fstore = &fositeStore{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // This file answers "how long does a refresh token live, and when is
@@ -51,6 +52,7 @@ type refreshPolicy struct {
 	revokes  string        // LATCH_REFRESH_REUSE_REVOKES: ReuseRevokesFamily or ReuseRevokesUser
 	users    UserRevoker   // for ReuseRevokesUser
 	log      *slog.Logger
+	metrics  *telemetry.Metrics
 }
 
 func newRefreshPolicy(cfg Config, users UserRevoker, log *slog.Logger) *refreshPolicy {
@@ -203,6 +205,7 @@ func (s *fositeStore) reuse(ctx context.Context, t storage.RefreshToken) error {
 		}
 	}
 	p.log.WarnContext(ctx, "refresh token reuse: revoking", "client_id", t.ClientID, "user_id", t.UserID, "scope", p.revokes)
+	p.metrics.RefreshReuse()
 	if p.revokes == ReuseRevokesUser && t.UserID != "" {
 		if err := p.users.RevokeUserWith(ctx, t.UserID, fx); err != nil {
 			return err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latch-idp/latch/telemetry"
 )
 
 // Defaults of the lockout: the first lock lasts DefaultLock, each further
@@ -27,6 +29,7 @@ type Limiter struct {
 	window  time.Duration
 	lock    time.Duration
 	maxLock time.Duration
+	metrics *telemetry.Metrics
 }
 
 // New returns a Limiter named name (it prefixes the Redis keys, so limiters
@@ -52,6 +55,22 @@ func (l *Limiter) WithLockout(first, limit time.Duration) *Limiter {
 	return &c
 }
 
+// WithMetrics returns a copy of l that counts each attempt it refuses or
+// locks out in m, under its name.
+func (l *Limiter) WithMetrics(m *telemetry.Metrics) *Limiter {
+	c := *l
+	c.metrics = m
+	m.Limiters(c.name)
+	return &c
+}
+
+// hit counts an attempt refused or locked out when wait > 0.
+func (l *Limiter) hit(wait time.Duration) {
+	if wait > 0 {
+		l.metrics.RateLimited(l.name)
+	}
+}
+
 // Check returns how long key is still locked out, or 0 when it may try.
 func (l *Limiter) Check(ctx context.Context, key string) (retryAfter time.Duration, err error) {
 	_, lockKey := l.keys(key)
@@ -62,6 +81,7 @@ func (l *Limiter) Check(ctx context.Context, key string) (retryAfter time.Durati
 	if ttl <= 0 { // -2: no lock; -1 cannot happen, the lock always has a TTL
 		return 0, nil
 	}
+	l.hit(ttl)
 	return ttl, nil
 }
 
@@ -120,8 +140,10 @@ func (l *Limiter) Begin(ctx context.Context, key string) (retryAfter time.Durati
 	}
 	switch {
 	case ms > 0:
+		l.hit(time.Duration(ms) * time.Millisecond)
 		return time.Duration(ms) * time.Millisecond, func() {}, nil
 	case ms < 0:
+		l.hit(busyWait)
 		return busyWait, func() {}, nil
 	}
 	return 0, func() {
@@ -168,6 +190,7 @@ func (l *Limiter) Fail(ctx context.Context, key string) (retryAfter time.Duratio
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit %s: count failure: %w", l.name, err)
 	}
+	l.hit(time.Duration(ms) * time.Millisecond)
 	return time.Duration(ms) * time.Millisecond, nil
 }
 

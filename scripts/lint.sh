@@ -18,8 +18,9 @@ if [ -n "$out" ]; then
   echo "$out"
   exit 1
 fi
-# The rs package is a Go module of its own (rs/go.mod): ./... stops at it.
-for dir in . rs; do
+# rs and deploy are Go modules of their own (rs/go.mod, deploy/go.mod):
+# ./... stops at them.
+for dir in . rs deploy; do
   (cd "$dir" && go vet ./... && "$bin" ./...)
 done
 echo "lint: gofmt, go vet and staticcheck found nothing"

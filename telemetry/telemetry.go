@@ -1,6 +1,7 @@
 // Package telemetry is what operators watch latch with: Prometheus metrics
 // of every HTTP request, request IDs that tie log lines together, an access
-// log, and Go's profiler — the metrics and the profiler on their own
+// log, latch's own event counters (Metrics), and Go's profiler — the
+// metrics and, when asked for (LATCH_PPROF), the profiler on their own
 // listener (LATCH_METRICS_LISTEN), never on the public one.
 //
 // It never records a URL's query string or a request body: queries carry
@@ -21,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Telemetry holds the metrics registry and the logger it enriches.
@@ -29,6 +32,7 @@ type Telemetry struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	metrics  *Metrics
 	log      *slog.Logger
 }
 
@@ -46,12 +50,18 @@ func New(log *slog.Logger) *Telemetry {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "latch_http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
-		log: log,
+		metrics: newMetrics(),
+		log:     log,
 	}
 	t.reg.MustRegister(t.requests, t.duration, t.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	t.reg.MustRegister(t.metrics.collectors()...)
+	t.metrics.prepare()
 	return t
 }
+
+// Metrics is what packages report their events to.
+func (t *Telemetry) Metrics() *Metrics { return t.metrics }
 
 // Registry is where other packages may register their own metrics.
 func (t *Telemetry) Registry() *prometheus.Registry { return t.reg }
@@ -75,6 +85,8 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		span := trace.SpanFromContext(r.Context())
+		span.SetAttributes(attribute.String("latch.request_id", id))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		t.inflight.Inc()
 		defer t.inflight.Dec()
@@ -85,6 +97,8 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route))
 		elapsed := time.Since(start)
 		t.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		t.duration.WithLabelValues(route).Observe(elapsed.Seconds())
@@ -116,11 +130,16 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// Handler serves /metrics and the profiler under /debug/pprof/, for the
-// metrics listener only.
-func (t *Telemetry) Handler() http.Handler {
+// Handler serves /metrics, and with profiling the profiler under
+// /debug/pprof/, for the metrics listener only. The profiler is off unless
+// asked for: a CPU profile or trace costs the server while it runs, and the
+// command line and heap it shows are not for everyone who may scrape.
+func (t *Telemetry) Handler(profiling bool) http.Handler {
 	m := http.NewServeMux()
 	m.Handle("/metrics", promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{Registry: t.reg}))
+	if !profiling {
+		return m
+	}
 	m.HandleFunc("/debug/pprof/", pprof.Index)
 	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	m.HandleFunc("/debug/pprof/profile", pprof.Profile)

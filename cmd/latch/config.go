@@ -157,7 +157,8 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf := newConfigFlags(fs)
 	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
 	cf.add("LATCH_LISTEN", ":8080", "address to listen on", str(&c.Listen))
-	cf.add("LATCH_METRICS_LISTEN", "", "address of the Prometheus metrics and profiler listener, e.g. 127.0.0.1:9464 (empty: off)", str(&c.MetricsListen))
+	cf.add("LATCH_METRICS_LISTEN", "", "address of the Prometheus metrics listener, e.g. 127.0.0.1:9464 (empty: off)", str(&c.MetricsListen))
+	cf.add("LATCH_PPROF", "off", "Go's profiler under /debug/pprof/ on the metrics listener: on or off", onOff(&c.Pprof, "on", "off"))
 	cf.add("LATCH_DATABASE_URL", "", "PostgreSQL URL (required without --dev)", str(&c.DatabaseURL))
 	cf.add("LATCH_REDIS_URL", "", "Redis URL, redis:// or rediss:// (required without --dev)", str(&c.RedisURL))
 	cf.add("LATCH_SECRET", "", "system secret, at least 32 bytes; comma-separated newest first to rotate (also LATCH_SECRET_FILE)", func(v string) error {

@@ -68,7 +68,7 @@ func TestServeDev(t *testing.T) {
 		t.Errorf("token endpoint preflight from the demo SPA: Access-Control-Allow-Origin %q", got)
 	}
 
-	mm := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
+	mm := regexp.MustCompile(`metrics on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
 	if mm == nil {
 		t.Fatalf("no metrics listener announced:\n%s", out.String())
 	}

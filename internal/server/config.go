@@ -24,10 +24,12 @@ type Config struct {
 	Issuer        string
 	Listen        string
 	MetricsListen string
-	DatabaseURL   string
-	RedisURL      string
-	Secrets       [][]byte
-	CORSOrigins   []string
+	// Pprof serves Go's profiler on the metrics listener (LATCH_PPROF).
+	Pprof       bool
+	DatabaseURL string
+	RedisURL    string
+	Secrets     [][]byte
+	CORSOrigins []string
 
 	AccessTokenTTL     time.Duration
 	RefreshTokenTTL    time.Duration
@@ -145,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		bad("LATCH_ADMIN_EMAIL", "and LATCH_ADMIN_PASSWORD must be set together")
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		bad("LATCH_PPROF", "needs LATCH_METRICS_LISTEN: the profiler is served on the metrics listener only")
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)

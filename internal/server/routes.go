@@ -50,7 +50,7 @@ func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.H
 		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
 	})
 	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // Config.Validate refused bad ones
-	return proxies.Middleware(recoverer(r, s.log))
+	return s.tracing.Handler(proxies.Middleware(recoverer(r, s.log)))
 }
 
 // readyz answers whether latch can reach its stores; a load balancer takes

@@ -37,7 +37,7 @@ func TestDevServer(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	metricsAt := regexp.MustCompile(`metrics and profiler on (127\.0\.0\.1:\d+)`)
+	metricsAt := regexp.MustCompile(`metrics on (127\.0\.0\.1:\d+)`)
 	var mm []string
 	for deadline := time.Now().Add(30 * time.Second); mm == nil; {
 		if time.Now().After(deadline) {

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latch-idp/latch/account"
@@ -52,9 +55,11 @@ type Server struct {
 	provider *provider.Handler
 	handler  http.Handler
 	tel      *telemetry.Telemetry
+	tracing  *telemetry.Tracing
 	mail     interface {
 		Start(context.Context) error
 		Stop(context.Context) error
+		Backlog(context.Context) (mail.Backlog, error)
 	}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -81,6 +86,17 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 			s.Close()
 		}
 	}()
+	if s.tracing, err = telemetry.NewTracing(ctx); err != nil {
+		return nil, err
+	}
+	// The first closer runs last: spans of the closing work still go out.
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			log.Warn("tracing: flush spans at shutdown", "err", err)
+		}
+	})
 	if c.Dev {
 		fmt.Fprintln(out, "latch: DEVELOPMENT MODE — in-memory storage and an in-process Redis: nothing persists when latch stops")
 	}
@@ -107,8 +123,11 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		fmt.Fprintln(out, "latch: LATCH_SMTP_URL is not set: emails are printed to stdout")
 	}
 
+	s.tel = telemetry.New(log)
+	metrics := s.tel.Metrics()
+	var pool *pgxpool.Pool
 	if c.Dev {
-		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{})
+		q := mail.NewMemoryQueue(renderer, sender, log, mail.MemoryConfig{Metrics: metrics})
 		s.mail = q
 		s.store = memory.New(memory.Options{Mail: q.Enqueue})
 		mr := miniredis.NewMiniRedis()
@@ -122,12 +141,16 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
-		pg, err := postgres.New(ctx, c.DatabaseURL, postgres.Options{Logger: log})
+		pgOpts := postgres.Options{Logger: log}
+		if s.tracing.Enabled() {
+			pgOpts.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(s.tracing.Provider()))
+		}
+		pg, err := postgres.New(ctx, c.DatabaseURL, pgOpts)
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_DATABASE_URL: %w", err)
 		}
-		s.store = pg
-		q, err := mail.NewPostgresQueue(pg.Pool(), mail.PostgresConfig{Renderer: renderer, Sender: sender, Logger: log})
+		s.store, pool = pg, pg.Pool()
+		q, err := mail.NewPostgresQueue(pool, mail.PostgresConfig{Renderer: renderer, Sender: sender, Logger: log, Metrics: metrics})
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +160,13 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		}
 	}
 	s.closers = append(s.closers, func() { s.rdb.Close() }, s.store.Close)
+	if s.tracing.Enabled() {
+		// Commands without their arguments: those carry sessions, codes
+		// and tokens.
+		if err := redisotel.InstrumentTracing(s.rdb, redisotel.WithTracerProvider(s.tracing.Provider()), redisotel.WithDBStatement(false)); err != nil {
+			return nil, fmt.Errorf("tracing: instrument Redis: %w", err)
+		}
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(pingCtx).Err(); err != nil {
@@ -184,7 +214,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
 		Verifier: s.keys, Revocation: s.revocation, ClientDocuments: docs,
-		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log,
+		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log, Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -195,7 +225,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	policy.MinLength = c.PasswordMinLength
 	checker := password.Checker{Policy: policy, Breach: password.NewBreach(password.BreachOptions{
 		URL: c.HIBPURL, Enabled: c.HIBP, FailClosed: !c.HIBPFailOpen, Timeout: 2 * time.Second,
-		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log,
+		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log, Metrics: metrics,
 	})}
 	totp := mfa.NewTOTP(s.rdb, box, "latch")
 	issuer := strings.TrimRight(c.Issuer, "/")
@@ -209,9 +239,10 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	loginH, err := login.New(login.Config{
 		Site: site, Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
 		Accounts: accts, TOTP: totp, Box: box,
-		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow),
-		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow),
+		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
+		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow).WithMetrics(metrics),
 		Issuer:       c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
+		Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -222,19 +253,19 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	accountH, err := account.New(account.Config{
 		Site: site, Store: s.store, Sessions: sessions, Accounts: accts, TOTP: totp, Box: box,
-		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow),
+		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
 		Log:   log,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	s.tel = telemetry.New(log)
+	s.tel.Registry().MustRegister(&stats{pool: pool, rdb: s.rdb, backlog: s.mail, keys: s.keys, log: log})
 	// Each HTTP-facing package mounts its own routes: a new one is built
 	// above and added here.
 	reg := registration.New(registration.Config{
 		Mode: c.ClientRegistration, Issuer: c.Issuer, Store: s.store, Box: box, Clients: s.provider,
-		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour),
+		Limit: ratelimit.New(s.rdb, "client-registration", registrationsPerHour, time.Hour).WithLockout(time.Hour, time.Hour).WithMetrics(metrics),
 		Log:   log,
 	})
 	adminH, err := admin.New(ctx, admin.Config{
@@ -325,7 +356,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln, and the metrics and profiler on their own listener
+// Serve serves on ln, and the metrics (and the profiler, with LATCH_PPROF)
+// on their own listener
 // when one is configured, until ctx ends; then it drains in-flight requests
 // for up to 20 seconds. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -348,9 +380,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			hs.Close()
 			return fmt.Errorf("LATCH_METRICS_LISTEN: %v", err)
 		}
-		ms := &http.Server{Handler: s.tel.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
+		ms := &http.Server{Handler: s.tel.Handler(s.cfg.Pprof), ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
 		servers = append(servers, ms)
-		fmt.Fprintf(s.out, "latch: metrics and profiler on %s\n", mln.Addr())
+		fmt.Fprintf(s.out, "latch: metrics on %s\n", mln.Addr())
+		if s.cfg.Pprof {
+			fmt.Fprintf(s.out, "latch: profiler on http://%s/debug/pprof/\n", mln.Addr())
+		}
 		go func() { errc <- ms.Serve(mln) }()
 	}
 	select {

@@ -22,6 +22,8 @@ var _ storage.Store = (*Store)(nil)
 type Options struct {
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
+	// Tracer traces every query (OpenTelemetry); nil traces none.
+	Tracer pgx.QueryTracer
 }
 
 // Store is the PostgreSQL durable store. It is safe for concurrent use.
@@ -44,6 +46,9 @@ func New(ctx context.Context, databaseURL string, opts Options) (*Store, error) 
 		// rather than whenever the caller's deadline ends the dial; the
 		// URL's connect_timeout overrides it.
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
