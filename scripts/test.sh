@@ -5,9 +5,7 @@
 # tests) with apt-get where they are missing. Set TEST_DATABASE_URL and
 # TEST_REDIS_URL to use servers of your own instead. Arguments are passed to
 # go test in place of ./... (and skip the lint step, and the tests of the
-# rs and deploy modules, each tested from its own directory). The deploy
-# tests render the Helm chart with helm, installed with `go install` when
-# missing (some minutes of compiling, once per machine).
+# rs and deploy modules, each tested from its own directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -20,21 +18,9 @@ fi
 start_services "${extra[@]}"
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 
-helm_version=v4.3.2
-install_helm() {
-  local bin
-  bin="$(go env GOPATH)/bin/helm"
-  if [ -z "${HELM:-}" ] && ! "$bin" version --short 2>/dev/null | grep -qF "${helm_version%.*}"; then
-    echo "installing helm $helm_version"
-    go install "helm.sh/helm/v4/cmd/helm@$helm_version"
-  fi
-  export HELM="${HELM:-$bin}"
-}
-
 if [ $# -eq 0 ]; then
   ./scripts/lint.sh
   (cd rs && go test -race -count=1 ./...)
-  install_helm
   (cd deploy && go test -race -count=1 ./...)
   set -- ./...
 fi

@@ -4,69 +4,33 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
 
-// helmBinary is helm from HELM, the PATH or Go's bin directory, where
-// scripts/test.sh installs it.
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		return h
-	}
-	if h, err := exec.LookPath("helm"); err == nil {
-		return h
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		h := filepath.Join(strings.TrimSpace(string(out)), "bin", "helm")
-		if _, err := os.Stat(h); err == nil {
-			return h
-		}
-	}
-	t.Fatal("helm is not installed: run ./scripts/test.sh, which installs it")
-	return ""
-}
-
-func helm(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(helmBinary(t), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
-	}
-	return string(out)
-}
-
-// chart is the rendered chart, each object decoded strictly into its
-// Kubernetes type: a misspelt or misplaced field fails the decode.
-type chart struct {
+// manifests are the objects of kubernetes/latch.yaml, each decoded
+// strictly into its Kubernetes type: a misspelt or misplaced field fails
+// the decode.
+type manifests struct {
 	deployment *appsv1.Deployment
 	service    *corev1.Service
 	pdb        *policyv1.PodDisruptionBudget
-	job        *batchv1.Job
 }
 
-func render(t *testing.T, set ...string) chart {
+func load(t *testing.T) manifests {
 	t.Helper()
-	args := []string{"template", "rel", "helm/latch", "--namespace", "auth"}
-	for _, s := range set {
-		args = append(args, "--set", s)
+	raw, err := os.ReadFile("kubernetes/latch.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var c chart
-	for _, doc := range strings.Split(helm(t, args...), "\n---") {
+	var c manifests
+	for _, doc := range strings.Split(string(raw), "\n---") {
 		js, err := yaml.YAMLToJSON([]byte(doc))
 		if err != nil {
 			t.Fatalf("rendered YAML: %v\n%s", err, doc)
@@ -86,9 +50,6 @@ func render(t *testing.T, set ...string) chart {
 		case "policy/v1 PodDisruptionBudget":
 			c.pdb = &policyv1.PodDisruptionBudget{}
 			into = c.pdb
-		case "batch/v1 Job":
-			c.job = &batchv1.Job{}
-			into = c.job
 		default:
 			t.Fatalf("unexpected object %s %s", head.APIVersion, head.Kind)
 		}
@@ -99,17 +60,13 @@ func render(t *testing.T, set ...string) chart {
 		}
 	}
 	if c.deployment == nil || c.service == nil {
-		t.Fatal("the chart renders no Deployment or Service")
+		t.Fatal("the manifests hold no Deployment or Service")
 	}
 	return c
 }
 
-func TestChartPassesHelmLint(t *testing.T) {
-	helm(t, "lint", "--strict", "helm/latch")
-}
-
-func TestChartRunsSeveralReplicasBehindADisruptionBudget(t *testing.T) {
-	c := render(t)
+func TestManifestsRunSeveralReplicasBehindADisruptionBudget(t *testing.T) {
+	c := load(t)
 	if r := c.deployment.Spec.Replicas; r == nil || *r < 2 {
 		t.Errorf("replicas = %v, want several", r)
 	}
@@ -124,8 +81,8 @@ func TestChartRunsSeveralReplicasBehindADisruptionBudget(t *testing.T) {
 	}
 }
 
-func TestChartProbesReadinessAndLiveness(t *testing.T) {
-	ct := render(t).deployment.Spec.Template.Spec.Containers[0]
+func TestManifestsProbeReadinessAndLiveness(t *testing.T) {
+	ct := load(t).deployment.Spec.Template.Spec.Containers[0]
 	for what, p := range map[string]*corev1.Probe{"readiness": ct.ReadinessProbe, "liveness": ct.LivenessProbe} {
 		if p == nil || p.HTTPGet == nil {
 			t.Fatalf("no %s probe", what)
@@ -176,30 +133,8 @@ func checkSecretRefs(t *testing.T, what string, ct corev1.Container) {
 	}
 }
 
-func TestChartRunsLatchRestrictedWithSecretsByReference(t *testing.T) {
-	c := render(t)
+func TestManifestsRunLatchRestrictedWithSecretsByReference(t *testing.T) {
+	c := load(t)
 	checkRestricted(t, "deployment", c.deployment.Spec.Template.Spec)
 	checkSecretRefs(t, "deployment", c.deployment.Spec.Template.Spec.Containers[0])
-}
-
-func TestChartMigratesInAJobBeforeTheRelease(t *testing.T) {
-	c := render(t)
-	if c.job == nil {
-		t.Fatal("no migration Job")
-	}
-	if hook := c.job.Annotations["helm.sh/hook"]; hook != "pre-install,pre-upgrade" {
-		t.Errorf("migration Job hook %q, want pre-install,pre-upgrade", hook)
-	}
-	pod := c.job.Spec.Template.Spec
-	if args := pod.Containers[0].Args; len(args) != 1 || args[0] != "migrate" {
-		t.Errorf("migration Job runs %v, want latch migrate", args)
-	}
-	checkRestricted(t, "migration job", pod)
-	checkSecretRefs(t, "migration job", pod.Containers[0])
-	if labels.SelectorFromSet(c.service.Spec.Selector).Matches(labels.Set(c.job.Spec.Template.Labels)) {
-		t.Error("the Service would send traffic to the migration pod")
-	}
-	if off := render(t, "migration.enabled=false"); off.job != nil {
-		t.Error("migration.enabled=false still renders the Job")
-	}
 }
