@@ -5,8 +5,9 @@
 # your own), registers a service client, a first-party public client and a
 # user with the latch CLI, records latch's idle RSS, and drives it with the
 # load generator in internal/bench: once with RS256 access tokens, then
-# client_credentials again with ES256. BENCH_DURATION (default 5s) is the
-# measured time of each scenario.
+# client_credentials again with ES256, followed by a soak: mixed traffic
+# at 80% of its measured capacity for SOAK (default 3m; 0 skips it).
+# BENCH_DURATION (default 5s) is the measured time of each scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -14,6 +15,7 @@ services_name=bench
 . scripts/services.sh
 
 duration="${BENCH_DURATION:-5s}"
+soak="${SOAK:-3m}"
 
 latch_pid=""
 # start_latch ALG starts latch with access tokens signed with ALG and
@@ -103,7 +105,7 @@ idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$latch_pid/status")
 stop_latch
 
 start_latch ES256
-"${bench[@]}" -alg ES256 -scenarios client_credentials -table-header=false -pid "$latch_pid"
+"${bench[@]}" -alg ES256 -scenarios client_credentials -table-header=false -pid "$latch_pid" -soak "$soak"
 stop_latch
 
 for alg in RS256 ES256; do

@@ -72,6 +72,7 @@ type config struct {
 	alg            string
 	scenarios      string
 	idleRSSKB      int
+	soak           time.Duration
 	pid            int
 	tableHeader    bool
 }
@@ -106,6 +107,7 @@ func runBench(args []string) error {
 	fs.IntVar(&c.idleRSSKB, "idle-rss-kb", 0, "latch's idle VmRSS in KiB, printed beside its target when set")
 	fs.IntVar(&c.pid, "pid", 0, "latch's process ID: its VmRSS and VmHWM after the load are printed when set")
 	fs.BoolVar(&c.tableHeader, "table-header", true, "print the column header")
+	fs.DurationVar(&c.soak, "soak", 0, "after the scenarios, mixed traffic at 80% of its measured capacity for this long (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -157,6 +159,7 @@ func runBench(args []string) error {
 			b.codeFlow(ctx)
 		}
 	}
+	b.soak(ctx)
 	if c.pid > 0 && c.idleRSSKB > 0 {
 		rss, hwm := procStatus(c.pid, "VmRSS"), procStatus(c.pid, "VmHWM")
 		if rss > 0 {
