@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/keys"
-	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -147,17 +145,6 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		bad("LATCH_ADMIN_EMAIL", "%q is not an email address", c.AdminEmail)
-	}
-	// The hasher takes these as uint32, uint32 and uint8: a larger value
-	// would wrap (parallelism 256 to 0, which argon2 refuses by panicking).
-	if c.Argon2Memory > password.MaxMemory {
-		bad("LATCH_ARGON2_MEMORY", "must be at most %d (KiB)", password.MaxMemory)
-	}
-	if c.Argon2Iterations > password.MaxIterations {
-		bad("LATCH_ARGON2_ITERATIONS", "must be at most %d", password.MaxIterations)
-	}
-	if c.Argon2Parallelism > math.MaxUint8 {
-		bad("LATCH_ARGON2_PARALLELISM", "must be at most %d", math.MaxUint8)
 	}
 	if _, err := web.ParseProxies(c.TrustedProxies); err != nil {
 		bad("LATCH_TRUSTED_PROXIES", "%v", err)
