@@ -1,4 +1,4 @@
-.PHONY: build run demo test lint bench clean
+.PHONY: build run demo test lint bench fuzz clean
 
 GO ?= go
 LDFLAGS := -s -w
@@ -20,6 +20,9 @@ lint:
 
 bench:
 	./scripts/bench.sh
+
+fuzz:
+	./scripts/fuzz.sh
 
 clean:
 	rm -rf bin

@@ -13,9 +13,11 @@ const EmailMessage = "Enter an email address like name@example.com."
 
 // NormalizeEmail is the form emails are compared and rate-limited in. It is
 // valid UTF-8 without NUL, so that no typed email can fail a lookup in
-// PostgreSQL: a garbled one is just an unknown email.
+// PostgreSQL: a garbled one is just an unknown email. Trimming comes last,
+// so that the NUL bytes Clip removes cannot leave spaces at an end: the
+// normal form of a normal form is itself.
 func NormalizeEmail(s string) string {
-	return web.Clip(strings.ToLower(strings.TrimSpace(s)), maxEmailInput)
+	return strings.TrimSpace(web.Clip(strings.ToLower(s), maxEmailInput))
 }
 
 // maxEmailInput bounds a typed email; no address is this long (ValidEmail

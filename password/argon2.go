@@ -28,12 +28,17 @@ func DefaultParams() Params {
 }
 
 const (
-	saltLen = 16
-	keyLen  = 32
-	// Upper bounds when parsing a stored hash, so a corrupt row cannot make
-	// one verification allocate gigabytes.
-	maxMemory = 4 << 20 // KiB, 4 GiB
+	saltLen   = 16
+	keyLen    = 32
 	maxKeyLen = 1024
+)
+
+// Upper bounds of the parameters, when configuring a hasher and when
+// parsing a stored hash, so a corrupt row can make one verification neither
+// allocate more than this nor run for hours.
+const (
+	MaxMemory     = 4 << 20 // KiB, 4 GiB
+	MaxIterations = 1024
 )
 
 // ErrBusy is returned when too many hashes are being computed at once and a
@@ -192,7 +197,7 @@ func decode(phc string) (p Params, salt, key []byte, err error) {
 		}
 		*dst = n
 	}
-	if m == 0 || m > maxMemory || t == 0 || par == 0 || m < 8*par {
+	if m == 0 || m > MaxMemory || t == 0 || t > MaxIterations || par == 0 || m < 8*par {
 		return p, nil, nil, fmt.Errorf("%w: parameters out of range", ErrMalformed)
 	}
 	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) == 0 {

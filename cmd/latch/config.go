@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latch-idp/latch/internal/server"
+	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/registration"
 	"github.com/latch-idp/latch/secret"
 )
@@ -88,7 +90,12 @@ func dur(dst *time.Duration) func(string) error {
 	}
 }
 
-func num(dst *int, min int) func(string) error {
+func num(dst *int, min int) func(string) error { return numIn(dst, min, math.MaxInt) }
+
+// numIn is num with an upper bound too, for settings that end up in a
+// smaller type (Argon2's parameters are uint32 and uint8: a larger value
+// would wrap, parallelism 256 to 0, which argon2 refuses by panicking).
+func numIn(dst *int, min, max int) func(string) error {
 	return func(v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
@@ -96,6 +103,9 @@ func num(dst *int, min int) func(string) error {
 		}
 		if n < min {
 			return fmt.Errorf("%d is below the minimum of %d", n, min)
+		}
+		if n > max {
+			return fmt.Errorf("%d is above the maximum of %d", n, max)
 		}
 		*dst = n
 		return nil
@@ -180,9 +190,9 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_HIBP", "on", "breached-password check against the range API: on or off", onOff(&c.HIBP, "on", "off"))
 	cf.add("LATCH_HIBP_FAIL", "open", "when the range API cannot be reached: open (allow, warn) or closed (refuse)", onOff(&c.HIBPFailOpen, "open", "closed"))
 	cf.add("LATCH_PASSWORD_MIN_LENGTH", "8", "shortest password accepted", num(&c.PasswordMinLength, 8))
-	cf.add("LATCH_ARGON2_MEMORY", "19456", "Argon2id memory in KiB", num(&c.Argon2Memory, 19456))
-	cf.add("LATCH_ARGON2_ITERATIONS", "2", "Argon2id iterations", num(&c.Argon2Iterations, 2))
-	cf.add("LATCH_ARGON2_PARALLELISM", "1", "Argon2id parallelism", num(&c.Argon2Parallelism, 1))
+	cf.add("LATCH_ARGON2_MEMORY", "19456", "Argon2id memory in KiB", numIn(&c.Argon2Memory, 19456, password.MaxMemory))
+	cf.add("LATCH_ARGON2_ITERATIONS", "2", "Argon2id iterations", numIn(&c.Argon2Iterations, 2, password.MaxIterations))
+	cf.add("LATCH_ARGON2_PARALLELISM", "1", "Argon2id parallelism", numIn(&c.Argon2Parallelism, 1, math.MaxUint8))
 	cf.add("LATCH_HASH_CONCURRENCY", "4", "password hashes computed at once; more wait briefly, then get 429", num(&c.HashConcurrency, 1))
 	cf.add("LATCH_HASH_WAIT", "2s", "how long a request waits for a password-hashing slot before it gets 429", dur(&c.HashWait))
 	cf.add("LATCH_LOGIN_LIMIT_ACCOUNT", "5", "failed logins per account within the window before it is locked", num(&c.LoginLimitAccount, 1))

@@ -27,7 +27,7 @@ type adminSuite struct {
 	doc     *openAPIDoc
 }
 
-func startAdmin(t *testing.T, mutate func(*Config)) *adminSuite {
+func startAdmin(t testing.TB, mutate func(*Config)) *adminSuite {
 	t.Helper()
 	s := startServer(t, mutate)
 	a := &adminSuite{s: s, admin: s.user(t, storage.RoleAdmin)}
@@ -40,7 +40,7 @@ func startAdmin(t *testing.T, mutate func(*Config)) *adminSuite {
 }
 
 // userToken signs u in through the admin tool, asking for latch:admin.
-func (a *adminSuite) userToken(t *testing.T, u storage.User) string {
+func (a *adminSuite) userToken(t testing.TB, u storage.User) string {
 	t.Helper()
 	return a.console.login(t, a.s.browser(), u, []string{"openid", "latch:admin"}, nil).AccessToken
 }
@@ -58,7 +58,7 @@ type adminAnswer struct {
 }
 
 // do sends the call and checks the answer against the OpenAPI document.
-func (a *adminSuite) do(t *testing.T, c adminCall) adminAnswer {
+func (a *adminSuite) do(t testing.TB, c adminCall) adminAnswer {
 	t.Helper()
 	var rd io.Reader = http.NoBody
 	if c.body != nil {
@@ -97,12 +97,12 @@ func (a *adminSuite) do(t *testing.T, c adminCall) adminAnswer {
 }
 
 // as sends a call with the administrator's token.
-func (a *adminSuite) as(t *testing.T, method, path string, body any) adminAnswer {
+func (a *adminSuite) as(t testing.TB, method, path string, body any) adminAnswer {
 	t.Helper()
 	return a.do(t, adminCall{method: method, path: path, token: a.token, body: body})
 }
 
-func (ans adminAnswer) want(t *testing.T, status int) adminAnswer {
+func (ans adminAnswer) want(t testing.TB, status int) adminAnswer {
 	t.Helper()
 	if ans.status != status {
 		t.Fatalf("status %d, want %d: %v", ans.status, status, ans.body)
@@ -145,7 +145,7 @@ type openAPISchema struct {
 	Items      *openAPISchema           `json:"items"`
 }
 
-func loadOpenAPI(t *testing.T, s *testServer) *openAPIDoc {
+func loadOpenAPI(t testing.TB, s *testServer) *openAPIDoc {
 	t.Helper()
 	resp, err := http.Get(s.URL + "/admin/openapi.json")
 	if err != nil {
@@ -173,7 +173,7 @@ func (d *openAPIDoc) operation(method, path string) (string, openAPIOp, bool) {
 
 // check fails t unless the answer's status is documented for the call and
 // its body has the documented schema.
-func (d *openAPIDoc) check(t *testing.T, method, path string, ans adminAnswer) {
+func (d *openAPIDoc) check(t testing.TB, method, path string, ans adminAnswer) {
 	t.Helper()
 	tmpl, op, ok := d.operation(method, path)
 	if !ok {
@@ -195,7 +195,7 @@ func (d *openAPIDoc) check(t *testing.T, method, path string, ans adminAnswer) {
 	}
 }
 
-func (d *openAPIDoc) conforms(t *testing.T, where string, s openAPISchema, v any) {
+func (d *openAPIDoc) conforms(t testing.TB, where string, s openAPISchema, v any) {
 	t.Helper()
 	if s.Ref != "" {
 		s = d.Components.Schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")]

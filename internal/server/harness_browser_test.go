@@ -41,7 +41,7 @@ type page struct {
 	Location *url.URL // resolved; nil without one
 }
 
-func (b *browser) do(t *testing.T, req *http.Request) *page {
+func (b *browser) do(t testing.TB, req *http.Request) *page {
 	t.Helper()
 	if b.forwardedFor != "" {
 		req.Header.Set("X-Forwarded-For", b.forwardedFor)
@@ -68,7 +68,7 @@ func (b *browser) do(t *testing.T, req *http.Request) *page {
 	return p
 }
 
-func (b *browser) get(t *testing.T, u string) *page {
+func (b *browser) get(t testing.TB, u string) *page {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	if err != nil {
@@ -77,7 +77,7 @@ func (b *browser) get(t *testing.T, u string) *page {
 	return b.do(t, req)
 }
 
-func (b *browser) post(t *testing.T, u string, form url.Values) *page {
+func (b *browser) post(t testing.TB, u string, form url.Values) *page {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -95,7 +95,7 @@ type form struct {
 }
 
 // forms parses the forms of p.
-func (p *page) forms(t *testing.T) []form {
+func (p *page) forms(t testing.TB) []form {
 	t.Helper()
 	doc, err := html.Parse(strings.NewReader(p.Body))
 	if err != nil {
@@ -146,7 +146,7 @@ func (p *page) forms(t *testing.T) []form {
 }
 
 // formWith returns p's form that has an input or button named name.
-func (p *page) formWith(t *testing.T, name string) form {
+func (p *page) formWith(t testing.TB, name string) form {
 	t.Helper()
 	for _, f := range p.forms(t) {
 		if _, ok := f.Fields[name]; ok {
@@ -163,7 +163,7 @@ func (p *page) formWith(t *testing.T, name string) form {
 }
 
 // hasField reports whether a form of p has an input named name.
-func (p *page) hasField(t *testing.T, name string) bool {
+func (p *page) hasField(t testing.TB, name string) bool {
 	t.Helper()
 	for _, f := range p.forms(t) {
 		if _, ok := f.Fields[name]; ok {
@@ -175,7 +175,7 @@ func (p *page) hasField(t *testing.T, name string) bool {
 
 // submit posts f with values set and, when button is given, that button's
 // name=value.
-func (b *browser) submit(t *testing.T, f form, values map[string]string, button [2]string) *page {
+func (b *browser) submit(t testing.TB, f form, values map[string]string, button [2]string) *page {
 	t.Helper()
 	v := url.Values{}
 	for k, vs := range f.Fields {
@@ -219,7 +219,7 @@ type flowResult struct {
 // authorize starts at authURL and follows the flow through the login and
 // consent pages until latch redirects to another host (the client) or
 // stops on a page.
-func (b *browser) authorize(t *testing.T, authURL string, steps flowSteps) flowResult {
+func (b *browser) authorize(t testing.TB, authURL string, steps flowSteps) flowResult {
 	t.Helper()
 	issuer, _ := url.Parse(b.s.URL)
 	var res flowResult
@@ -266,7 +266,7 @@ func (b *browser) authorize(t *testing.T, authURL string, steps flowSteps) flowR
 
 // code returns the authorization code of a successful flow after checking
 // the callback's state and iss.
-func (r flowResult) code(t *testing.T, s *testServer, state string) string {
+func (r flowResult) code(t testing.TB, s *testServer, state string) string {
 	t.Helper()
 	q := r.callbackQuery(t, s, state)
 	if q.Get("error") != "" {
@@ -281,7 +281,7 @@ func (r flowResult) code(t *testing.T, s *testServer, state string) string {
 
 // callbackQuery returns the callback's parameters after checking state and
 // iss (RFC 9207), for successes and errors alike.
-func (r flowResult) callbackQuery(t *testing.T, s *testServer, state string) url.Values {
+func (r flowResult) callbackQuery(t testing.TB, s *testServer, state string) url.Values {
 	t.Helper()
 	if r.Callback == nil {
 		t.Fatalf("no redirect to the client; stopped at %s (%d):\n%s", r.Last.URL, r.Last.Status, r.Last.Body)

@@ -22,13 +22,13 @@ type postOpt struct {
 
 // post sends a form to path and decodes the JSON answer; it fails t on a
 // 5xx or a body that is not JSON.
-func (s *testServer) post(t *testing.T, path string, o postOpt) (int, map[string]any) {
+func (s *testServer) post(t testing.TB, path string, o postOpt) (int, map[string]any) {
 	t.Helper()
 	return s.doJSON(t, s.formRequest(t, path, o))
 }
 
 // formRequest builds the request post sends.
-func (s *testServer) formRequest(t *testing.T, path string, o postOpt) *http.Request {
+func (s *testServer) formRequest(t testing.TB, path string, o postOpt) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+path, strings.NewReader(o.form.Encode()))
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *testServer) formRequest(t *testing.T, path string, o postOpt) *http.Req
 	return req
 }
 
-func (s *testServer) doJSON(t *testing.T, req *http.Request) (int, map[string]any) {
+func (s *testServer) doJSON(t testing.TB, req *http.Request) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *testServer) doJSON(t *testing.T, req *http.Request) (int, map[string]an
 	return resp.StatusCode, out
 }
 
-func (s *testServer) request(t *testing.T, method, path string, body io.Reader) *http.Request {
+func (s *testServer) request(t testing.TB, method, path string, body io.Reader) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, s.URL+path, body)
 	if err != nil {
@@ -81,7 +81,7 @@ type rawResponse struct {
 	raw    string
 }
 
-func (s *testServer) send(t *testing.T, req *http.Request) rawResponse {
+func (s *testServer) send(t testing.TB, req *http.Request) rawResponse {
 	t.Helper()
 	r, err := sendRaw(req)
 	if err != nil {
@@ -107,7 +107,7 @@ func sendRaw(req *http.Request) (rawResponse, error) {
 
 // race sends n requests at once (built up front) and returns their
 // answers; a 5xx fails t.
-func race(t *testing.T, n int, build func() *http.Request) []rawResponse {
+func race(t testing.TB, n int, build func() *http.Request) []rawResponse {
 	t.Helper()
 	reqs := make([]*http.Request, n)
 	for i := range reqs {
@@ -154,14 +154,14 @@ func describe(status int, body map[string]any) string {
 	return fmt.Sprintf("%d %v", status, body)
 }
 
-func mustEqual[T comparable](t *testing.T, what string, got, want T) {
+func mustEqual[T comparable](t testing.TB, what string, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }
 
-func mustEqualSlice(t *testing.T, what string, got, want []string) {
+func mustEqualSlice(t testing.TB, what string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Errorf("%s = %v, want %v", what, got, want)
@@ -170,7 +170,7 @@ func mustEqualSlice(t *testing.T, what string, got, want []string) {
 
 // checkJSONError asserts an RFC 6749 error answer: 4xx, JSON with an error
 // code (want, when given), no stack trace.
-func checkJSONError(t *testing.T, name string, r rawResponse, want string) {
+func checkJSONError(t testing.TB, name string, r rawResponse, want string) {
 	t.Helper()
 	if r.status < 400 || r.status >= 500 {
 		t.Errorf("%s: status %d, want 4xx: %s", name, r.status, r.raw)
@@ -191,7 +191,7 @@ func checkJSONError(t *testing.T, name string, r rawResponse, want string) {
 // noLeak fails when an answer shows internal details: a stack trace, a
 // Go error of a store, SQL. Each pattern holds a space or a colon, which
 // no random ID in a page (base64url) does, so an ID never matches one.
-func noLeak(t *testing.T, what, body string) {
+func noLeak(t testing.TB, what, body string) {
 	t.Helper()
 	for _, bad := range []string{"goroutine ", ".go:", "panic:", "panic(", "SQLSTATE ", "postgres:", "pgx:", "redis:", "flow: decode", "runtime error"} {
 		if strings.Contains(body, bad) {
@@ -200,7 +200,7 @@ func noLeak(t *testing.T, what, body string) {
 	}
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

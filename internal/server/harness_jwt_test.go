@@ -13,7 +13,7 @@ import (
 )
 
 // jwks fetches the published key set.
-func (s *testServer) jwks(t *testing.T) jose.JSONWebKeySet {
+func (s *testServer) jwks(t testing.TB) jose.JSONWebKeySet {
 	t.Helper()
 	resp, err := http.Get(s.URL + "/.well-known/jwks.json")
 	if err != nil {
@@ -32,7 +32,7 @@ func (s *testServer) jwks(t *testing.T) jose.JSONWebKeySet {
 
 // verifyJWT verifies token offline against the published JWKS, as a
 // resource server does, and returns its header and claims.
-func (s *testServer) verifyJWT(t *testing.T, token string) (jose.Header, map[string]any) {
+func (s *testServer) verifyJWT(t testing.TB, token string) (jose.Header, map[string]any) {
 	t.Helper()
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
@@ -72,7 +72,7 @@ func jwtPart(v any) string {
 }
 
 // splitJWT returns a JWT's header and raw payload.
-func splitJWT(t *testing.T, token string) (map[string]any, []byte) {
+func splitJWT(t testing.TB, token string) (map[string]any, []byte) {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -94,7 +94,7 @@ func splitJWT(t *testing.T, token string) (map[string]any, []byte) {
 }
 
 // signRS256 signs payload with a fresh RSA key under header's kid and typ.
-func signRS256(t *testing.T, h map[string]any, payload []byte) string {
+func signRS256(t testing.TB, h map[string]any, payload []byte) string {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

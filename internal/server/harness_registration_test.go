@@ -13,14 +13,14 @@ import (
 )
 
 // startRegistration is a server whose client registration is in mode.
-func startRegistration(t *testing.T, mode string) *testServer {
+func startRegistration(t testing.TB, mode string) *testServer {
 	t.Helper()
 	return startServer(t, func(c *Config) { c.ClientRegistration = mode })
 }
 
 // registrationCall sends a JSON body (nil: none) to the registration
 // endpoint or a client's registration, with a bearer token when set.
-func (s *testServer) registrationCall(t *testing.T, method, uri, token string, body any) (int, map[string]any, http.Header) {
+func (s *testServer) registrationCall(t testing.TB, method, uri, token string, body any) (int, map[string]any, http.Header) {
 	t.Helper()
 	var rd io.Reader = http.NoBody
 	if body != nil {
@@ -58,7 +58,7 @@ func (s *testServer) registrationCall(t *testing.T, method, uri, token string, b
 
 // register registers metadata (with an initial access token when set)
 // and fails unless it is created.
-func (s *testServer) register(t *testing.T, token string, m map[string]any) map[string]any {
+func (s *testServer) register(t testing.TB, token string, m map[string]any) map[string]any {
 	t.Helper()
 	status, body, _ := s.registrationCall(t, http.MethodPost, s.URL+registration.Path, token, m)
 	if status != http.StatusCreated {
@@ -68,7 +68,7 @@ func (s *testServer) register(t *testing.T, token string, m map[string]any) map[
 }
 
 // registeredParty is the relying party of a registration answer.
-func (s *testServer) registeredParty(t *testing.T, body map[string]any) *relyingParty {
+func (s *testServer) registeredParty(t testing.TB, body map[string]any) *relyingParty {
 	t.Helper()
 	c, err := s.store.GetClient(t.Context(), claim(body, "client_id"))
 	if err != nil {
@@ -88,7 +88,7 @@ func publicApp() map[string]any {
 }
 
 // initialToken makes an initial access token directly in the store.
-func (s *testServer) initialToken(t *testing.T, maxUses int, ttl time.Duration) string {
+func (s *testServer) initialToken(t testing.TB, maxUses int, ttl time.Duration) string {
 	t.Helper()
 	iat, token := registration.NewInitialAccessToken(s.box, maxUses, ttl)
 	if err := s.store.CreateInitialAccessToken(t.Context(), iat, storage.Effects{}); err != nil {

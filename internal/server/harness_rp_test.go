@@ -27,7 +27,7 @@ type relyingParty struct {
 
 // client registers a client from metadata (redirect URI and ID are
 // filled in when missing).
-func (s *testServer) client(t *testing.T, m clients.Metadata) *relyingParty {
+func (s *testServer) client(t testing.TB, m clients.Metadata) *relyingParty {
 	t.Helper()
 	if m.ClientID == "" {
 		m.ClientID = "c-" + randString(9)
@@ -72,7 +72,7 @@ func (s *testServer) relyingParty(c storage.Client, sec string) *relyingParty {
 }
 
 // idVerifier is go-oidc's ID token verifier for the client.
-func (rp *relyingParty) idVerifier(t *testing.T) *oidc.IDTokenVerifier {
+func (rp *relyingParty) idVerifier(t testing.TB) *oidc.IDTokenVerifier {
 	t.Helper()
 	if rp.verifier == nil {
 		rp.verifier = rp.s.oidcProvider(t).Verifier(&oidc.Config{ClientID: rp.client.ID})
@@ -128,7 +128,7 @@ type tokens struct {
 // login runs the whole code flow in b as user, consenting when asked, and
 // exchanges the code. It checks what every relying party checks: state,
 // iss (RFC 9207), the ID token with go-oidc, its nonce and at_hash.
-func (rp *relyingParty) login(t *testing.T, b *browser, u storage.User, scopes []string, params map[string]string) tokens {
+func (rp *relyingParty) login(t testing.TB, b *browser, u storage.User, scopes []string, params map[string]string) tokens {
 	t.Helper()
 	ar := rp.authURL(scopes, params)
 	res := b.authorize(t, ar.URL, flowSteps{Email: u.Email, Password: testPassword, Consent: "allow"})
@@ -138,7 +138,7 @@ func (rp *relyingParty) login(t *testing.T, b *browser, u storage.User, scopes [
 
 // exchange trades a code for tokens with x/oauth2 and verifies the ID
 // token when there is one.
-func (rp *relyingParty) exchange(t *testing.T, code string, ar authRequest) tokens {
+func (rp *relyingParty) exchange(t testing.TB, code string, ar authRequest) tokens {
 	t.Helper()
 	var opts []oauth2.AuthCodeOption
 	if ar.Verifier != "" {
@@ -173,7 +173,7 @@ func (rp *relyingParty) exchange(t *testing.T, code string, ar authRequest) toke
 
 // tokenRequest posts form to the token endpoint, authenticated as the
 // client's registration says, and returns the status and JSON body.
-func (rp *relyingParty) tokenRequest(t *testing.T, form url.Values) (int, map[string]any) {
+func (rp *relyingParty) tokenRequest(t testing.TB, form url.Values) (int, map[string]any) {
 	t.Helper()
 	return rp.s.post(t, "/oauth2/token", rp.auth(form))
 }
@@ -198,13 +198,13 @@ func (rp *relyingParty) auth(form url.Values) postOpt {
 }
 
 // refresh presents a refresh token.
-func (rp *relyingParty) refresh(t *testing.T, rt string) (int, map[string]any) {
+func (rp *relyingParty) refresh(t testing.TB, rt string) (int, map[string]any) {
 	t.Helper()
 	return rp.tokenRequest(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 }
 
 // rsToken gets a client_credentials access token for rp.
-func (s *testServer) rsToken(t *testing.T, rp *relyingParty) (map[string]any, string) {
+func (s *testServer) rsToken(t testing.TB, rp *relyingParty) (map[string]any, string) {
 	t.Helper()
 	status, body := rp.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}})
 	if status != http.StatusOK {

@@ -29,7 +29,7 @@ type oidcSuite struct {
 	public, basic, post, firstParty, service *relyingParty
 }
 
-func startOIDC(t *testing.T) *oidcSuite {
+func startOIDC(t testing.TB) *oidcSuite {
 	t.Helper()
 	s := startServer(t, func(c *Config) { c.CORSOrigins = []string{spaOrigin} })
 	public := s.client(t, clients.Metadata{
@@ -64,7 +64,7 @@ type attackSuite struct {
 	public, other, basic, post, service *relyingParty
 }
 
-func startAttack(t *testing.T) *attackSuite {
+func startAttack(t testing.TB) *attackSuite {
 	t.Helper()
 	s := startServer(t, nil)
 	scopes := []string{"openid", "email", "offline_access"}
@@ -85,7 +85,7 @@ func (a *attackSuite) steps(u storage.User) flowSteps {
 }
 
 // codeOf runs a flow for rp and returns its code, not exchanged.
-func (a *attackSuite) codeOf(t *testing.T, rp *relyingParty, b *browser, u storage.User, params map[string]string) (string, authRequest) {
+func (a *attackSuite) codeOf(t testing.TB, rp *relyingParty, b *browser, u storage.User, params map[string]string) (string, authRequest) {
 	t.Helper()
 	ar := rp.authURL(a.scopes, params)
 	return b.authorize(t, ar.URL, a.steps(u)).code(t, a.s, ar.State), ar
@@ -93,7 +93,7 @@ func (a *attackSuite) codeOf(t *testing.T, rp *relyingParty, b *browser, u stora
 
 // exchange presents a code at the token endpoint as rp, with the
 // redirect_uri and code_verifier given ("" leaves the verifier out).
-func (a *attackSuite) exchange(t *testing.T, rp *relyingParty, code, redirect, verifier string) (int, map[string]any) {
+func (a *attackSuite) exchange(t testing.TB, rp *relyingParty, code, redirect, verifier string) (int, map[string]any) {
 	t.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}}
 	if verifier != "" {
@@ -103,7 +103,7 @@ func (a *attackSuite) exchange(t *testing.T, rp *relyingParty, code, redirect, v
 }
 
 // invalidGrant asserts a 400 invalid_grant answer.
-func invalidGrant(t *testing.T, what string, status int, body map[string]any) {
+func invalidGrant(t testing.TB, what string, status int, body map[string]any) {
 	t.Helper()
 	if status != http.StatusBadRequest || oauthError(body) != "invalid_grant" {
 		t.Errorf("%s: %s, want 400 invalid_grant", what, describe(status, body))

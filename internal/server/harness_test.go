@@ -60,7 +60,7 @@ type testServer struct {
 const testAPI = "https://api.example.com"
 
 // resource registers an API resource.
-func (s *testServer) resource(t *testing.T, m resources.Metadata) storage.Resource {
+func (s *testServer) resource(t testing.TB, m resources.Metadata) storage.Resource {
 	t.Helper()
 	r, err := resources.New(m)
 	if err != nil {
@@ -78,7 +78,7 @@ type syncBuffer = testenv.Buffer
 // testConfig is a production configuration with cheap password hashing and
 // no network dependencies besides PostgreSQL and Redis, each a database of
 // the test's own.
-func testConfig(t *testing.T) *Config {
+func testConfig(t testing.TB) *Config {
 	c := cheapConfig()
 	c.DatabaseURL = testenv.PostgresURL(t)
 	c.RedisURL = testenv.RedisURL(t)
@@ -119,7 +119,7 @@ func cheapConfig() *Config {
 
 // startServer builds a latch with New and serves it. mutate may
 // change the configuration first.
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
 	c := testConfig(t)
 	if mutate != nil {
@@ -154,7 +154,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 
 // prepare gives a started server what every test expects: the helpers'
 // secret box and hasher, the test API and the resource server's client.
-func (s *testServer) prepare(t *testing.T) {
+func (s *testServer) prepare(t testing.TB) {
 	t.Helper()
 	var err error
 	s.box, err = secret.New(s.cfg.Secrets...)
@@ -176,7 +176,7 @@ func randString(n int) string {
 }
 
 // user creates a user with testPassword and a verified email.
-func (s *testServer) user(t *testing.T, role string) storage.User {
+func (s *testServer) user(t testing.TB, role string) storage.User {
 	t.Helper()
 	ctx := t.Context()
 	hash, err := s.hasher.Hash(ctx, testPassword)
@@ -194,7 +194,7 @@ func (s *testServer) user(t *testing.T, role string) storage.User {
 }
 
 // enableTOTP gives the user a confirmed TOTP secret and returns it.
-func (s *testServer) enableTOTP(t *testing.T, userID string) string {
+func (s *testServer) enableTOTP(t testing.TB, userID string) string {
 	t.Helper()
 	m := mfa.NewTOTP(s.rdb, s.box, "latch")
 	en, err := m.Generate("user")
@@ -211,7 +211,7 @@ func (s *testServer) enableTOTP(t *testing.T, userID string) string {
 }
 
 // oidcProvider is go-oidc's view of latch, from discovery.
-func (s *testServer) oidcProvider(t *testing.T) *oidc.Provider {
+func (s *testServer) oidcProvider(t testing.TB) *oidc.Provider {
 	t.Helper()
 	var err error
 	// Not t.Context(): the provider (and its key set) outlives this subtest.
@@ -227,7 +227,7 @@ func (s *testServer) oidcProvider(t *testing.T) *oidc.Provider {
 
 // introspect asks whether a token is active, authenticated as the resource
 // server.
-func (s *testServer) introspect(t *testing.T, token string) map[string]any {
+func (s *testServer) introspect(t testing.TB, token string) map[string]any {
 	t.Helper()
 	status, body := s.post(t, "/oauth2/introspect", s.rs.auth(url.Values{"token": {token}}))
 	if status != http.StatusOK {
@@ -236,20 +236,20 @@ func (s *testServer) introspect(t *testing.T, token string) map[string]any {
 	return body
 }
 
-func (s *testServer) active(t *testing.T, token string) bool {
+func (s *testServer) active(t testing.TB, token string) bool {
 	t.Helper()
 	return s.introspect(t, token)["active"] == true
 }
 
 // userinfo calls the userinfo endpoint with a bearer token.
-func (s *testServer) userinfo(t *testing.T, method, token string) (int, map[string]any) {
+func (s *testServer) userinfo(t testing.TB, method, token string) (int, map[string]any) {
 	t.Helper()
 	req := s.request(t, method, "/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	return s.doJSON(t, req)
 }
 
-func discovery(t *testing.T, s *testServer) map[string]any {
+func discovery(t testing.TB, s *testServer) map[string]any {
 	t.Helper()
 	req := s.request(t, http.MethodGet, "/.well-known/openid-configuration", nil)
 	status, d := s.doJSON(t, req)
@@ -260,7 +260,7 @@ func discovery(t *testing.T, s *testServer) map[string]any {
 }
 
 // mailJobs counts the emails of template enqueued for to.
-func (s *testServer) mailJobs(t *testing.T, to, template string) int {
+func (s *testServer) mailJobs(t testing.TB, to, template string) int {
 	t.Helper()
 	pg, ok := s.store.(*postgres.Store)
 	if !ok {
@@ -277,7 +277,7 @@ func (s *testServer) mailJobs(t *testing.T, to, template string) int {
 }
 
 // auditKinds lists the kinds of the user's audit events.
-func (s *testServer) auditKinds(t *testing.T, userID string) []string {
+func (s *testServer) auditKinds(t testing.TB, userID string) []string {
 	t.Helper()
 	events, err := s.store.ListAudit(t.Context(), userID, 100)
 	if err != nil {

@@ -34,7 +34,7 @@ func apiFor(t *testing.T, s *testServer, edit func(*rs.Config)) *rs.Verifier {
 }
 
 // ccToken is a client_credentials access token for scope.
-func ccToken(t *testing.T, rp *relyingParty, scope string) string {
+func ccToken(t testing.TB, rp *relyingParty, scope string) string {
 	t.Helper()
 	status, body := rp.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
 	if status != http.StatusOK {

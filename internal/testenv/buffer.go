@@ -24,3 +24,20 @@ func (s *Buffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Len is how many bytes were written so far.
+func (s *Buffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// Since returns what was written after the first n bytes.
+func (s *Buffer) Since(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > s.b.Len() {
+		return ""
+	}
+	return string(s.b.Bytes()[n:])
+}
