@@ -151,3 +151,23 @@ func runDevUntilStarted(t *testing.T) string {
 	}
 	return out.String()
 }
+
+func TestUnknownFlagIsOneLineWithAHint(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"serve", "--bogus"}, "run 'latch serve --help'"},
+		{[]string{"clients", "list", "--bogus"}, "run 'latch clients list --help'"},
+		{[]string{"healthcheck", "--bogus"}, "run 'latch healthcheck --help'"},
+		{[]string{"--bogus", "clients", "list"}, "run 'latch --help'"},
+	} {
+		_, stderr, err := cli(t, "", tc.args...)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "-bogus") || !strings.HasSuffix(err.Error(), tc.hint) {
+			t.Errorf("latch %v: want one line naming the flag and ending %q, got %v", tc.args, tc.hint, err)
+		}
+		if stderr != "" {
+			t.Errorf("latch %v: the flag list is not printed on a bad flag, got:\n%s", tc.args, stderr)
+		}
+	}
+}
