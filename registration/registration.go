@@ -331,12 +331,18 @@ func newToken() string {
 // and delete it), the token, shown once, and what is stored.
 func NewInitialAccessToken(box *secret.Box, maxUses int, ttl time.Duration) (storage.InitialAccessToken, string) {
 	token := newToken()
-	id := make([]byte, 8)
-	if _, err := rand.Read(id); err != nil {
-		panic(err)
+	// The ID never starts with "-", which a command line would take for a
+	// flag (latch clients registration-token delete ID).
+	var id string
+	for id == "" || id[0] == '-' {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			panic(err)
+		}
+		id = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return storage.InitialAccessToken{
-		ID:        base64.RawURLEncoding.EncodeToString(id),
+		ID:        id,
 		Hash:      box.Hash(clients.RegistrationPurpose, []byte(token)),
 		MaxUses:   maxUses,
 		ExpiresAt: time.Now().UTC().Add(ttl),

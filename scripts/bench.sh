@@ -69,7 +69,7 @@ port=$(free_port)
 export LATCH_ISSUER="http://127.0.0.1:$port" LATCH_LISTEN="127.0.0.1:$port"
 export LATCH_DATABASE_URL="$db_url" LATCH_REDIS_URL="$redis_url"
 LATCH_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
-export LATCH_SECRET LATCH_HIBP=off LATCH_LOG_LEVEL=warn
+export LATCH_SECRET LATCH_HIBP=off LATCH_LOG_LEVEL=warn LATCH_SMTP=stdout
 # Every login succeeds, but all come from one IP: keep the limits out of
 # the way.
 export LATCH_LOGIN_LIMIT_ACCOUNT=1000000 LATCH_LOGIN_LIMIT_IP=1000000

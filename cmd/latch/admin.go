@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/secret"
@@ -23,7 +26,7 @@ import (
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
@@ -35,22 +38,89 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlags parses args with fs. --help prints fs's usage; a bad flag is
+// one line with a hint, not the whole flag list.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %v; run '%s --help'", errUsage, err, fs.Name())
+	}
+	return nil
+}
+
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
 }
 
-// openStore connects to LATCH_DATABASE_URL and brings its schema up to date.
-func (e *cliEnv) openStore() (*postgres.Store, error) {
+// openStore connects to LATCH_DATABASE_URL for the subcommand sub. It
+// never changes the schema: read-only subcommands (list, get) just read,
+// and the others first check that no migration is pending, so that a new
+// binary never writes to an old schema.
+func (e *cliEnv) openStore(sub string) (*postgres.Store, error) {
 	dsn := os.Getenv("LATCH_DATABASE_URL")
 	if dsn == "" {
 		return nil, errors.New("LATCH_DATABASE_URL: is required for this command")
 	}
-	if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
-		return nil, err
+	st, err := postgres.New(e.ctx, dsn, postgres.Options{})
+	if err != nil {
+		return nil, dbError(dsn, err)
 	}
-	return postgres.New(e.ctx, dsn, postgres.Options{})
+	if sub == "list" || sub == "get" {
+		return st, nil
+	}
+	pending, err := st.Pending(e.ctx)
+	if err != nil {
+		st.Close()
+		return nil, dbError(dsn, err)
+	}
+	if len(pending) > 0 {
+		st.Close()
+		return nil, fmt.Errorf("the database schema is behind this latch (%d migrations pending, first %s): run `latch migrate`, then try again", len(pending), pending[0])
+	}
+	return st, nil
+}
+
+// dbError is a database error on one line, naming the host of dsn and never
+// its password.
+func dbError(dsn string, err error) error {
+	host := "the database"
+	if u, perr := url.Parse(dsn); perr == nil && u.Host != "" {
+		host = u.Host
+	}
+	// pgx tries each address (and with and without TLS) and reports every
+	// attempt; the last says enough.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		err = ce.Unwrap()
+		if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
+			all := j.Unwrap()
+			err = all[len(all)-1]
+		}
+		err = fmt.Errorf("cannot connect: %w", err)
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if u, perr := url.Parse(dsn); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return fmt.Errorf("LATCH_DATABASE_URL: %s: %s", host, msg)
 }
 
 // box reads LATCH_SECRET (or LATCH_SECRET_FILE).
@@ -103,7 +173,7 @@ func (e *cliEnv) migrate(args []string) error {
 		return errors.New("LATCH_DATABASE_URL: is required")
 	}
 	if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
-		return err
+		return dbError(dsn, err)
 	}
 	fmt.Fprintln(e.stdout, "migrations applied")
 	return nil
@@ -132,7 +202,7 @@ func (e *cliEnv) clients(args []string) error {
 	if sub != "create" && sub != "list" && len(pos) != 1 {
 		return fmt.Errorf("%w: latch clients %s CLIENT_ID", errUsage, sub)
 	}
-	st, err := e.openStore()
+	st, err := e.openStore(sub)
 	if err != nil {
 		return err
 	}

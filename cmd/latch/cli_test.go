@@ -47,6 +47,7 @@ func cliEnvFor(t *testing.T) string {
 	t.Setenv("LATCH_SECRET", testSecret)
 	t.Setenv("LATCH_HIBP", "off")
 	t.Setenv("LATCH_ARGON2_MEMORY", "19456")
+	mustCLI(t, "", "migrate")
 	return dsn
 }
 

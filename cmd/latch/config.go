@@ -24,6 +24,8 @@ type configFlags struct {
 	errs []error
 	raw  map[string]*string // env name -> raw value after flags
 	defs []setting
+	// failed names the variables resolve could not apply.
+	failed map[string]bool
 }
 
 type setting struct {
@@ -62,14 +64,28 @@ func isSecretSetting(env string) bool {
 	return env == "LATCH_SECRET" || env == "LATCH_ADMIN_PASSWORD" || env == "LATCH_DATABASE_URL" || env == "LATCH_REDIS_URL" || env == "LATCH_SMTP_URL"
 }
 
-// resolve applies every raw value; call after fs.Parse.
+// resolve applies every raw value; call after fs.Parse. The variables
+// that could not be applied are left in cf.failed.
 func (cf *configFlags) resolve() error {
+	cf.failed = map[string]bool{}
 	for _, s := range cf.defs {
 		if err := s.apply(*cf.raw[s.env]); err != nil {
 			cf.errs = append(cf.errs, fmt.Errorf("%s: %v", s.env, err))
+			cf.failed[s.env] = true
 		}
 	}
 	return errors.Join(cf.errs...)
+}
+
+// explicit reports whether the operator set env, by variable or by flag.
+func (cf *configFlags) explicit(env string) bool {
+	if _, ok := os.LookupEnv(env); ok {
+		return true
+	}
+	set := false
+	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "LATCH_"), "_", "-"))
+	cf.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func str(dst *string) func(string) error {
@@ -166,7 +182,7 @@ func list(dst *[]string) func(string) error {
 func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf := newConfigFlags(fs)
 	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
-	cf.add("LATCH_LISTEN", ":8080", "address to listen on", str(&c.Listen))
+	cf.add("LATCH_LISTEN", ":8080", "address to listen on (127.0.0.1:8080 in --dev)", str(&c.Listen))
 	cf.add("LATCH_METRICS_LISTEN", "", "address of the Prometheus metrics listener, e.g. 127.0.0.1:9464 (empty: off)", str(&c.MetricsListen))
 	cf.add("LATCH_PPROF", "off", "Go's profiler under /debug/pprof/ on the metrics listener: on or off", onOff(&c.Pprof, "on", "off"))
 	cf.add("LATCH_DATABASE_URL", "", "PostgreSQL URL (required without --dev)", str(&c.DatabaseURL))
@@ -187,7 +203,7 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_SESSION_IDLE_TTL", "24h", "a browser session unused this long ends", dur(&c.SessionIdleTTL))
 	cf.add("LATCH_SESSION_TTL", "336h", "a browser session ends this long after login", dur(&c.SessionTTL))
 	cf.add("LATCH_HIBP_URL", "https://api.pwnedpasswords.com/range/", "Have I Been Pwned range API base URL", str(&c.HIBPURL))
-	cf.add("LATCH_HIBP", "on", "breached-password check against the range API: on or off", onOff(&c.HIBP, "on", "off"))
+	cf.add("LATCH_HIBP", "on", "breached-password check against the range API: on or off (off in --dev)", onOff(&c.HIBP, "on", "off"))
 	cf.add("LATCH_HIBP_FAIL", "open", "when the range API cannot be reached: open (allow, warn) or closed (refuse)", onOff(&c.HIBPFailOpen, "open", "closed"))
 	cf.add("LATCH_PASSWORD_MIN_LENGTH", "8", "shortest password accepted", num(&c.PasswordMinLength, 8))
 	cf.add("LATCH_ARGON2_MEMORY", "19456", "Argon2id memory in KiB", numIn(&c.Argon2Memory, 19456, password.MaxMemory))
@@ -198,7 +214,18 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_LOGIN_LIMIT_ACCOUNT", "5", "failed logins per account within the window before it is locked", num(&c.LoginLimitAccount, 1))
 	cf.add("LATCH_LOGIN_LIMIT_IP", "20", "failed logins per client IP within the window before it is locked", num(&c.LoginLimitIP, 1))
 	cf.add("LATCH_LOGIN_LIMIT_WINDOW", "15m", "window of the login rate limits", dur(&c.LoginLimitWindow))
-	cf.add("LATCH_SMTP_URL", "", "mail server, smtp:// or smtps:// with user and password; unset prints emails to stdout", str(&c.SMTPURL))
+	cf.add("LATCH_SMTP_URL", "", "mail server, smtp:// or smtps:// with user and password (required without --dev unless LATCH_SMTP=stdout)", str(&c.SMTPURL))
+	cf.add("LATCH_SMTP", "", "stdout: print emails to stdout when LATCH_SMTP_URL is unset (required for that without --dev)", func(v string) error {
+		switch strings.TrimSpace(v) {
+		case "":
+			c.SMTPStdout = false
+		case "stdout":
+			c.SMTPStdout = true
+		default:
+			return fmt.Errorf("%q is not stdout", v)
+		}
+		return nil
+	})
 	cf.add("LATCH_SMTP_FROM", "latch <no-reply@localhost>", "sender address of emails", str(&c.SMTPFrom))
 	cf.add("LATCH_ADMIN_EMAIL", "", "admin created at start when missing", str(&c.AdminEmail))
 	cf.add("LATCH_ADMIN_PASSWORD", "", "that admin's first password; must be changed at first login (also LATCH_ADMIN_PASSWORD_FILE)", str(&c.AdminPassword))
@@ -212,13 +239,18 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 
 func parseSecrets(v string, dst *[][]byte) error {
 	*dst = nil
-	for i, s := range strings.Split(v, ",") {
+	parts := strings.Split(v, ",")
+	for i, s := range parts {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
 		if len(s) < secret.MinLength {
-			return fmt.Errorf("secret %d is %d bytes; at least %d are needed", i+1, len(s), secret.MinLength)
+			which := "is"
+			if len(parts) > 1 {
+				which = fmt.Sprintf("secret %d is", i+1)
+			}
+			return fmt.Errorf("%s %d bytes; at least %d", which, len(s), secret.MinLength)
 		}
 		*dst = append(*dst, []byte(s))
 	}

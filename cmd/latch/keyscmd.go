@@ -35,7 +35,7 @@ func (e *cliEnv) keys(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore()
+	st, err := e.openStore(sub)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ Usage:
   latch keys list|rotate
   latch resources create [-f FILE] register an API resource from JSON (stdin or FILE)
   latch resources list|get RESOURCE|delete RESOURCE
+  latch healthcheck [--url URL]    exit 0 when a running latch's /readyz answers 200
+  latch version                    version, commit and Go version (also latch --version)
 
 Administration commands work on LATCH_DATABASE_URL directly; those that
 create secrets or revoke sessions also need LATCH_SECRET and LATCH_REDIS_URL.
@@ -61,6 +63,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[0] {
+	case "version", "--version":
+		printVersion(stdout)
+		return nil
+	case "healthcheck":
+		fs := newFlagSet("healthcheck", stderr)
+		url := fs.String("url", healthcheckURL(), "readiness URL to ask (default: /readyz on LATCH_LISTEN over loopback)")
+		if _, err := parseInterspersed(fs, args[1:]); err != nil {
+			return err
+		}
+		return healthcheck(*url, stdout)
 	}
 	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	rf, args, err := parseRemoteFlags(args, stderr)

@@ -35,7 +35,7 @@ func (e *cliEnv) registrationTokens(args []string) error {
 	if *ttl <= 0 || *ttl > 365*24*time.Hour || *maxUses < 0 {
 		return fmt.Errorf("%w: --expires-in must be between 1s and 8760h, --max-uses at least 0", errUsage)
 	}
-	st, err := e.openStore()
+	st, err := e.openStore(sub)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/registration"
+	"github.com/latch-idp/latch/secret"
 )
 
 func TestCLIRegistrationTokens(t *testing.T) {
@@ -52,4 +53,18 @@ func TestCLIRegistrationTokens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A registration token's ID is an argument of `latch clients
+// registration-token delete`: it must never read as a flag.
+func TestRegistrationTokenIDsNeverStartWithADash(t *testing.T) {
+	box, err := secret.New([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2000 {
+		if iat, _ := registration.NewInitialAccessToken(box, 1, time.Hour); strings.HasPrefix(iat.ID, "-") {
+			t.Fatalf("ID %q starts with a dash", iat.ID)
+		}
+	}
 }

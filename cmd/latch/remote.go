@@ -40,7 +40,7 @@ func parseRemoteFlags(args []string, stderr io.Writer) (remoteFlags, []string, e
 	fs.StringVar(&f.token, "token", f.token, "bearer token for the admin API")
 	fs.StringVar(&f.clientID, "client-id", f.clientID, "client granted latch:admin, to get a token with")
 	fs.StringVar(&f.clientSecret, "client-secret", f.clientSecret, "that client's secret")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return f, nil, err
 	}
 	return f, fs.Args(), nil

@@ -18,6 +18,7 @@ func startDev(t *testing.T) (string, string) {
 	t.Setenv("LATCH_SECRET", "")
 	t.Setenv("LATCH_DATABASE_URL", "")
 	t.Setenv("LATCH_REDIS_URL", "")
+	t.Chdir(t.TempDir()) // for the dev seed file
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func (e *cliEnv) resources(args []string) error {
 	default:
 		return fmt.Errorf("%w: unknown subcommand resources %s (%s)", errUsage, sub, usage)
 	}
-	st, err := e.openStore()
+	st, err := e.openStore(sub)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ func TestServeDev(t *testing.T) {
 	t.Setenv("LATCH_SECRET", "")
 	t.Setenv("LATCH_DATABASE_URL", "")
 	t.Setenv("LATCH_REDIS_URL", "")
+	t.Chdir(t.TempDir()) // for the dev seed file
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
@@ -54,6 +55,17 @@ func TestServeDev(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || disc["issuer"] != "http://localhost:8080" {
 		t.Fatalf("discovery: %d %v", resp.StatusCode, disc["issuer"])
+	}
+
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]string
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || ready["memory"] != "ok" || ready["redis_in_process"] != "ok" || ready["postgres"] != "" {
+		t.Errorf("/readyz in --dev names what it checks: %d %v", resp.StatusCode, ready)
 	}
 
 	preflight, _ := http.NewRequest(http.MethodOptions, base+"/oauth2/token", nil)

@@ -95,7 +95,7 @@ func (e *cliEnv) users(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore()
+	st, err := e.openStore(sub)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,10 @@ import (
 // name its variable, as an operator knows it by that name.
 type Config struct {
 	Dev bool
+	// DevSeed, in development mode, derives the demo credentials (admin
+	// and user passwords, demo client secrets) so they survive restarts;
+	// empty: random ones each start.
+	DevSeed []byte
 
 	Issuer        string
 	Listen        string
@@ -64,6 +68,10 @@ type Config struct {
 
 	SMTPURL  string
 	SMTPFrom string
+	// SMTPStdout allows printing emails to stdout without --dev
+	// (LATCH_SMTP=stdout): they carry reset and confirmation links, which
+	// must not reach production logs by accident.
+	SMTPStdout bool
 
 	AdminEmail    string
 	AdminPassword string
@@ -114,6 +122,9 @@ func (c *Config) Validate() error {
 		}
 		if c.RedisURL == "" {
 			bad("LATCH_REDIS_URL", "is required (or run `latch serve --dev` for an in-process Redis)")
+		}
+		if c.SMTPURL == "" && !c.SMTPStdout {
+			bad("LATCH_SMTP_URL", "is required (or set LATCH_SMTP=stdout to print emails, with their links, to stdout)")
 		}
 		if len(c.Secrets) == 0 {
 			bad("LATCH_SECRET", "is required: at least 32 random bytes, e.g. `openssl rand -base64 48`")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -69,7 +70,7 @@ func DevCORSOrigins(origins []string) []string {
 // devFixtures creates the development admin and demo clients and prints
 // how to use them. Nothing of it persists.
 func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *secret.Box) error {
-	pw, userPW := randomToken(12), randomToken(12)
+	pw, userPW := s.devToken("admin password", 12), s.devToken("user password", 12)
 	if _, err := accts.Seed(ctx, accounts.NewUser{
 		Email: devAdminEmail, Name: "Dev Admin", Role: storage.RoleAdmin, Password: pw,
 	}); err != nil {
@@ -92,7 +93,7 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 	if err != nil {
 		return err
 	}
-	svc, svcSecret, err := clients.New(clients.Metadata{
+	svc, svcSecret, err := s.devConfidentialClient(clients.Metadata{
 		ClientID: devServiceID, ClientName: "Demo Service", GrantTypes: []string{clients.GrantClientCredentials},
 		Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic,
 	}, box)
@@ -144,7 +145,7 @@ func (s *Server) devFixtures(ctx context.Context, accts *accounts.Service, box *
 // store is in memory, out of the CLI's reach, and the admin API is the way
 // to manage clients, resources and users.
 func (s *Server) devAdminCLI(ctx context.Context, box *secret.Box) error {
-	c, sec, err := clients.New(clients.Metadata{
+	c, sec, err := s.devConfidentialClient(clients.Metadata{
 		ClientID: devAdminCLIID, ClientName: "latch CLI", GrantTypes: []string{clients.GrantClientCredentials},
 		Scope: resources.AdminScope, TokenEndpointAuthMethod: storage.AuthMethodBasic,
 	}, box)
@@ -177,6 +178,30 @@ func (s *Server) devClientRegistration(ctx context.Context, box *secret.Box) err
 	}
 	fmt.Fprintf(s.out, "  client registration  POST client metadata JSON to %s\n                       with Authorization: Bearer %s (any number of times, for 24h)\n\n", endpoint, token)
 	return nil
+}
+
+// devConfidentialClient builds a demo client whose secret comes from
+// devToken, so that it stays the same across restarts with one dev seed.
+func (s *Server) devConfidentialClient(m clients.Metadata, box *secret.Box) (storage.Client, string, error) {
+	c, _, err := clients.New(m, box)
+	if err != nil {
+		return c, "", err
+	}
+	sec := s.devToken("client secret "+m.ClientID, 32)
+	c.SecretHash = box.Hash(clients.SecretPurpose, []byte(sec))
+	return c, sec, nil
+}
+
+// devToken is a demo credential of n bytes for purpose: derived from
+// Config.DevSeed when there is one, so the credentials printed at start
+// stay valid across restarts, and random otherwise.
+func (s *Server) devToken(purpose string, n int) string {
+	if len(s.cfg.DevSeed) == 0 {
+		return randomToken(n)
+	}
+	mac := hmac.New(sha256.New, s.cfg.DevSeed)
+	mac.Write([]byte(purpose))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:n])
 }
 
 func randomToken(n int) string {

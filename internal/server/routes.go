@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,18 +63,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	pg, rd := make(chan error, 1), make(chan error, 1)
 	go func() { pg <- s.store.Ping(ctx) }()
 	go func() { rd <- s.rdb.Ping(ctx).Err() }()
-	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	// In --dev the stores are in-process: name them for what they are.
+	storeName, redisName := "postgres", "redis"
+	if s.cfg.Dev {
+		storeName, redisName = "memory", "redis_in_process"
+	}
+	status := map[string]string{storeName: "ok", redisName: "ok"}
 	code := http.StatusOK
 	if err := <-pg; err != nil {
-		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+		status[storeName], code = "unreachable", http.StatusServiceUnavailable
 	}
 	if err := <-rd; err != nil {
-		status["redis"], code = "unreachable", http.StatusServiceUnavailable
+		status[redisName], code = "unreachable", http.StatusServiceUnavailable
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	fmt.Fprintf(w, `{"postgres":%q,"redis":%q}`+"\n", status["postgres"], status["redis"])
+	json.NewEncoder(w).Encode(status)
 }
 
 // recoverer turns a panic into a plain 500 without a stack trace on the

@@ -140,3 +140,51 @@ func applyOwn(ctx context.Context, conn *pgx.Conn, all []migrations.Migration, l
 	}
 	return nil
 }
+
+const ownMigrationsTableSQL = `SELECT to_regclass('schema_migrations') IS NOT NULL`
+
+// Pending names the migrations not yet applied to the store's database,
+// latch's own and River's, without applying anything: commands that must
+// not change the schema use it to tell the operator to run `latch migrate`.
+func (s *Store) Pending(ctx context.Context) ([]string, error) {
+	all, err := migrations.All()
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]bool{}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, ownMigrationsTableSQL).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("postgres: read applied migrations: %w", err)
+	}
+	if exists {
+		rows, err := s.pool.Query(ctx, appliedMigrationsSQL)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: read applied migrations: %w", err)
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: read applied migrations: %w", err)
+		}
+		for _, v := range versions {
+			applied[int(v)] = true
+		}
+	}
+	var pending []string
+	for _, m := range all {
+		if !applied[m.Version] {
+			pending = append(pending, m.Name)
+		}
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(s.pool), &rivermigrate.Config{Logger: s.logger})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: river migrator: %w", err)
+	}
+	res, err := migrator.Validate(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: river migrations: %w", err)
+	}
+	if !res.OK {
+		pending = append(pending, "river")
+	}
+	return pending, nil
+}

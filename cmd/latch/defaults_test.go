@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveErr runs `latch serve args` expecting it to refuse to start.
+func serveErr(t *testing.T, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err := run(ctx, append([]string{"serve"}, args...), nil, &out, &errOut)
+	if err == nil {
+		t.Fatal("serve must refuse this configuration")
+	}
+	return err
+}
+
+func linesAbout(err error, env string) []string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if strings.HasPrefix(l, env+":") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func TestServeShortSecretIsOneMessage(t *testing.T) {
+	t.Setenv("LATCH_DATABASE_URL", "")
+	t.Setenv("LATCH_REDIS_URL", "")
+	t.Setenv("LATCH_SECRET", "short")
+	lines := linesAbout(serveErr(t), "LATCH_SECRET")
+	if len(lines) != 1 || lines[0] != "LATCH_SECRET: is 5 bytes; at least 32" {
+		t.Fatalf("want one line about the short secret, got %q", lines)
+	}
+}
+
+func TestServeWithoutSMTPURLRefusesUnlessStdoutIsExplicit(t *testing.T) {
+	t.Setenv("LATCH_DATABASE_URL", "")
+	t.Setenv("LATCH_REDIS_URL", "")
+	t.Setenv("LATCH_SECRET", "")
+	t.Setenv("LATCH_SMTP_URL", "")
+	lines := linesAbout(serveErr(t), "LATCH_SMTP_URL")
+	if len(lines) != 1 || !strings.Contains(lines[0], "LATCH_SMTP=stdout") {
+		t.Fatalf("want one line naming LATCH_SMTP=stdout, got %q", lines)
+	}
+	t.Setenv("LATCH_SMTP", "stdout")
+	if lines := linesAbout(serveErr(t), "LATCH_SMTP_URL"); len(lines) != 0 {
+		t.Fatalf("LATCH_SMTP=stdout allows printing emails, got %q", lines)
+	}
+	t.Setenv("LATCH_SMTP", "yes")
+	if lines := linesAbout(serveErr(t), "LATCH_SMTP"); len(lines) != 1 {
+		t.Fatalf("a bad LATCH_SMTP is one line, got %q", lines)
+	}
+}
+
+// devConfig resolves the serve settings as `latch serve --dev args` would.
+func devConfig(t *testing.T, args ...string) *serveSettings {
+	t.Helper()
+	s, err := parseServe(append([]string{"--dev"}, args...), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestServeDevListensOnLoopbackWithoutBreachAPIByDefault(t *testing.T) {
+	t.Setenv("LATCH_HIBP", "")
+	os.Unsetenv("LATCH_HIBP")
+	os.Unsetenv("LATCH_LISTEN")
+	c := devConfig(t).c
+	if c.Listen != "127.0.0.1:8080" || c.HIBP {
+		t.Fatalf("--dev: listen %q, hibp %v; want 127.0.0.1:8080 and off", c.Listen, c.HIBP)
+	}
+	if c := devConfig(t, "--listen", ":9090", "--hibp", "on").c; c.Listen != ":9090" || !c.HIBP {
+		t.Fatalf("--dev with flags: listen %q, hibp %v", c.Listen, c.HIBP)
+	}
+	t.Setenv("LATCH_LISTEN", "0.0.0.0:8080")
+	t.Setenv("LATCH_HIBP", "on")
+	if c := devConfig(t).c; c.Listen != "0.0.0.0:8080" || !c.HIBP {
+		t.Fatalf("--dev with variables: listen %q, hibp %v", c.Listen, c.HIBP)
+	}
+}
+
+func TestDevSeedIsCreatedPrivateThenReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), devSeedFile)
+	seed, created, err := loadDevSeed(path)
+	if err != nil || !created || len(seed) < 32 {
+		t.Fatalf("first load: %v created=%v len=%d", err, created, len(seed))
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("seed file mode: %v %v", fi.Mode(), err)
+	}
+	again, created, err := loadDevSeed(path)
+	if err != nil || created || string(again) != string(seed) {
+		t.Fatalf("second load: %v created=%v same=%v", err, created, string(again) == string(seed))
+	}
+}
+
+// TestServeDevKeepsDemoCredentialsAcrossRestarts starts --dev twice in one
+// directory: the admin password and demo secrets printed are the same, and
+// the output says the seed was created, then reused.
+func TestServeDevKeepsDemoCredentialsAcrossRestarts(t *testing.T) {
+	t.Setenv("LATCH_SECRET", "")
+	t.Setenv("LATCH_DATABASE_URL", "")
+	t.Setenv("LATCH_REDIS_URL", "")
+	t.Chdir(t.TempDir())
+	creds := regexp.MustCompile(`(?m)^\s+(admin login|user login|demo service|admin CLI) .*$`)
+	first := runDevUntilStarted(t)
+	if !strings.Contains(first, "created "+devSeedFile) {
+		t.Errorf("first start does not say the seed is new:\n%s", first)
+	}
+	second := runDevUntilStarted(t)
+	if !strings.Contains(second, "reusing "+devSeedFile) {
+		t.Errorf("second start does not say the seed is reused:\n%s", second)
+	}
+	a, b := creds.FindAllString(first, -1), creds.FindAllString(second, -1)
+	if len(a) != 4 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("demo credentials differ across restarts:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}
+
+// runDevUntilStarted runs `latch serve --dev` until it has printed its demo
+// credentials, stops it and returns what it printed.
+func runDevUntilStarted(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--listen", "127.0.0.1:0"}, nil, &out, &errOut)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "admin CLI"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	return out.String()
+}
+
+func TestUnknownFlagIsOneLineWithAHint(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"serve", "--bogus"}, "run 'latch serve --help'"},
+		{[]string{"clients", "list", "--bogus"}, "run 'latch clients list --help'"},
+		{[]string{"healthcheck", "--bogus"}, "run 'latch healthcheck --help'"},
+		{[]string{"--bogus", "clients", "list"}, "run 'latch --help'"},
+	} {
+		_, stderr, err := cli(t, "", tc.args...)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "-bogus") || !strings.HasSuffix(err.Error(), tc.hint) {
+			t.Errorf("latch %v: want one line naming the flag and ending %q, got %v", tc.args, tc.hint, err)
+		}
+		if stderr != "" {
+			t.Errorf("latch %v: the flag list is not printed on a bad flag, got:\n%s", tc.args, stderr)
+		}
+	}
+}
