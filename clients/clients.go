@@ -291,3 +291,21 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// LoopbackRedirectMatch reports whether requested matches registered
+// under RFC 8252 section 7.3's exception for native apps: registered is a
+// plain-http loopback URI (127.0.0.1, [::1] or localhost) and requested is
+// the same URI on any port. The exception never covers https or another
+// host, path or query.
+func LoopbackRedirectMatch(registered, requested string) bool {
+	reg, err1 := url.Parse(registered)
+	req, err2 := url.Parse(requested)
+	if err1 != nil || err2 != nil || reg.Scheme != "http" || req.Scheme != "http" || reg.User != nil || req.User != nil {
+		return false
+	}
+	host := reg.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return false
+	}
+	return host == req.Hostname() && reg.Path == req.Path && reg.RawQuery == req.RawQuery && reg.Fragment == "" && req.Fragment == ""
+}

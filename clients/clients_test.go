@@ -102,3 +102,24 @@ func TestCheckSelfRegistered(t *testing.T) {
 		t.Error("a bad redirect URI is not reported as one")
 	}
 }
+
+func TestLoopbackRedirectMatch(t *testing.T) {
+	for _, c := range []struct {
+		registered, requested string
+		want                  bool
+	}{
+		{"http://127.0.0.1/cb", "http://127.0.0.1:5000/cb", true},
+		{"http://[::1]/cb", "http://[::1]:5000/cb", true},
+		{"http://localhost:3000/cb", "http://localhost:5000/cb", true},
+		{"https://127.0.0.1/cb", "http://127.0.0.1:5000/cb", false},
+		{"http://127.0.0.1/cb", "https://127.0.0.1:5000/cb", false},
+		{"http://localhost/cb", "http://127.0.0.1:5000/cb", false},
+		{"http://example.com/cb", "http://example.com:5000/cb", false},
+		{"http://localhost/cb", "http://localhost:5000/cb?x=1", false},
+		{"http://localhost/cb", "http://u@localhost:5000/cb", false},
+	} {
+		if got := clients.LoopbackRedirectMatch(c.registered, c.requested); got != c.want {
+			t.Errorf("LoopbackRedirectMatch(%q, %q) = %v, want %v", c.registered, c.requested, got, c.want)
+		}
+	}
+}

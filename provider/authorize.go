@@ -101,7 +101,7 @@ func (h *Handler) authorizeRequest(ctx context.Context, r *http.Request) (fosite
 	if err := refuseRequestObjects(r); err != nil {
 		return nil, err
 	}
-	ar, err := h.oauth.NewAuthorizeRequest(ctx, r)
+	ar, err := h.oauth.NewAuthorizeRequest(withRequestedRedirect(ctx, r), r)
 	if err == nil {
 		err = h.checkAuthorize(ctx, ar)
 	}
@@ -367,18 +367,7 @@ func loopbackExceptionHolds(ar fosite.AuthorizeRequester) bool {
 	if raw == "" || slices.Contains(registered, raw) {
 		return true
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	for _, r := range registered {
-		reg, err := url.Parse(r)
-		if err == nil && reg.Scheme == "http" && u.Scheme == "http" && reg.Hostname() == u.Hostname() &&
-			reg.Path == u.Path && reg.RawQuery == u.RawQuery {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(registered, func(r string) bool { return clients.LoopbackRedirectMatch(r, raw) })
 }
 
 // newSession builds the grant's session: the ID token claims and what the

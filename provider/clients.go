@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -124,7 +126,38 @@ func (cc *clientCache) get(ctx context.Context, id string) (fosite.Client, error
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c.withLocalhostRedirect(ctx), nil
+}
+
+// requestedRedirectKey carries the redirect_uri of the authorization or
+// pushed request being validated (withRequestedRedirect).
+type requestedRedirectKey struct{}
+
+// withRequestedRedirect notes r's redirect_uri in ctx, for the client
+// lookup fosite makes while it validates r.
+func withRequestedRedirect(ctx context.Context, r *http.Request) context.Context {
+	if err := r.ParseForm(); err != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, requestedRedirectKey{}, r.Form.Get("redirect_uri"))
+}
+
+// withLocalhostRedirect lets a request's redirect URI on localhost match
+// a registered localhost URI on another port, as fosite already lets
+// 127.0.0.1 and [::1] (RFC 8252 section 7.3; many development tools use
+// localhost): the lookup of the client for that request lists the
+// requested URI among the registered ones. Every other lookup, and every
+// other URI, is left as registered.
+func (c client) withLocalhostRedirect(ctx context.Context) client {
+	requested, _ := ctx.Value(requestedRedirectKey{}).(string)
+	u, err := url.Parse(requested)
+	if requested == "" || err != nil || u.Hostname() != "localhost" || slices.Contains(c.RedirectURIs, requested) {
+		return c
+	}
+	if slices.ContainsFunc(c.RedirectURIs, func(r string) bool { return clients.LoopbackRedirectMatch(r, requested) }) {
+		c.RedirectURIs = append(slices.Clip(c.RedirectURIs), requested)
+	}
+	return c
 }
 
 func (cc *clientCache) getClient(ctx context.Context, id string) (client, error) {

@@ -42,7 +42,7 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ar, err := h.oauth.NewPushedAuthorizeRequest(ctx, r)
+	ar, err := h.oauth.NewPushedAuthorizeRequest(withRequestedRedirect(ctx, r), r)
 	if err == nil {
 		err = h.checkAuthorize(ctx, ar)
 	}

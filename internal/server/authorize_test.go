@@ -264,3 +264,35 @@ func TestNativeAppLoopbackRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeAppLocalhostRedirect pins that localhost gets the same any-port
+// exception as the loopback addresses, and no more.
+func TestNativeAppLocalhostRedirect(t *testing.T) {
+	s := startServer(t, nil)
+	u := s.user(t, "user")
+	rp := s.client(t, clients.Metadata{
+		RedirectURIs: []string{"http://localhost/callback"}, Scope: "openid",
+		TokenEndpointAuthMethod: "none", FirstParty: true,
+	})
+	ar := rp.authURL([]string{"openid"}, map[string]string{"redirect_uri": "http://localhost:51234/callback"})
+	res := s.browser().authorize(t, ar.URL, flowSteps{Email: u.Email, Password: testPassword})
+	if res.Callback == nil || res.Callback.Host != "localhost:51234" {
+		t.Fatalf("want a redirect to the app's port, got %v", res.Callback)
+	}
+	conf := *rp.conf
+	conf.RedirectURL = "http://localhost:51234/callback"
+	rp2 := *rp
+	rp2.conf = &conf
+	rp2.exchange(t, res.code(t, s, ar.State), ar)
+	for name, redirect := range map[string]string{
+		"another host": "http://localhost.evil.example:51234/callback",
+		"https":        "https://localhost:51234/callback",
+		"another path": "http://localhost:51234/other",
+		"127.0.0.1":    "http://127.0.0.1:51234/callback",
+	} {
+		ar := rp.authURL([]string{"openid"}, map[string]string{"redirect_uri": redirect})
+		if p := s.browser().get(t, ar.URL); p.Status != http.StatusBadRequest || p.Location != nil {
+			t.Errorf("%s: want an error page, got %d %v", name, p.Status, p.Location)
+		}
+	}
+}
