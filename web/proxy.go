@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -120,8 +121,27 @@ func parseHop(s string) (netip.Addr, error) {
 	return a.Unmap(), err
 }
 
+// DefaultIPv6Prefix is the IPv6 network per-address limits count as one
+// client: a /64, which one subscriber usually holds whole.
+const DefaultIPv6Prefix = 64
+
+type ipv6PrefixKey struct{}
+
+// WithIPv6Prefix makes ClientNetwork count IPv6 clients by their /bits
+// network for the requests next serves (bits from 32 to 128; 128 counts
+// each address).
+func WithIPv6Prefix(next http.Handler, bits int) http.Handler {
+	if bits == DefaultIPv6Prefix {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ipv6PrefixKey{}, bits)))
+	})
+}
+
 // ClientNetwork is what per-address rate limits count: the client's
-// address, or for IPv6 its /64, which one subscriber usually holds whole.
+// address, or for IPv6 its network (DefaultIPv6Prefix, or as
+// WithIPv6Prefix says).
 func ClientNetwork(r *http.Request) string {
 	a, err := netip.ParseAddr(ClientIP(r))
 	switch {
@@ -130,5 +150,9 @@ func ClientNetwork(r *http.Request) string {
 	case a.Unmap().Is4():
 		return a.Unmap().String()
 	}
-	return netip.PrefixFrom(a, 64).Masked().String()
+	bits, ok := r.Context().Value(ipv6PrefixKey{}).(int)
+	if !ok {
+		bits = DefaultIPv6Prefix
+	}
+	return netip.PrefixFrom(a, bits).Masked().String()
 }

@@ -59,3 +59,19 @@ func TestClientNetworkGroupsIPv6By64(t *testing.T) {
 		}
 	}
 }
+
+func TestClientNetworkTakesAnotherIPv6Prefix(t *testing.T) {
+	var got string
+	h := WithIPv6Prefix(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = ClientNetwork(r) }), 56)
+	for addr, want := range map[string]string{
+		"[2001:db8:1:2aa:aaaa::1]:1": "2001:db8:1:200::/56",
+		"192.0.2.7:1":                "192.0.2.7",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = addr
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got != want {
+			t.Errorf("ClientNetwork(%s) under /56 = %s, want %s", addr, got, want)
+		}
+	}
+}

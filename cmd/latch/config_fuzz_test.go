@@ -26,6 +26,7 @@ func FuzzServeSetting(f *testing.F) {
 		{"LATCH_ACCESS_TOKEN_TTL", "15m"}, {"LATCH_ACCESS_TOKEN_TTL", "-1h"}, {"LATCH_KEY_ROTATION", "9223372036854775807ns"},
 		{"LATCH_ARGON2_PARALLELISM", "256"}, {"LATCH_ARGON2_MEMORY", "4294967296"}, {"LATCH_ARGON2_ITERATIONS", "99999999999"},
 		{"LATCH_TRUSTED_PROXIES", "10.0.0.0/8, ::1, 192.0.2.1"}, {"LATCH_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"LATCH_RATE_LIMIT_IPV6_PREFIX", "56"}, {"LATCH_RATE_LIMIT_IPV6_PREFIX", "129"},
 		{"LATCH_ISSUER", "https://id.example.com/"}, {"LATCH_ISSUER", "http://[::1"}, {"LATCH_CORS_ORIGINS", "https://a.example,null"},
 		{"LATCH_REDIS_URL", "redis://:hunter2hunter2@localhost:6379/0?master_name=m"}, {"LATCH_REDIS_URL", "rediss://u:p@[::1]:x/"},
 		{"LATCH_SECRET", "short-secret-value"}, {"LATCH_CLIENT_METADATA_HOSTS", "*,a.example,https://b.example"},

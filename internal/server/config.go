@@ -80,6 +80,9 @@ type Config struct {
 	// TrustedProxies are CIDRs of reverse proxies whose forwarding headers
 	// are believed (LATCH_TRUSTED_PROXIES); empty: none.
 	TrustedProxies []string
+	// IPv6Prefix is the IPv6 network per-address limits count as one
+	// client (LATCH_RATE_LIMIT_IPV6_PREFIX); 0 means web.DefaultIPv6Prefix.
+	IPv6Prefix int
 	// ClientRegistration is dynamic client registration: closed, token or
 	// open (package registration).
 	ClientRegistration string

@@ -51,7 +51,11 @@ func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.H
 		io.WriteString(w, `{"error":"invalid_request","error_description":"method not allowed"}`)
 	})
 	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // Config.Validate refused bad ones
-	return s.tracing.Handler(proxies.Middleware(recoverer(r, s.log)))
+	prefix := s.cfg.IPv6Prefix
+	if prefix == 0 {
+		prefix = web.DefaultIPv6Prefix
+	}
+	return s.tracing.Handler(proxies.Middleware(web.WithIPv6Prefix(recoverer(r, s.log), prefix)))
 }
 
 // readyz answers whether latch can reach its stores; a load balancer takes
