@@ -76,7 +76,7 @@ func (a *Attempts) Check(ctx context.Context, k Keys, check func(context.Context
 		}
 		return ErrWrong
 	}
-	if err := a.account.Reset(ctx, k.Account); err != nil {
+	if err := a.account.Reset(ctx, k.Account); err != nil && ctx.Err() == nil {
 		a.log.WarnContext(ctx, "accounts: reset rate limit", "err", err)
 	}
 	return nil

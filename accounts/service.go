@@ -20,6 +20,11 @@ type Store interface {
 	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
 	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error)
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
+	ResetFactors(ctx context.Context, userID string, fx storage.Effects) (storage.User, error)
+	CreatePasskey(ctx context.Context, p storage.Passkey, fx storage.Effects) error
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
+	RenamePasskey(ctx context.Context, userID string, id []byte, name string, fx storage.Effects) error
+	DeletePasskey(ctx context.Context, userID string, id []byte, fx storage.Effects) error
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 	EnqueueMail(ctx context.Context, m storage.MailJob) error
 }

@@ -170,11 +170,11 @@ func (s *Service) SetDisabled(ctx context.Context, a Actor, id string, disabled 
 	return u, nil
 }
 
-// ResetMFA turns off the user's second factor: the secret and the backup
-// codes go together, with the audit event, so a failure leaves it as it
-// was.
+// ResetMFA turns off every second factor of the user: the TOTP secret,
+// the backup codes and the passkeys go together, with the audit event, so
+// a failure leaves them as they were.
 func (s *Service) ResetMFA(ctx context.Context, a Actor, id string) (storage.User, error) {
-	return s.c.Store.SetTOTP(ctx, id, nil, nil, storage.Effects{Audit: []storage.AuditEvent{a.event("mfa_reset", id, nil)}})
+	return s.c.Store.ResetFactors(ctx, id, storage.Effects{Audit: []storage.AuditEvent{a.event("mfa_reset", id, nil)}})
 }
 
 // RevokeUser ends every session and token of user id, recorded in the

@@ -45,6 +45,10 @@ const (
 	// TemplateBackupCodesRegenerated is a security notice. Data: at;
 	// optional ip.
 	TemplateBackupCodesRegenerated = "backup_codes_regenerated"
+	// TemplatePasskeyAdded and TemplatePasskeyRemoved are security
+	// notices. Data: name (the passkey's), at; optional ip.
+	TemplatePasskeyAdded   = "passkey_added"
+	TemplatePasskeyRemoved = "passkey_removed"
 )
 
 // Data keys. "at" is an RFC 3339 time (shown in UTC) or text shown as is;
@@ -57,6 +61,7 @@ const (
 	keyUserAgent  = "user_agent"
 	keyClientID   = "client_id"
 	keyClientName = "client_name"
+	keyName       = "name"
 )
 
 // ErrHeaderInjection is returned when a header value would carry a line
@@ -78,6 +83,8 @@ var specs = map[string]spec{
 	TemplateTOTPEnabled:            {required: []string{keyAt}, optional: []string{keyIP}},
 	TemplateTOTPDisabled:           {required: []string{keyAt}, optional: []string{keyIP}},
 	TemplateBackupCodesRegenerated: {required: []string{keyAt}, optional: []string{keyIP}},
+	TemplatePasskeyAdded:           {required: []string{keyName, keyAt}, optional: []string{keyIP}},
+	TemplatePasskeyRemoved:         {required: []string{keyName, keyAt}, optional: []string{keyIP}},
 }
 
 // Templates returns the names of every template, sorted.

@@ -78,7 +78,27 @@ func templateCases() []templateCase {
 			link:    "https://id.example.com/account",
 			says:    []string{"no longer work"},
 		},
+		{
+			job:     storage.MailJob{To: "hal@example.com", Template: TemplatePasskeyAdded, Data: withName(at, "Work laptop")},
+			subject: "passkey was added",
+			link:    "https://id.example.com/account",
+			says:    []string{"Work laptop", "203.0.113.7"},
+		},
+		{
+			job:     storage.MailJob{To: "ida@example.com", Template: TemplatePasskeyRemoved, Data: withName(at, "Old phone")},
+			subject: "passkey was removed",
+			link:    "https://id.example.com/forgot",
+			says:    []string{"Old phone", "no longer sign in"},
+		},
 	}
+}
+
+func withName(data map[string]string, name string) map[string]string {
+	out := map[string]string{"name": name}
+	for k, v := range data {
+		out[k] = v
+	}
+	return out
 }
 
 // checkDelivered pins what every email must carry.

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -60,7 +62,19 @@ type Hasher struct {
 	// has the hasher's parameters, so checking it costs what checking a
 	// real hash costs, and a random key, so nothing ever matches it.
 	dummy string
+
+	// Each hash allocates Params.Memory anew; after a burst of sign-ins
+	// the Go heap keeps those pages until the next collections, long
+	// after the burst. Once no hash has run for ReleaseAfter, release
+	// (debug.FreeOSMemory) collects and hands them back to the OS.
+	mu      sync.Mutex
+	idle    *time.Timer
+	release func()
 }
+
+// ReleaseAfter is how long the hasher waits, once no hash is running,
+// before it gives the memory of the last hashes back to the OS.
+const ReleaseAfter = 5 * time.Second
 
 // NewHasher returns a Hasher that runs at most concurrency computations at
 // once (at least 1); a caller beyond that waits up to wait, then gets
@@ -73,10 +87,11 @@ func NewHasher(p Params, concurrency int, wait time.Duration) *Hasher {
 		p.Parallelism = 1
 	}
 	return &Hasher{
-		params: p,
-		slots:  make(chan struct{}, concurrency),
-		wait:   wait,
-		dummy:  encode(p, random(saltLen), random(keyLen)),
+		params:  p,
+		slots:   make(chan struct{}, concurrency),
+		wait:    wait,
+		dummy:   encode(p, random(saltLen), random(keyLen)),
+		release: debug.FreeOSMemory,
 	}
 }
 
@@ -134,8 +149,32 @@ func (h *Hasher) compute(ctx context.Context, pw string, salt []byte, p Params, 
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer func() { <-h.slots }()
+	defer h.done()
 	return argon2.IDKey([]byte(pw), salt, p.Iterations, p.Memory, p.Parallelism, n), nil
+}
+
+// done frees the caller's slot and, when it was the last one taken, arms
+// the release of the hashes' memory.
+func (h *Hasher) done() {
+	<-h.slots
+	if len(h.slots) > 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.idle == nil {
+		h.idle = time.AfterFunc(ReleaseAfter, h.releaseIfIdle)
+		return
+	}
+	h.idle.Reset(ReleaseAfter)
+}
+
+// releaseIfIdle releases the hashes' memory unless a hash runs now (its
+// own end arms the release again).
+func (h *Hasher) releaseIfIdle() {
+	if len(h.slots) == 0 {
+		h.release()
+	}
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {

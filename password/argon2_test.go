@@ -151,3 +151,31 @@ func TestHasherBusy(t *testing.T) {
 		}
 	})
 }
+
+// The memory of a burst of hashes goes back to the OS once, when the
+// burst is over, and not while hashes keep coming.
+func TestHasherReleasesMemoryOnceIdle(t *testing.T) {
+	h := NewHasher(fast, 4, time.Second)
+	released := make(chan struct{}, 10)
+	h.release = func() { released <- struct{}{} }
+	for i := 0; i < 3; i++ {
+		if _, err := h.Hash(t.Context(), "correct horse"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-released:
+		t.Fatal("memory released right after the hashes, before the hasher was idle")
+	case <-time.After(ReleaseAfter / 2):
+	}
+	select {
+	case <-released:
+	case <-time.After(2 * ReleaseAfter):
+		t.Fatalf("memory not released %v after the last hash", 2*ReleaseAfter)
+	}
+	select {
+	case <-released:
+		t.Fatal("memory released twice for one burst")
+	case <-time.After(ReleaseAfter + time.Second):
+	}
+}

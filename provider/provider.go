@@ -260,5 +260,11 @@ func (h *Handler) Mount(r *mux.Router) {
 
 // logError logs an unexpected error without its request's secrets.
 func (h *Handler) logError(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		// The client went away (or the server is stopping) mid-request:
+		// what failed is the answer nobody waits for, not latch.
+		h.log.InfoContext(ctx, msg+": request ended before its answer", "err", err)
+		return
+	}
 	h.log.ErrorContext(ctx, msg, "err", err)
 }

@@ -141,6 +141,36 @@ func (u *User) SettleTOTP(now time.Time) {
 	}
 }
 
+// Passkey is a WebAuthn credential a user registered: a passkey or a
+// security key. Only its public key is stored.
+type Passkey struct {
+	ID        []byte // the credential ID the authenticator chose; unique
+	UserID    string
+	Name      string
+	PublicKey []byte // COSE_Key
+	// AAGUID names the authenticator model (all zero when it does not say).
+	AAGUID          []byte
+	AttestationType string
+	Transports      []string // hints for the browser: usb, nfc, ble, internal, hybrid
+	// SignCount is the highest signature counter seen; zero for
+	// authenticators that keep none (most synced passkeys).
+	SignCount uint32
+	// BackupEligible: the credential may be synced to other devices (a
+	// software-held passkey), fixed at registration. BackupState: it is
+	// backed up now.
+	BackupEligible bool
+	BackupState    bool
+	CreatedAt      time.Time
+	LastUsedAt     time.Time // zero when never used
+}
+
+// PasskeyUse is what a successful assertion updates on its passkey.
+type PasskeyUse struct {
+	SignCount   uint32
+	BackupState bool
+	At          time.Time
+}
+
 // Consent is a user's remembered decision to grant scopes to a client.
 type Consent struct {
 	UserID    string
@@ -330,6 +360,30 @@ type Store interface {
 	// two racing enrollments one wins; ErrNotFound when the user does not
 	// exist. On any error nothing is changed.
 	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx Effects) (User, error)
+
+	// ResetFactors turns off every second factor of the user in one
+	// transaction with fx: the TOTP secret, the backup codes and the
+	// passkeys. ErrNotFound when the user does not exist.
+	ResetFactors(ctx context.Context, userID string, fx Effects) (User, error)
+
+	// CreatePasskey stores p atomically with fx. ErrAlreadyExists when its
+	// credential ID is taken (by anyone), ErrNotFound when the user does
+	// not exist.
+	CreatePasskey(ctx context.Context, p Passkey, fx Effects) error
+	// GetPasskey returns the passkey with this credential ID.
+	GetPasskey(ctx context.Context, id []byte) (Passkey, error)
+	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error) // oldest first
+	// RenamePasskey renames the user's passkey, atomically with fx;
+	// ErrNotFound when the user has no passkey with this ID.
+	RenamePasskey(ctx context.Context, userID string, id []byte, name string, fx Effects) error
+	// DeletePasskey deletes the user's passkey, atomically with fx;
+	// ErrNotFound when the user has no passkey with this ID.
+	DeletePasskey(ctx context.Context, userID string, id []byte, fx Effects) error
+	// UsePasskey records a successful assertion with the passkey: when,
+	// its backup state, and the signature counter, which never goes back
+	// (the higher of the stored and the new one is kept, so two racing
+	// assertions cannot lower it). ErrNotFound when it is gone.
+	UsePasskey(ctx context.Context, id []byte, use PasskeyUse) error
 
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	SaveConsent(ctx context.Context, c Consent) error // upsert: the scopes replace the stored ones

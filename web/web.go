@@ -44,8 +44,15 @@ var errorPage = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, 
 type View struct {
 	Title string
 	CSRF  string // the token every form carries in the field csrf_token
-	Data  any
+	// Script names latch's own script the page loads from StaticPrefix
+	// (ScriptPasskey); empty on every page that needs none.
+	Script string
+	Data   any
 }
+
+// ScriptPasskey is the one script latch serves: the WebAuthn ceremonies
+// of the passkey pages.
+const ScriptPasskey = "passkey.js"
 
 // Site is the page plumbing of one issuer.
 type Site struct {
@@ -114,6 +121,11 @@ func (s *Site) Wrap(h http.Handler) http.Handler {
 // redirected on to the client's redirect URI.
 const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
 
+// ScriptContentSecurityPolicy is the policy of the pages that run latch's
+// own script (View.Script): ContentSecurityPolicy plus scripts from this
+// origin only (never inline, never eval) and requests back to it.
+const ScriptContentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+
 // SetSecurityHeaders sets the headers every page carries; hsts adds
 // Strict-Transport-Security (only when served over https).
 func SetSecurityHeaders(h http.Header, hsts bool) {
@@ -178,6 +190,18 @@ func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page,
 	p.site.render(w, r, t, status, View{Title: title, CSRF: p.site.csrf.Token(w, r), Data: data})
 }
 
+// RenderScript is Render for a page that runs latch's script named script
+// (ScriptPasskey).
+func (p *Pages) RenderScript(w http.ResponseWriter, r *http.Request, status int, page, title, script string, data any) {
+	t, ok := p.tmpl[page]
+	if !ok {
+		p.site.log.ErrorContext(r.Context(), "unknown page template", "page", page)
+		p.site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+		return
+	}
+	p.site.render(w, r, t, status, View{Title: title, CSRF: p.site.csrf.Token(w, r), Script: script, Data: data})
+}
+
 func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, v View) {
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -187,6 +211,9 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Templa
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	SetSecurityHeaders(w.Header(), s.secure)
+	if v.Script != "" {
+		w.Header().Set("Content-Security-Policy", ScriptContentSecurityPolicy)
+	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())
@@ -206,6 +233,12 @@ const UnavailableMessage = "latch cannot reach its storage right now. Try again 
 // with err: 503 with a Retry-After when a store could not be reached (an
 // outage, logged as a warning), 500 otherwise.
 func (s *Site) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
+	if r.Context().Err() != nil {
+		// The browser went away mid-request: nobody reads this answer.
+		log.InfoContext(r.Context(), what+": request ended before its answer", "err", err)
+		s.Error(w, r, http.StatusServiceUnavailable, UnavailableMessage)
+		return
+	}
 	if storage.Unavailable(err) {
 		log.WarnContext(r.Context(), what+": storage unavailable", "err", err)
 		w.Header().Set("Retry-After", "5")

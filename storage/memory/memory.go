@@ -34,6 +34,7 @@ type Store struct {
 	users       map[string]storage.User
 	emails      map[string]string // lower-cased email → user ID
 	backupCodes map[string][]backupCode
+	passkeys    map[string]storage.Passkey // by string(credential ID)
 	consents    map[consentKey]storage.Consent
 	refresh     map[string]storage.RefreshToken
 	keys        map[string]storage.SigningKey
@@ -58,6 +59,7 @@ func New(opts Options) *Store {
 		users:       map[string]storage.User{},
 		emails:      map[string]string{},
 		backupCodes: map[string][]backupCode{},
+		passkeys:    map[string]storage.Passkey{},
 		consents:    map[consentKey]storage.Consent{},
 		refresh:     map[string]storage.RefreshToken{},
 		keys:        map[string]storage.SigningKey{},
