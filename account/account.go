@@ -17,6 +17,7 @@ import (
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/secret"
@@ -45,6 +46,11 @@ const (
 	PathRevokeApp   = "/account/apps/revoke"
 	PathEndSession  = "/account/sessions/end"
 	PathSignOut     = "/account/signout"
+
+	PathPasskeys       = "/account/passkeys"
+	PathPasskeyOptions = "/account/passkeys/options"
+	PathPasskeyRename  = "/account/passkeys/rename"
+	PathPasskeyRemove  = "/account/passkeys/remove"
 )
 
 // Store is the part of storage.Store that the account page uses.
@@ -54,6 +60,7 @@ type Store interface {
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
 	CountBackupCodes(ctx context.Context, userID string) (int, error)
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	ListClients(ctx context.Context) ([]storage.Client, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
@@ -68,6 +75,7 @@ type Config struct {
 	// a grant go through it.
 	Accounts *accounts.Service
 	TOTP     *mfa.TOTP
+	Passkeys *passkey.Service
 	Box      *secret.Box
 	// Limit counts failed current-password and code entries per user.
 	Limit *ratelimit.Limiter
@@ -90,7 +98,7 @@ func New(c Config) (*Handler, error) {
 	var missing []string
 	for name, ok := range map[string]bool{
 		"Site": c.Site != nil, "Store": c.Store != nil, "Sessions": c.Sessions != nil, "Accounts": c.Accounts != nil,
-		"TOTP": c.TOTP != nil, "Box": c.Box != nil, "Limit": c.Limit != nil,
+		"TOTP": c.TOTP != nil, "Passkeys": c.Passkeys != nil, "Box": c.Box != nil, "Limit": c.Limit != nil,
 	} {
 		if !ok {
 			missing = append(missing, name)
@@ -130,6 +138,10 @@ func (h *Handler) Mount(r *mux.Router) {
 	post(PathRevokeApp, h.revokeApp)
 	post(PathEndSession, h.endSession)
 	post(PathSignOut, h.signOut)
+	post(PathPasskeys, h.addPasskey)
+	post(PathPasskeyOptions, h.passkeyOptions)
+	post(PathPasskeyRename, h.renamePasskey)
+	post(PathPasskeyRemove, h.removePasskey)
 }
 
 // signedIn returns the request's session and its user. Without one it
@@ -189,6 +201,9 @@ type accountPage struct {
 	DisableError    string // tied to the code field of the turn-off form
 	CodesError      string // tied to the code field of the new-backup-codes form
 	BackupCodesLeft int
+	PasskeysOn      bool // passkeys are on: the section is shown
+	Passkeys        []passkeyRow
+	PasskeyError    string // shown in the passkeys section
 	Apps            []app
 	Sessions        []sessionRow
 }
@@ -217,6 +232,10 @@ var notices = map[string]string{
 	"totp_off": "Two-step sign-in is off.",
 	"app":      "Access removed. The app was signed out.",
 	"session":  "The session was ended.",
+
+	"passkey_added":   "Your passkey was added. You can sign in with it.",
+	"passkey_renamed": "The passkey was renamed.",
+	"passkey_removed": "The passkey was removed. It can no longer sign in.",
 }
 
 func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
@@ -236,6 +255,12 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	v.BackupCodesLeft = n
+	if v.PasskeysOn = h.c.Passkeys.Off() == ""; v.PasskeysOn {
+		if v.Passkeys, err = h.passkeyRows(ctx, u.ID); err != nil {
+			h.internalError(w, r, "list passkeys", err)
+			return
+		}
+	}
 	consents, err := h.c.Store.ListConsents(ctx, u.ID)
 	if err != nil {
 		h.internalError(w, r, "list consents", err)
@@ -279,7 +304,11 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 			StartedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeen.UTC(),
 		})
 	}
-	h.pages.Render(w, r, status, pageAccount, "Your account", v)
+	if !v.PasskeysOn {
+		h.pages.Render(w, r, status, pageAccount, "Your account", v)
+		return
+	}
+	h.pages.RenderScript(w, r, status, pageAccount, "Your account", web.ScriptPasskey, v)
 }
 
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {

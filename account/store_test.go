@@ -95,7 +95,7 @@ func watched(t *testing.T, e *webtest.Env, st interface {
 	}
 	h, err := account.New(account.Config{
 		Site: e.Site, Store: st, Sessions: e.Sessions, Accounts: svc,
-		TOTP: e.TOTP, Box: e.Box, Limit: ratelimit.New(e.Redis, "account-watched", 5, 15*time.Minute),
+		TOTP: e.TOTP, Passkeys: e.Passkeys, Box: e.Box, Limit: ratelimit.New(e.Redis, "account-watched", 5, 15*time.Minute),
 	})
 	if err != nil {
 		t.Fatal(err)

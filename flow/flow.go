@@ -52,6 +52,9 @@ type Flow struct {
 	LoginHint    string    `json:"login_hint,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	RequireFresh time.Time `json:"require_fresh,omitempty"` // authentication must be after this (max_age, prompt=login)
+	// ACR is the authentication context class the sign-in must reach
+	// (passkey.Satisfies): set when the app asks for a passkey.
+	ACR string `json:"acr,omitempty"`
 	// UnregisteredHost is set when the client is not registered but
 	// identified by the URL of its metadata document: the host serving
 	// it. The consent page names the client by it, says it is not

@@ -7,17 +7,45 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/telemetry"
 	"github.com/latch-idp/latch/web"
 )
 
-// codePage is the data of the second step.
+// codePage is the data of the second step: a passkey, offered first, and
+// a TOTP or backup code.
 type codePage struct {
-	Error string
+	Error        string // tied to the code field
+	PasskeyError string // shown above the passkey button
+	TOTP         bool   // the account has TOTP (and so backup codes)
+	Passkey      bool   // the account has a passkey
+	// PasskeyRequired: the app asks for a passkey; no code will do.
+	PasskeyRequired bool
+	NoPasskey       string // why the sign-in cannot go on: a passkey required, none registered
 }
 
-func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, v codePage) {
-	h.pages.Render(w, r, status, pageCode, "Enter your code", v)
+// renderSecondStep shows the second step of p, u's pending sign-in, with
+// the ways u has.
+func (h *Handler) renderSecondStep(w http.ResponseWriter, r *http.Request, status int, p *pending, u storage.User, v codePage) {
+	ps, err := h.listPasskeys(r.Context(), u.ID)
+	if err != nil {
+		h.internalError(w, r, "list passkeys", err)
+		return
+	}
+	v.Passkey, v.PasskeyRequired = len(ps) > 0, p.ACR != ""
+	v.TOTP = u.TOTPEnabled() && !v.PasskeyRequired
+	if v.PasskeyRequired && !v.Passkey {
+		v.NoPasskey = passkeyRequiredNoPasskey
+	}
+	title := "Enter your code"
+	if v.Passkey && !v.TOTP {
+		title = "Use your passkey"
+	}
+	if v.Passkey {
+		h.pages.RenderScript(w, r, status, pageCode, title, web.ScriptPasskey, v)
+		return
+	}
+	h.pages.Render(w, r, status, pageCode, title, v)
 }
 
 func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +61,11 @@ func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, p, false)
 		return
 	}
-	h.renderCode(w, r, http.StatusOK, codePage{})
+	p, u, ok := h.loadPendingUser(w, r)
+	if !ok {
+		return
+	}
+	h.renderSecondStep(w, r, http.StatusOK, p, u, codePage{})
 }
 
 func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +76,13 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.NeedCode {
 		h.next(w, r, p, false)
+		return
+	}
+	renderCode := func(w http.ResponseWriter, r *http.Request, status int, v codePage) {
+		h.renderSecondStep(w, r, status, p, u, v)
+	}
+	if p.ACR != "" || !u.TOTPEnabled() {
+		renderCode(w, r, http.StatusBadRequest, codePage{PasskeyError: "Use your passkey to continue."})
 		return
 	}
 	var kind, reason string
@@ -63,10 +102,10 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 	})
 	h.countStep(telemetry.StepCode, err, reason)
 	if wait, ok := accounts.Locked(err); ok {
-		h.tooMany(w, r, wait, func(msg string) { h.renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
+		h.tooMany(w, r, wait, func(msg string) { renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
 		return
 	} else if errors.Is(err, accounts.ErrWrong) {
-		h.renderCode(w, r, http.StatusUnauthorized, codePage{Error: "That code is not valid. Enter the current code from your app, or an unused backup code."})
+		renderCode(w, r, http.StatusUnauthorized, codePage{Error: "That code is not valid. Enter the current code from your app, or an unused backup code."})
 		return
 	} else if err != nil {
 		h.internalError(w, r, "check code", err)

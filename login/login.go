@@ -16,6 +16,7 @@ import (
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/ratelimit"
 	"github.com/latch-idp/latch/secret"
@@ -33,6 +34,7 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	GetUserByEmail(ctx context.Context, email string) (storage.User, error)
 	UseBackupCode(ctx context.Context, userID string, hash []byte) error
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) error
 }
 
@@ -47,6 +49,7 @@ type Config struct {
 	// account change goes through it.
 	Accounts *accounts.Service
 	TOTP     *mfa.TOTP
+	Passkeys *passkey.Service
 	Box      *secret.Box
 	// AccountLimit counts failures per account (keyed by the typed email,
 	// so that unknown emails are limited alike); IPLimit per client IP.
@@ -89,7 +92,7 @@ func New(c Config) (*Handler, error) {
 	var missing []string
 	for name, ok := range map[string]bool{
 		"Site": c.Site != nil, "Store": c.Store != nil, "Redis": c.Redis != nil, "Flows": c.Flows != nil,
-		"Sessions": c.Sessions != nil, "Accounts": c.Accounts != nil, "TOTP": c.TOTP != nil, "Box": c.Box != nil,
+		"Sessions": c.Sessions != nil, "Accounts": c.Accounts != nil, "TOTP": c.TOTP != nil, "Passkeys": c.Passkeys != nil, "Box": c.Box != nil,
 		"AccountLimit": c.AccountLimit != nil, "IPLimit": c.IPLimit != nil, "Issuer": c.Issuer != "", "Home": c.Home != "",
 	} {
 		if !ok {
@@ -141,6 +144,10 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(PathReset, w(http.HandlerFunc(h.showReset))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathReset, w(http.HandlerFunc(h.postReset))).Methods(http.MethodPost)
 	r.Handle(PathResetFactor, w(http.HandlerFunc(h.postResetFactor))).Methods(http.MethodPost)
+	r.Handle(PathPasskey, w(http.HandlerFunc(h.postPasskey))).Methods(http.MethodPost)
+	r.Handle(PathPasskeyOptions, w(http.HandlerFunc(h.passkeySignInOptions))).Methods(http.MethodPost)
+	r.Handle(PathCodePasskey, w(http.HandlerFunc(h.postCodePasskey))).Methods(http.MethodPost)
+	r.Handle(PathCodePasskeyOptions, w(http.HandlerFunc(h.passkeyVerifyOptions))).Methods(http.MethodPost)
 }
 
 // messagePage is a page of plain information with an optional link.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
@@ -33,11 +34,20 @@ type loginPage struct {
 	Error        string // the failure, shown above the form and tied to the password field
 	Notice       string
 	Registration bool
+	// PasskeyRequired: the app asks for a passkey (a password alone will
+	// not do).
+	PasskeyRequired bool
+	Passkeys        bool // passkeys are on: the page offers one
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v loginPage) {
 	v.Registration = h.c.Registration
-	h.pages.Render(w, r, status, pageLogin, "Sign in", v)
+	v.Passkeys = h.c.Passkeys.Off() == ""
+	if !v.Passkeys {
+		h.pages.Render(w, r, status, pageLogin, "Sign in", v)
+		return
+	}
+	h.pages.RenderScript(w, r, status, pageLogin, "Sign in", web.ScriptPasskey, v)
 }
 
 // returnTo is the local path to go to after a sign-in without a flow.
@@ -70,7 +80,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, "load flow", err)
 			return
 		}
-		v.Email, v.ClientName = f.LoginHint, f.ClientName
+		v.Email, v.ClientName, v.PasskeyRequired = f.LoginHint, f.ClientName, f.ACR != ""
 	}
 	// A live session signs in without a password, unless the app asks for
 	// a fresh one, or a page of latch's own does (reauth=1: the admin
@@ -81,7 +91,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil && q.Get("reauth") != "1" {
-		fresh := f == nil || (!f.ForceLogin && (f.RequireFresh.IsZero() || !sess.AuthTime.Before(f.RequireFresh)))
+		fresh := f == nil || (!f.ForceLogin && (f.RequireFresh.IsZero() || !sess.AuthTime.Before(f.RequireFresh)) && passkey.Satisfies(f.ACR, sess.AMR))
 		if fresh {
 			if u, err := h.c.Store.GetUser(ctx, sess.UserID); err == nil && !u.Disabled && u.EmailVerified {
 				if f == nil {
@@ -101,6 +111,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	email := accounts.NormalizeEmail(r.PostFormValue("email"))
 	pw := r.PostFormValue("password")
 	v := loginPage{Email: email, FlowID: r.PostFormValue("flow"), ReturnTo: h.returnTo(r.PostFormValue("return_to"))}
+	acr := ""
 	if v.FlowID != "" {
 		f, err := h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin)
 		if errors.Is(err, flow.ErrNotFound) {
@@ -110,7 +121,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, "load flow", err)
 			return
 		}
-		v.ClientName = f.ClientName
+		v.ClientName, v.PasskeyRequired, acr = f.ClientName, f.ACR != "", f.ACR
 	}
 	if email == "" || pw == "" {
 		v.Error = "Enter your email and password."
@@ -154,7 +165,13 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		h.unverified(w, r, u, v.FlowID, v.ReturnTo)
 		return
 	}
-	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, NeedCode: u.TOTPEnabled(), Password: h.passwordBinding(u.PasswordHash)}
+	passkeys, err := h.listPasskeys(ctx, u.ID)
+	if err != nil {
+		h.internalError(w, r, "list passkeys", err)
+		return
+	}
+	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: []string{"pwd"}, ACR: acr, Password: h.passwordBinding(u.PasswordHash)}
+	p.NeedCode = u.TOTPEnabled() || len(passkeys) > 0 || acr != ""
 	switch h.c.Accounts.NewPasswordNeeded(ctx, u, pw) {
 	case accounts.PasswordMustChange:
 		p.MustChange = "You need to choose a new password before you continue."

@@ -32,7 +32,11 @@ type pending struct {
 	FlowID   string   `json:"flow_id,omitempty"`
 	ReturnTo string   `json:"return_to,omitempty"`
 	AMR      []string `json:"amr"`
-	NeedCode bool     `json:"need_code"`
+	// NeedCode: a second step is due (a passkey, a TOTP or a backup code).
+	NeedCode bool `json:"need_code"`
+	// ACR is the class the sign-in must reach (passkey.Satisfies): the
+	// app asked for a passkey.
+	ACR string `json:"acr,omitempty"`
 	// MustChange, when set, is why the user must choose a new password.
 	MustChange string `json:"must_change,omitempty"`
 	// Password binds the sign-in to the password it was begun with (see

@@ -28,5 +28,10 @@ func Recent(sess *session.Session, d time.Duration, secondFactor bool) bool {
 // session, and then back to returnTo, a local path. The new sign-in asks
 // for the password and the second factor the account has.
 func Reauthenticate(w http.ResponseWriter, r *http.Request, returnTo string) {
-	web.Redirect(w, r, PathLogin+"?reauth=1&return_to="+url.QueryEscape(returnTo))
+	web.Redirect(w, r, ReauthURL(returnTo))
+}
+
+// ReauthURL is where Reauthenticate sends the browser.
+func ReauthURL(returnTo string) string {
+	return PathLogin + "?reauth=1&return_to=" + url.QueryEscape(returnTo)
 }

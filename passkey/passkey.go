@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,8 +56,18 @@ type Config struct {
 // Service runs the ceremonies.
 type Service struct {
 	c  Config
-	wa *webauthn.WebAuthn
+	wa *webauthn.WebAuthn // nil when passkeys are off (Off)
+	// off says why passkeys are off: the issuer's host is an IP address,
+	// which WebAuthn cannot use as a relying party.
+	off string
 }
+
+// ErrOff is returned by every ceremony while passkeys are off.
+var ErrOff = errors.New("passkey: passkeys are off: WebAuthn needs the issuer on a domain name, not an IP address")
+
+// Off says why passkeys are off, or "" when they are on. Pages offer no
+// passkey while they are off.
+func (s *Service) Off() string { return s.off }
 
 // CeremonyTTL bounds how long a ceremony may take, from its options to its
 // answer: long enough to find a security key, short enough that a
@@ -76,28 +88,13 @@ func New(c Config) (*Service, error) {
 	if c.Name == "" {
 		c.Name = "latch"
 	}
-	iss, err := url.Parse(c.Issuer)
-	if err != nil || iss.Hostname() == "" {
-		return nil, fmt.Errorf("passkey: issuer %q is not an absolute URL", c.Issuer)
+	rpID, origins, err := relyingParty(c.Issuer, c.RPID, c.Origins)
+	if err != nil {
+		return nil, fmt.Errorf("passkey: %w", err)
 	}
-	if c.RPID == "" {
-		c.RPID = iss.Hostname()
-	}
-	if len(c.Origins) == 0 {
-		c.Origins = []string{iss.Scheme + "://" + iss.Host}
-	}
-	host := iss.Hostname()
-	if host != c.RPID && !strings.HasSuffix(host, "."+c.RPID) {
-		return nil, fmt.Errorf("passkey: the RP ID %q is neither the issuer's host %q nor a parent domain of it", c.RPID, host)
-	}
-	for _, o := range c.Origins {
-		u, err := url.Parse(o)
-		if err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
-			return nil, fmt.Errorf("passkey: origin %q is not an https origin (http only on localhost)", o)
-		}
-		if h := u.Hostname(); h != c.RPID && !strings.HasSuffix(h, "."+c.RPID) {
-			return nil, fmt.Errorf("passkey: origin %q is not within the RP ID %q", o, c.RPID)
-		}
+	c.RPID, c.Origins = rpID, origins
+	if net.ParseIP(rpID) != nil {
+		return &Service{c: c, off: ErrOff.Error()}, nil
 	}
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:                  c.RPID,
@@ -113,6 +110,45 @@ func New(c Config) (*Service, error) {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
 	return &Service{c: c, wa: wa}, nil
+}
+
+// CheckSettings checks the relying party settings (LATCH_WEBAUTHN_RP_ID,
+// LATCH_WEBAUTHN_ORIGINS) against the issuer, as New does, for a check at
+// start-up.
+func CheckSettings(issuer, rpID string, origins []string) error {
+	_, _, err := relyingParty(issuer, rpID, origins)
+	return err
+}
+
+// relyingParty settles the relying party ID and origins: the issuer's host
+// and origin unless set; a set RP ID must be the issuer's host or a parent
+// domain of it, and each origin an https origin (http on loopback) within
+// the RP ID.
+func relyingParty(issuer, rpID string, origins []string) (string, []string, error) {
+	iss, err := url.Parse(issuer)
+	if err != nil || iss.Hostname() == "" {
+		return "", nil, fmt.Errorf("issuer %q is not an absolute URL", issuer)
+	}
+	host := iss.Hostname()
+	if rpID == "" {
+		rpID = host
+	}
+	if len(origins) == 0 {
+		origins = []string{iss.Scheme + "://" + iss.Host}
+	}
+	if host != rpID && !strings.HasSuffix(host, "."+rpID) {
+		return "", nil, fmt.Errorf("the RP ID %q is neither the issuer's host %q nor a parent domain of it", rpID, host)
+	}
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "https" && (u.Scheme != "http" || !loopback(u.Hostname()))) {
+			return "", nil, fmt.Errorf("origin %q is not an https origin (http only on localhost)", o)
+		}
+		if h := u.Hostname(); h != rpID && !strings.HasSuffix(h, "."+rpID) {
+			return "", nil, fmt.Errorf("origin %q is not within the RP ID %q", o, rpID)
+		}
+	}
+	return rpID, origins, nil
 }
 
 func loopback(host string) bool {
@@ -166,6 +202,9 @@ type Options struct {
 }
 
 func (s *Service) start(ctx context.Context, kind, state, userID string, session *webauthn.SessionData, options any) (Options, error) {
+	if state == "" {
+		return Options{}, errors.New("passkey: a ceremony without the browser state it belongs to")
+	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return Options{}, err
@@ -188,7 +227,10 @@ func (s *Service) start(ctx context.Context, kind, state, userID string, session
 // take removes the ceremony and returns it when it is of kind and bound
 // to state: of two answers to one challenge, one is checked.
 func (s *Service) take(ctx context.Context, kind, state, id string) (ceremony, error) {
-	if id == "" || len(id) > 64 {
+	if s.wa == nil {
+		return ceremony{}, ErrOff
+	}
+	if id == "" || len(id) > 64 || state == "" {
 		return ceremony{}, ErrExpired
 	}
 	data, err := s.c.Redis.GetDel(ctx, ceremonyKey(id)).Bytes()
@@ -252,6 +294,9 @@ func credentialOf(p storage.Passkey) webauthn.Credential {
 // discoverable (it can sign in without a password), and user verification
 // is preferred.
 func (s *Service) BeginRegistration(ctx context.Context, u storage.User, existing []storage.Passkey, sessionID string) (Options, error) {
+	if s.wa == nil {
+		return Options{}, ErrOff
+	}
 	w := newUser(u, existing)
 	creation, session, err := s.wa.BeginRegistration(w,
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
@@ -332,6 +377,9 @@ func (a Assertion) AMR() []string {
 // to the pending sign-in pendingID. User verification is preferred: the
 // password was the first factor.
 func (s *Service) BeginVerify(ctx context.Context, u storage.User, passkeys []storage.Passkey, pendingID string) (Options, error) {
+	if s.wa == nil {
+		return Options{}, ErrOff
+	}
 	assertion, session, err := s.wa.BeginLogin(newUser(u, passkeys), webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return Options{}, fmt.Errorf("passkey: begin verification: %w", err)
@@ -365,6 +413,9 @@ func (s *Service) FinishVerify(ctx context.Context, u storage.User, passkeys []s
 // bound to state (the browser's CSRF token). User verification is
 // required: the passkey is both factors.
 func (s *Service) BeginSignIn(ctx context.Context, state string) (Options, error) {
+	if s.wa == nil {
+		return Options{}, ErrOff
+	}
 	assertion, session, err := s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return Options{}, fmt.Errorf("passkey: begin sign-in: %w", err)
@@ -456,4 +507,55 @@ func ParseID(s string) ([]byte, bool) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	return b, err == nil && len(b) > 0
+}
+
+// Authentication context classes (OpenID Connect acr values) a passkey
+// sign-in reaches, from the OpenID EAP ACR Values specification:
+// phishing-resistant, and phishing-resistant with a hardware-bound key.
+const (
+	ACRPhishingResistant         = "phr"
+	ACRPhishingResistantHardware = "phrh"
+)
+
+// ACRValues are the acr values latch knows, strongest last.
+var ACRValues = []string{ACRPhishingResistant, ACRPhishingResistantHardware}
+
+// ACR is the authentication context class a sign-in with these amr
+// values reached: phrh when a device-bound passkey signed in, phr for a
+// synced one, "" without a passkey.
+func ACR(amr []string) string {
+	switch {
+	case slices.Contains(amr, "hwk"):
+		return ACRPhishingResistantHardware
+	case slices.Contains(amr, "swk"):
+		return ACRPhishingResistant
+	}
+	return ""
+}
+
+// Satisfies reports whether a sign-in with these amr values reaches the
+// class required ("" requires nothing).
+func Satisfies(required string, amr []string) bool {
+	switch required {
+	case "":
+		return true
+	case ACRPhishingResistant:
+		return ACR(amr) != ""
+	case ACRPhishingResistantHardware:
+		return ACR(amr) == ACRPhishingResistantHardware
+	}
+	return false
+}
+
+// Required is the class a request's acr_values (space-separated, in
+// order of preference) make latch insist on: the weakest of the passkey
+// classes it names, since any of them would do; "" when it names none.
+func Required(acrValues string) string {
+	fields := strings.Fields(acrValues)
+	for _, v := range ACRValues {
+		if slices.Contains(fields, v) {
+			return v
+		}
+	}
+	return ""
 }

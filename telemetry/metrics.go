@@ -24,6 +24,7 @@ type Metrics struct {
 const (
 	StepPassword = "password"
 	StepCode     = "code"
+	StepPasskey  = "passkey" // a passkey, passwordless or as the second step
 )
 
 // Reasons a sign-in step fails besides the account service's own
@@ -31,7 +32,10 @@ const (
 const (
 	ReasonLocked    = "locked"     // a rate limit refused the attempt
 	ReasonWrongCode = "wrong_code" // a wrong TOTP or backup code
-	ReasonBusy      = "busy"       // too many password hashes at once
+	// ReasonWrongPasskey: a passkey's answer that did not verify, or a
+	// ceremony expired or used.
+	ReasonWrongPasskey = "wrong_passkey"
+	ReasonBusy         = "busy" // too many password hashes at once
 )
 
 // Outcomes of a breached-password lookup, for BreachLookup.
@@ -51,7 +55,7 @@ const (
 func newMetrics() *Metrics {
 	return &Metrics{
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_signin_succeeded_total", Help: "Sign-in steps passed, by step (password, code).",
+			Name: "latch_signin_succeeded_total", Help: "Sign-in steps passed, by step (password, code, passkey).",
 		}, []string{"step"}),
 		signInFails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latch_signin_failed_total", Help: "Sign-in steps failed, by step and reason.",
@@ -81,7 +85,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 // prepare creates the series whose labels are known ahead, at zero, so
 // that a rate over them exists before the first event.
 func (m *Metrics) prepare() {
-	for _, s := range []string{StepPassword, StepCode} {
+	for _, s := range []string{StepPassword, StepCode, StepPasskey} {
 		m.signIns.WithLabelValues(s)
 	}
 	for _, r := range []string{BreachFound, BreachClean, BreachFailed} {

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -252,6 +253,39 @@ func (s *Site) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, wh
 // Error writes the error page: a status and a message meant for people.
 func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
 	s.render(w, r, errorPage, status, View{Title: http.StatusText(status), Data: ErrorPage{Status: status, Message: message}})
+}
+
+// ScriptAnswer is what latch's script gets from an endpoint that has no
+// options for it: where to go instead, or what to tell the user.
+type ScriptAnswer struct {
+	Redirect string `json:"redirect,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ScriptFailed is Fail for a request of latch's script: 503 with a
+// Retry-After when a store could not be reached, 500 otherwise, each with
+// a message the script shows.
+func (s *Site) ScriptFailed(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
+	if storage.Unavailable(err) || r.Context().Err() != nil {
+		log.WarnContext(r.Context(), what+": storage unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		JSON(w, http.StatusServiceUnavailable, ScriptAnswer{Error: UnavailableMessage})
+		return
+	}
+	log.ErrorContext(r.Context(), what, "err", err)
+	JSON(w, http.StatusInternalServerError, ScriptAnswer{Error: "Something went wrong on our side. Try again in a moment."})
+}
+
+// JSON writes v as a JSON answer to latch's own script (ScriptPasskey).
+func JSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"error":"Something went wrong on our side."}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(data)
 }
 
 // Redirect sends a 303 See Other: after a POST the browser must follow

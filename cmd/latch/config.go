@@ -234,6 +234,8 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_RATE_LIMIT_IPV6_PREFIX", "64", "IPv6 clients are counted by this network (/bits) in per-address limits; 32 to 128", numIn(&c.IPv6Prefix, 32, 128))
 	cf.add("LATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed; empty: none", list(&c.TrustedProxies))
 	cf.add("LATCH_CLIENT_METADATA_HOSTS", "", "comma-separated hosts allowed to serve Client ID Metadata Documents (https URL client IDs); * allows any public host; empty: off", list(&c.ClientMetadataHosts))
+	cf.add("LATCH_WEBAUTHN_RP_ID", "", "relying party ID of passkeys: the issuer's host (default) or a parent domain of it; passkeys stay bound to it", str(&c.WebAuthnRPID))
+	cf.add("LATCH_WEBAUTHN_ORIGINS", "", "comma-separated origins passkey ceremonies may come from; default: the issuer's origin", list(&c.WebAuthnOrigins))
 	cf.add("LATCH_LOG_LEVEL", "info", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error"))
 	return cf
 }

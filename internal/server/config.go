@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/web"
 )
 
@@ -93,6 +94,11 @@ type Config struct {
 	// documents, which connects only to public addresses. For tests only,
 	// whose documents are served on loopback: no variable or flag sets it.
 	ClientMetadataTransport http.RoundTripper
+	// WebAuthnRPID and WebAuthnOrigins override the passkeys' relying
+	// party ID and origins, derived from Issuer by default (package
+	// passkey).
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 
 	LogLevel string
 }
@@ -175,6 +181,13 @@ func (c *Config) Validate() error {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			bad("LATCH_CLIENT_METADATA_HOSTS", "%s", line)
 		}
+	}
+	if err := passkey.CheckSettings(c.Issuer, c.WebAuthnRPID, c.WebAuthnOrigins); err != nil && c.Issuer != "" {
+		name := "LATCH_WEBAUTHN_RP_ID"
+		if strings.HasPrefix(err.Error(), "origin") {
+			name = "LATCH_WEBAUTHN_ORIGINS"
+		}
+		bad(name, "%v", err)
 	}
 	for i, o := range c.CORSOrigins {
 		// Browsers send an origin without a trailing slash.

@@ -30,6 +30,7 @@ import (
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mail"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/ratelimit"
@@ -236,9 +237,18 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	if err != nil {
 		return nil, err
 	}
+	passkeys, err := passkey.New(passkey.Config{
+		Issuer: issuer, RPID: c.WebAuthnRPID, Origins: c.WebAuthnOrigins, Store: s.store, Redis: s.rdb, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if off := passkeys.Off(); off != "" {
+		log.Info("latch: " + off)
+	}
 	loginH, err := login.New(login.Config{
 		Site: site, Store: s.store, Redis: s.rdb, Flows: flows, Sessions: sessions,
-		Accounts: accts, TOTP: totp, Box: box,
+		Accounts: accts, TOTP: totp, Passkeys: passkeys, Box: box,
 		AccountLimit: ratelimit.New(s.rdb, "login-account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
 		IPLimit:      ratelimit.New(s.rdb, "login-ip", c.LoginLimitIP, c.LoginLimitWindow).WithMetrics(metrics),
 		Issuer:       c.Issuer, Home: account.Path, Registration: c.Registration == "open", Log: log,
@@ -252,7 +262,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, err
 	}
 	accountH, err := account.New(account.Config{
-		Site: site, Store: s.store, Sessions: sessions, Accounts: accts, TOTP: totp, Box: box,
+		Site: site, Store: s.store, Sessions: sessions, Accounts: accts, TOTP: totp, Passkeys: passkeys, Box: box,
 		Limit: ratelimit.New(s.rdb, "account", c.LoginLimitAccount, c.LoginLimitWindow).WithMetrics(metrics),
 		Log:   log,
 	})

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -37,6 +38,7 @@ import (
 	"github.com/latch-idp/latch/internal/testenv"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/mfa"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/provider"
 	"github.com/latch-idp/latch/ratelimit"
@@ -57,6 +59,10 @@ type Options struct {
 	HoldMail chan struct{}
 	// LoginStore, when set, wraps the store the login pages read.
 	LoginStore func(login.Store) login.Store
+	// Localhost serves the pages as http://localhost:PORT rather than on
+	// the loopback address, so that passkeys are on (WebAuthn needs a
+	// domain name).
+	Localhost bool
 }
 
 // Env is a running set of pages.
@@ -70,6 +76,7 @@ type Env struct {
 	Hasher   *password.Hasher
 	Checker  password.Checker
 	TOTP     *mfa.TOTP
+	Passkeys *passkey.Service
 	Revoker  *accounts.Revocation
 	Accounts *accounts.Service
 	Server   *httptest.Server
@@ -111,6 +118,9 @@ func New(t testing.TB, o Options) *Env {
 	srv := httptest.NewUnstartedServer(nil)
 	e.Server = srv
 	e.URL = "http://" + srv.Listener.Addr().String()
+	if o.Localhost {
+		e.URL = fmt.Sprintf("http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)
+	}
 	if e.Site, err = web.NewSite(e.URL, e.Box, log); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +132,9 @@ func New(t testing.TB, o Options) *Env {
 	})}
 	e.TOTP = mfa.NewTOTP(e.Redis, e.Box, "latch-test")
 	e.Revoker = accounts.NewRevocation(e.Store, nil, e.Sessions)
+	if e.Passkeys, err = passkey.New(passkey.Config{Issuer: e.URL, Store: e.Store, Redis: e.Redis, Log: log}); err != nil {
+		t.Fatal(err)
+	}
 	if e.Accounts, err = accounts.New(accounts.Config{
 		Store: e.Store, Hasher: e.Hasher, Checker: e.Checker, Revoker: e.Revoker, Box: e.Box,
 		VerifyURL: e.URL + login.PathVerify, ResetURL: e.URL + login.PathReset, Log: log,
@@ -137,7 +150,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	lh, err := login.New(login.Config{
 		Site: e.Site, Store: loginStore, Redis: e.Redis, Flows: e.Flows, Sessions: e.Sessions,
-		Accounts: e.Accounts, TOTP: e.TOTP, Box: e.Box,
+		Accounts: e.Accounts, TOTP: e.TOTP, Passkeys: e.Passkeys, Box: e.Box,
 		AccountLimit: ratelimit.New(e.Redis, "login-account", 5, 15*time.Minute),
 		IPLimit:      ratelimit.New(e.Redis, "login-ip", 20, 15*time.Minute),
 		Issuer:       e.URL, Home: account.Path, Registration: o.Registration, Log: log,
@@ -153,7 +166,7 @@ func New(t testing.TB, o Options) *Env {
 	ch.Mount(r)
 	ah, err := account.New(account.Config{
 		Site: e.Site, Store: e.Store, Sessions: e.Sessions, Accounts: e.Accounts,
-		TOTP: e.TOTP, Box: e.Box, Limit: ratelimit.New(e.Redis, "account", 5, 15*time.Minute),
+		TOTP: e.TOTP, Passkeys: e.Passkeys, Box: e.Box, Limit: ratelimit.New(e.Redis, "account", 5, 15*time.Minute),
 		Reauth: o.Reauth, Log: log,
 	})
 	if err != nil {
