@@ -51,6 +51,7 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	CountBackupCodes(ctx context.Context, userID string) (int, error)
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
 
 	CreateInitialAccessToken(ctx context.Context, t storage.InitialAccessToken, fx storage.Effects) error
 	ListInitialAccessTokens(ctx context.Context) ([]storage.InitialAccessToken, error)

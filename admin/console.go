@@ -343,6 +343,7 @@ type userPage struct {
 	User        userView
 	Apps        []string
 	BackupCodes int
+	Passkeys    []passkeyView
 	Sessions    []sessionView
 	Roles       []string
 }
@@ -371,7 +372,12 @@ func (h *Handler) showUser(c *call) {
 		h.pageError(c.w, c.r, "list sessions", err)
 		return
 	}
-	v := userPage{User: viewUser(u), BackupCodes: codes, Sessions: sessions, Roles: []string{storage.RoleUser, storage.RoleAdmin}}
+	passkeys, err := h.userPasskeys(c, u.ID)
+	if err != nil {
+		h.pageError(c.w, c.r, "list passkeys", err)
+		return
+	}
+	v := userPage{User: viewUser(u), BackupCodes: codes, Passkeys: passkeys, Sessions: sessions, Roles: []string{storage.RoleUser, storage.RoleAdmin}}
 	for _, cs := range consents {
 		v.Apps = append(v.Apps, cs.ClientID)
 	}

@@ -24,7 +24,7 @@ func schemas() map[string]any {
 	clientProps := map[string]any{
 		"client_id": str, "client_name": str, "redirect_uris": strs, "grant_types": strs, "response_types": strs,
 		"scope": str, "token_endpoint_auth_method": str, "post_logout_redirect_uris": strs, "first_party": boolean,
-		"jwks": typ("object"), "jwks_uri": str, "token_endpoint_auth_signing_alg": str,
+		"jwks": typ("object"), "jwks_uri": str, "token_endpoint_auth_signing_alg": str, "minimum_acr_value": str,
 	}
 	client := map[string]any{}
 	for k, v := range clientProps {
@@ -36,7 +36,8 @@ func schemas() map[string]any {
 		"password_must_change": boolean, "totp": boolean, "created_at": num, "last_login_at": num,
 	}
 	userRequired := []string{"id", "email", "name", "role", "disabled", "email_verified", "password_must_change", "totp", "created_at"}
-	detail := map[string]any{"apps": strs, "backup_codes": num, "sessions": arrayOf(obj([]string{"id", "created_at", "last_seen", "ip", "user_agent"},
+	detail := map[string]any{"apps": strs, "backup_codes": num, "passkeys": arrayOf(obj([]string{"id", "name", "synced", "created_at"},
+		map[string]any{"id": str, "name": str, "synced": boolean, "created_at": num, "last_used_at": num})), "sessions": arrayOf(obj([]string{"id", "created_at", "last_seen", "ip", "user_agent"},
 		map[string]any{"id": str, "created_at": num, "last_seen": num, "ip": str, "user_agent": str}))}
 	for k, v := range userProps {
 		detail[k] = v
@@ -56,7 +57,7 @@ func schemas() map[string]any {
 		}),
 		"UserPatch":  obj(nil, map[string]any{"name": str, "role": str, "password_must_change": boolean}),
 		"User":       obj(userRequired, userProps),
-		"UserDetail": obj(append(userRequired, "apps", "backup_codes", "sessions"), detail),
+		"UserDetail": obj(append(userRequired, "apps", "backup_codes", "passkeys", "sessions"), detail),
 		"UserList":   listOf("User"),
 		"Key": obj([]string{"kid", "alg", "state", "created_at", "active_at"}, map[string]any{
 			"kid": str, "alg": str, "state": str, "created_at": str, "active_at": str, "retired_at": str,

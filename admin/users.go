@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -41,7 +42,34 @@ type userDetail struct {
 	userView
 	Apps        []string      `json:"apps"`
 	BackupCodes int           `json:"backup_codes"`
+	Passkeys    []passkeyView `json:"passkeys"`
 	Sessions    []sessionView `json:"sessions"`
+}
+
+// passkeyView is one of a user's passkeys.
+type passkeyView struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Synced     bool   `json:"synced"` // may be synced between devices
+	CreatedAt  int64  `json:"created_at"`
+	LastUsedAt int64  `json:"last_used_at,omitempty"`
+}
+
+// userPasskeys lists the user's passkeys, oldest first.
+func (h *Handler) userPasskeys(c *call, userID string) ([]passkeyView, error) {
+	ps, err := h.c.Store.ListPasskeys(c.ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]passkeyView, 0, len(ps))
+	for _, p := range ps {
+		v := passkeyView{ID: passkey.ID(p), Name: p.Name, Synced: p.BackupEligible, CreatedAt: p.CreatedAt.Unix()}
+		if !p.LastUsedAt.IsZero() {
+			v.LastUsedAt = p.LastUsedAt.Unix()
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // sessionView is one of a user's browser sessions.
@@ -168,7 +196,12 @@ func (h *Handler) getUser(c *call) {
 		h.serverError(c, "list sessions", err)
 		return
 	}
-	d := userDetail{userView: viewUser(u), Apps: []string{}, BackupCodes: codes, Sessions: sessions}
+	passkeys, err := h.userPasskeys(c, u.ID)
+	if err != nil {
+		h.serverError(c, "list passkeys", err)
+		return
+	}
+	d := userDetail{userView: viewUser(u), Apps: []string{}, BackupCodes: codes, Passkeys: passkeys, Sessions: sessions}
 	for _, cs := range consents {
 		d.Apps = append(d.Apps, cs.ClientID)
 	}

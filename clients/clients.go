@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -38,6 +39,10 @@ type Metadata struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
 	FirstParty              bool     `json:"first_party"`
+	// MinimumACRValue is the authentication context class every sign-in
+	// to the client must reach: "phr" (a passkey) or "phrh" (a passkey
+	// bound to one device); empty for none.
+	MinimumACRValue string `json:"minimum_acr_value,omitempty"`
 	// For private_key_jwt (RFC 7523): the client's public keys, inline or
 	// by URL, and the algorithm of its assertions (RS256 or ES256).
 	JWKS                        json.RawMessage `json:"jwks,omitempty"`
@@ -117,6 +122,7 @@ func fromMetadata(m Metadata) storage.Client {
 		TokenEndpointAuthMethod:     m.TokenEndpointAuthMethod,
 		PostLogoutRedirectURIs:      m.PostLogoutRedirectURIs,
 		FirstParty:                  m.FirstParty,
+		MinimumACR:                  m.MinimumACRValue,
 		JWKS:                        string(m.JWKS),
 		JWKSURI:                     m.JWKSURI,
 		TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
@@ -151,6 +157,9 @@ func Validate(m *Metadata) error {
 	}
 	if m.ClientID != "" && !storage.ValidClientID(m.ClientID) {
 		bad("client_id: use at most 128 characters, without spaces, ':', '/', '?' or '#'")
+	}
+	if m.MinimumACRValue != "" && !slices.Contains(passkey.ACRValues, m.MinimumACRValue) {
+		bad("minimum_acr_value: %q is not an acr value latch can reach (use %s)", m.MinimumACRValue, strings.Join(passkey.ACRValues, " or "))
 	}
 	if len(m.GrantTypes) == 0 {
 		m.GrantTypes = []string{GrantAuthorizationCode}
@@ -279,6 +288,7 @@ func ToMetadata(c storage.Client) Metadata {
 		TokenEndpointAuthMethod:     c.TokenEndpointAuthMethod,
 		PostLogoutRedirectURIs:      nonNil(c.PostLogoutRedirectURIs),
 		FirstParty:                  c.FirstParty,
+		MinimumACRValue:             c.MinimumACR,
 		JWKSURI:                     c.JWKSURI,
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		CreatedAt:                   c.CreatedAt.Unix(),

@@ -30,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{"public client credentials", clients.Metadata{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "none"}, "public"},
 		{"secret given", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, ClientSecret: "mine"}, "client_secret"},
 		{"bad client id", clients.Metadata{ClientID: "a/b", RedirectURIs: []string{"https://a.example/cb"}}, "client_id"},
+		{"passkey required", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "phrh"}, ""},
+		{"unknown acr", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "gold"}, "minimum_acr_value"},
 	} {
 		t.Run("case="+tc.name, func(t *testing.T) {
 			m := tc.m

@@ -17,3 +17,7 @@ CREATE TABLE passkeys (
 );
 
 CREATE INDEX passkeys_user_id_idx ON passkeys (user_id, created_at);
+
+-- The authentication context class a client's sign-ins must reach
+-- (phr, phrh: a passkey); '' for none.
+ALTER TABLE clients ADD COLUMN minimum_acr text NOT NULL DEFAULT '';

@@ -93,7 +93,7 @@ func New(c Config) (*Service, error) {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
 	c.RPID, c.Origins = rpID, origins
-	if net.ParseIP(rpID) != nil {
+	if !On(c.Issuer, c.RPID) {
 		return &Service{c: c, off: ErrOff.Error()}, nil
 	}
 	wa, err := webauthn.New(&webauthn.Config{
@@ -110,6 +110,14 @@ func New(c Config) (*Service, error) {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
 	return &Service{c: c, wa: wa}, nil
+}
+
+// On reports whether passkeys work for the issuer and RP ID (New's
+// settings): WebAuthn needs a domain name, and an issuer on an IP address
+// has none.
+func On(issuer, rpID string) bool {
+	id, _, err := relyingParty(issuer, rpID, nil)
+	return err == nil && net.ParseIP(id) == nil
 }
 
 // CheckSettings checks the relying party settings (LATCH_WEBAUTHN_RP_ID,
@@ -558,4 +566,13 @@ func Required(acrValues string) string {
 		}
 	}
 	return ""
+}
+
+// Stronger returns the stronger of two classes of ACRValues ("" is the
+// weakest).
+func Stronger(a, b string) string {
+	if slices.Index(ACRValues, a) > slices.Index(ACRValues, b) {
+		return a
+	}
+	return b
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
@@ -63,6 +64,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		// Login asks for the password again when the session is older.
 		f.RequireFresh = f.CreatedAt.Add(-d)
 	}
+	f.ACR = h.requiredACR(c, form.Get("acr_values"))
 	h.advance(w, r, ar, f)
 }
 
@@ -132,6 +134,19 @@ func (h *Handler) checkAuthorize(ctx context.Context, ar fosite.AuthorizeRequest
 	return h.grantResources(ctx, ar)
 }
 
+// requiredACR is the authentication context class a sign-in to c must
+// reach: the stronger of the client's minimum_acr_value and what the
+// request's acr_values name (latch insists on a passkey class asked for,
+// rather than treating it as a wish). Without passkeys there is none to
+// insist on: acr_values are then voluntary, as OpenID Connect has them,
+// and the ID token carries no acr.
+func (h *Handler) requiredACR(c client, acrValues string) string {
+	if !h.cfg.Passkeys {
+		return ""
+	}
+	return passkey.Stronger(c.MinimumACR, passkey.Required(acrValues))
+}
+
 // advance takes the flow to its next step: login, consent, or the code.
 func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, f *flow.Flow) {
 	ctx := r.Context()
@@ -151,7 +166,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 			return
 		}
 	} else {
-		if sess != nil && !f.ForceLogin && !sess.AuthTime.Before(f.RequireFresh) {
+		if sess != nil && !f.ForceLogin && !sess.AuthTime.Before(f.RequireFresh) && passkey.Satisfies(f.ACR, sess.AMR) {
 			f.UserID, f.SessionID, f.AuthTime, f.AMR = sess.UserID, sess.ID, sess.AuthTime, sess.AMR
 		} else if promptNone {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
@@ -381,6 +396,7 @@ func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, ar f
 	c.AuthTime = f.AuthTime.UTC()
 	c.RequestedAt = f.CreatedAt.UTC()
 	c.AuthenticationMethodsReferences = f.AMR
+	c.AuthenticationContextClassReference = passkey.ACR(f.AMR)
 	c.Extra = map[string]interface{}{"azp": clientID}
 	if f.SessionID != "" {
 		c.Extra["sid"] = f.SessionID

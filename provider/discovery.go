@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
 )
@@ -52,6 +53,10 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"authorization_response_iss_parameter_supported":           true,
 		"frontchannel_logout_supported":                            false,
 		"backchannel_logout_supported":                             false,
+	}
+	if h.cfg.Passkeys {
+		doc["acr_values_supported"] = passkey.ACRValues
+		doc["claims_supported"] = append(doc["claims_supported"].([]string), "acr")
 	}
 	if h.cfg.RegistrationEndpoint != "" {
 		doc["registration_endpoint"] = h.cfg.RegistrationEndpoint

@@ -66,6 +66,10 @@ type Config struct {
 	// RegistrationEndpoint is advertised in discovery when set (dynamic
 	// client registration is open, package registration).
 	RegistrationEndpoint string
+	// Passkeys are on (package passkey): acr_values and a client's
+	// minimum_acr_value ask for them, and discovery lists their acr
+	// values.
+	Passkeys bool
 }
 
 // Signers sign and verify latch's JWTs (package keys provides them): each

@@ -61,6 +61,10 @@ type Client struct {
 	TokenEndpointAuthMethod string
 	PostLogoutRedirectURIs  []string
 	FirstParty              bool
+	// MinimumACR is the authentication context class every sign-in to
+	// the client must reach (passkey.Satisfies: "phr" or "phrh", a
+	// passkey); "" asks for nothing beyond the account's own factors.
+	MinimumACR string
 	// For private_key_jwt: the client's public keys, inline (a JWK Set in
 	// JSON) or by URL, and the algorithm its assertions use.
 	JWKS                        string

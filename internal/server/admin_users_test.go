@@ -55,6 +55,21 @@ func TestAdminAPIUsers(t *testing.T) {
 			}
 		}
 	})
+	t.Run("case=the user's passkeys are listed and reset MFA removes them", func(t *testing.T) {
+		p := storage.Passkey{ID: []byte("credential-1"), UserID: id, Name: "Carol's key", PublicKey: []byte("cose"), BackupEligible: true}
+		if err := a.s.store.CreatePasskey(t.Context(), p, storage.Effects{}); err != nil {
+			t.Fatal(err)
+		}
+		listed := a.as(t, http.MethodGet, path, nil).want(t, http.StatusOK).body["passkeys"]
+		keys := asSlice(listed)
+		if len(keys) != 1 || claim(keys[0].(map[string]any), "name") != "Carol's key" || keys[0].(map[string]any)["synced"] != true {
+			t.Fatalf("passkeys in the user's detail: %v", listed)
+		}
+		a.as(t, http.MethodPost, path+"/reset-mfa", nil).want(t, http.StatusOK)
+		if left := asSlice(a.as(t, http.MethodGet, path, nil).want(t, http.StatusOK).body["passkeys"]); len(left) != 0 {
+			t.Fatalf("passkeys after reset MFA: %v", left)
+		}
+	})
 	t.Run("case=refusals", func(t *testing.T) {
 		a.as(t, http.MethodPost, "/admin/users", map[string]any{"email": "carol@example.com", "password": "another long password 42"}).want(t, http.StatusConflict)
 		a.as(t, http.MethodPost, "/admin/users", map[string]any{"email": "not-an-address", "password": "another long password 42"}).want(t, http.StatusBadRequest)

@@ -14,7 +14,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,6 +39,11 @@ import (
 
 // testPassword is every test user's password.
 const testPassword = "correct horse battery staple"
+
+// issuerLocalhost, set as the Issuer by a test's mutate, has startServer
+// serve on http://localhost:PORT instead of the loopback address, so that
+// passkeys are on.
+const issuerLocalhost = "http://localhost"
 
 // testServer is one running latch.
 type testServer struct {
@@ -126,7 +133,12 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 		mutate(c)
 	}
 	hs := httptest.NewUnstartedServer(nil)
-	c.Issuer = "http://" + hs.Listener.Addr().String()
+	if c.Issuer == issuerLocalhost {
+		// WebAuthn needs a domain name: passkeys are on.
+		c.Issuer = fmt.Sprintf("http://localhost:%d", hs.Listener.Addr().(*net.TCPAddr).Port)
+	} else {
+		c.Issuer = "http://" + hs.Listener.Addr().String()
+	}
 	ts := &testServer{URL: c.Issuer, cfg: c, out: &syncBuffer{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := New(t.Context(), *c, ts.out, log)

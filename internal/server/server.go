@@ -197,6 +197,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, err
 	}
 	s.provider, err = provider.New(provider.Config{
+		Passkeys:           passkey.On(c.Issuer, c.WebAuthnRPID),
 		Issuer:             c.Issuer,
 		AccessTokenTTL:     c.AccessTokenTTL,
 		IDTokenTTL:         c.IDTokenTTL,

@@ -106,6 +106,7 @@ func keyClient(id string) storage.Client {
 	c.FirstParty = false
 	c.JWKS = `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
 	c.TokenEndpointAuthSigningAlg = "ES256"
+	c.MinimumACR = "phrh"
 	return c
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
@@ -113,4 +114,33 @@ func Get[T any](ctx context.Context, t testing.TB, timeout time.Duration, a chro
 		t.Fatalf("browser: %v", err)
 	}
 	return v
+}
+
+// VirtualAuthenticator gives the tab of ctx a virtual platform
+// authenticator (the DevTools WebAuthn domain): it makes discoverable
+// passkeys, verifies the user and answers at once. synced makes its
+// passkeys backup-eligible, as a synced passkey is.
+func VirtualAuthenticator(ctx context.Context, t testing.TB, synced bool) webauthn.AuthenticatorID {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("enable WebAuthn: %v", err)
+	}
+	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportInternal,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+		DefaultBackupEligibility: synced, DefaultBackupState: synced,
+	}})
+	if err != nil {
+		t.Fatalf("add a virtual authenticator: %v", err)
+	}
+	return res.AuthenticatorID
+}
+
+// BogusSignatures makes the virtual authenticator id sign with a zero
+// signature (on) or sign properly again (off): a tampered answer.
+func BogusSignatures(ctx context.Context, t testing.TB, id webauthn.AuthenticatorID, on bool) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: id, IsBogusSignature: &on}); err != nil {
+		t.Fatalf("set the authenticator's signatures: %v", err)
+	}
 }
