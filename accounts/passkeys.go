@@ -3,7 +3,9 @@ package accounts
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -65,6 +67,51 @@ func (s *Service) AddPasskey(ctx context.Context, a Actor, u storage.User, p sto
 		Mail:  []storage.MailJob{a.passkeyNotice(u.Email, "passkey_added", p.Name)},
 	}
 	return ps.CreatePasskey(ctx, p, fx)
+}
+
+// RecentPasskeys are those of ps added within FactorRecoveryWindow before
+// now, which a password reset offers to remove (see RecentTOTP).
+func RecentPasskeys(ps []storage.Passkey, now time.Time) []storage.Passkey {
+	var out []storage.Passkey
+	for _, p := range ps {
+		if now.Sub(p.CreatedAt) < FactorRecoveryWindow {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RemoveRecentPasskeys removes the passkeys of ids from the user after a
+// password reset offered it: only those still there and still recent.
+// It returns how many it removed.
+func (s *Service) RemoveRecentPasskeys(ctx context.Context, a Actor, userID string, ids [][]byte) (int, error) {
+	u, err := s.c.Store.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	have, err := s.c.Store.ListPasskeys(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, p := range RecentPasskeys(have, time.Now()) {
+		if !slices.ContainsFunc(ids, func(id []byte) bool { return string(id) == string(p.ID) }) {
+			continue
+		}
+		fx := storage.Effects{
+			Audit: []storage.AuditEvent{a.event("passkey_removed", u.ID, map[string]string{"name": p.Name, "via": "password_reset"})},
+			Mail:  []storage.MailJob{a.passkeyNotice(u.Email, "passkey_removed", p.Name)},
+		}
+		if err := s.c.Store.DeletePasskey(ctx, u.ID, p.ID, fx); errors.Is(err, storage.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
 }
 
 // RenamePasskey renames u's passkey id; ErrNotFound when u has none by

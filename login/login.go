@@ -71,7 +71,16 @@ type Handler struct {
 	pages *web.Pages
 	// attempts checks passwords and codes under both limits.
 	attempts *accounts.Attempts
+	// ceremonies bounds the passwordless sign-ins one network may begin:
+	// each holds a challenge in Redis until it expires.
+	ceremonies *ratelimit.Limiter
 }
+
+// Passwordless sign-ins one client network may begin per window.
+const (
+	ceremoniesPerWindow = 60
+	ceremonyWindow      = 15 * time.Minute
+)
 
 // Page template files.
 const (
@@ -110,7 +119,10 @@ func New(c Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{c: c, pages: pages, attempts: accounts.NewAttempts(c.AccountLimit, c.IPLimit, c.Log)}, nil
+	return &Handler{
+		c: c, pages: pages, attempts: accounts.NewAttempts(c.AccountLimit, c.IPLimit, c.Log),
+		ceremonies: ratelimit.New(c.Redis, "passkey-signin", ceremoniesPerWindow, ceremonyWindow).WithMetrics(c.Metrics),
+	}, nil
 }
 
 // Paths of the login pages.

@@ -44,6 +44,20 @@ func (h *Handler) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
 		web.JSON(w, http.StatusNotFound, web.ScriptAnswer{Error: "Passkeys are off on this server."})
 		return
 	}
+	ctx := r.Context()
+	key := "ip:" + web.ClientNetwork(r)
+	wait, err := h.ceremonies.Check(ctx, key)
+	if err == nil && wait == 0 {
+		wait, err = h.ceremonies.Fail(ctx, key) // every one counts
+	}
+	if err != nil {
+		h.c.Site.ScriptFailed(w, r, h.c.Log, "login: passkey sign-in limit", storage.MarkUnavailable(err))
+		return
+	} else if wait > 0 {
+		web.SetRetryAfter(w.Header(), wait)
+		web.JSON(w, http.StatusTooManyRequests, web.ScriptAnswer{Error: "Too many attempts. Try again " + web.RetryText(wait) + "."})
+		return
+	}
 	state := h.c.Site.BrowserState(r)
 	if state == "" {
 		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: "Reload the page and try again."})

@@ -213,3 +213,42 @@ func TestPasskeyRegistrationAsksForAFreshSignIn(t *testing.T) {
 		t.Fatalf("a registration answer from a stale session: %d %s", r.Status, r.Location)
 	}
 }
+
+// Each passwordless sign-in begun holds a challenge in Redis: one network
+// may begin a bounded number.
+func TestPasskeySignInOptionsAreLimitedPerNetwork(t *testing.T) {
+	e := webtest.New(t, webtest.Options{Localhost: true})
+	c := e.NewClient()
+	csrf := c.CSRF(t)
+	var last *webtest.Response
+	for i := 0; i < 70; i++ {
+		last = c.Post(t, "/login/passkey/options", url.Values{"csrf_token": {csrf}, "passkey": {"signin"}})
+		if last.Status != http.StatusOK {
+			break
+		}
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "Too many attempts") {
+		t.Fatalf("after many options requests: %d %q %s", last.Status, last.Header.Get("Retry-After"), last.Body)
+	}
+}
+
+// A password reset proves only the mailbox: it offers to remove a passkey
+// added recently (someone with the password may have bound it), and
+// removes it only when asked.
+func TestResetOffersToRemoveARecentPasskey(t *testing.T) {
+	e := webtest.New(t, webtest.Options{Localhost: true})
+	auth := passkeyUser(t, e)
+	c := e.NewClient()
+	token := resetToken(t, e, c, email)
+	page := c.Submit(t, "/reset", url.Values{"token": {token}, "new_password": {newPW}})
+	webtest.MustStatus(t, page, http.StatusOK)
+	recovery := webtest.Attr(page.Body, `name="recovery" value`)
+	if len(recovery) != 1 || !strings.Contains(page.Body, "The passkey “Test key”") {
+		t.Fatalf("no offer to remove the recent passkey:\n%s", page.Body)
+	}
+	webtest.MustRedirect(t, c.Submit(t, "/reset/factors", url.Values{"recovery": recovery}), "/login?done=reset_factor")
+	r, _ := signInWithPasskey(t, e.NewClient(), auth, nil)
+	webtest.MustStatus(t, r, http.StatusUnauthorized)
+	// The offer is spent: sent again, it removes nothing more and says so.
+	webtest.MustRedirect(t, c.Submit(t, "/reset/factors", url.Values{"recovery": recovery}), "/login?done=reset")
+}

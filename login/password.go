@@ -61,7 +61,7 @@ func (h *Handler) returnTo(s string) string {
 // notices are the fixed messages other pages may ask the login page to show.
 var notices = map[string]string{
 	"reset":        "Your password was changed. Sign in with your new password.",
-	"reset_factor": "Your password was changed and two-step sign-in is off. Sign in with your new password, then set it up again from your account page.",
+	"reset_factor": "Your password was changed and the recently added sign-in factors are removed. Sign in with your new password, then set up your own from your account page.",
 	"verified":     "Your email address is confirmed. You can sign in.",
 	"signout":      "You are signed out.",
 }

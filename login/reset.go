@@ -103,12 +103,27 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "reset password", err)
 		return
 	}
-	if accounts.RecentTOTP(u, time.Now()) {
-		v := resetFactorPage{EnabledAt: u.TOTPEnabledAt, Recovery: h.sealRecovery(recovery{UserID: u.ID, EnabledAt: u.TOTPEnabledAt, Expires: time.Now().Add(recoveryTTL)})}
-		h.pages.Render(w, r, http.StatusOK, pageResetFactor, "Your password is changed", v)
+	now := time.Now()
+	ps, err := h.c.Store.ListPasskeys(r.Context(), u.ID)
+	if err != nil {
+		h.internalError(w, r, "list passkeys", err)
 		return
 	}
-	web.Redirect(w, r, PathLogin+"?done=reset")
+	rec := recovery{UserID: u.ID, Expires: now.Add(recoveryTTL)}
+	var v resetFactorPage
+	if accounts.RecentTOTP(u, now) {
+		rec.EnabledAt, v.EnabledAt = u.TOTPEnabledAt, u.TOTPEnabledAt
+	}
+	for _, p := range accounts.RecentPasskeys(ps, now) {
+		rec.Passkeys = append(rec.Passkeys, p.ID)
+		v.Passkeys = append(v.Passkeys, recentPasskey{Name: p.Name, AddedAt: p.CreatedAt})
+	}
+	if rec.EnabledAt.IsZero() && len(rec.Passkeys) == 0 {
+		web.Redirect(w, r, PathLogin+"?done=reset")
+		return
+	}
+	v.Recovery = h.sealRecovery(rec)
+	h.pages.Render(w, r, http.StatusOK, pageResetFactor, "Your password is changed", v)
 }
 
 // recoveryTTL bounds how long the offer to remove a recent second factor
@@ -121,7 +136,8 @@ const recoveryTTL = 15 * time.Minute
 // that proved the mailbox is spent by then.
 type recovery struct {
 	UserID    string    `json:"u"`
-	EnabledAt time.Time `json:"t"`
+	EnabledAt time.Time `json:"t"` // of the TOTP offered; zero: none
+	Passkeys  [][]byte  `json:"p,omitempty"`
 	Expires   time.Time `json:"e"`
 }
 
@@ -138,8 +154,14 @@ func (h *Handler) openRecovery(s string) (recovery, bool) {
 // resetFactorPage is the data of the page that offers, after a password
 // reset, to remove a second factor added recently.
 type resetFactorPage struct {
-	EnabledAt time.Time
+	EnabledAt time.Time // of the TOTP offered; zero: none
+	Passkeys  []recentPasskey
 	Recovery  string
+}
+
+type recentPasskey struct {
+	Name    string
+	AddedAt time.Time
 }
 
 func (h *Handler) postResetFactor(w http.ResponseWriter, r *http.Request) {
@@ -148,12 +170,20 @@ func (h *Handler) postResetFactor(w http.ResponseWriter, r *http.Request) {
 		h.badLink(w, r)
 		return
 	}
-	removed, err := h.c.Accounts.RemoveRecentTOTP(r.Context(), actor(r), v.UserID, v.EnabledAt)
+	removed := false
+	if !v.EnabledAt.IsZero() {
+		var err error
+		if removed, err = h.c.Accounts.RemoveRecentTOTP(r.Context(), actor(r), v.UserID, v.EnabledAt); err != nil {
+			h.internalError(w, r, "remove second factor", err)
+			return
+		}
+	}
+	n, err := h.c.Accounts.RemoveRecentPasskeys(r.Context(), actor(r), v.UserID, v.Passkeys)
 	if err != nil {
-		h.internalError(w, r, "remove second factor", err)
+		h.internalError(w, r, "remove passkeys", err)
 		return
 	}
-	if !removed {
+	if !removed && n == 0 {
 		web.Redirect(w, r, PathLogin+"?done=reset")
 		return
 	}

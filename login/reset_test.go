@@ -37,7 +37,7 @@ func TestResetOffersToRemoveARecentSecondFactor(t *testing.T) {
 		u, c, page := resetWithTOTP(t, e, 2*24*time.Hour)
 		webtest.MustStatus(t, page, http.StatusOK)
 		recovery := webtest.Attr(page.Body, `name="recovery" value`)
-		if len(recovery) != 1 || !strings.Contains(page.Body, "Two-step sign-in was turned on") {
+		if len(recovery) != 1 || !strings.Contains(page.Body, "Two-step sign-in with an authenticator app, turned on") {
 			t.Fatalf("no offer to remove the factor:\n%s", page.Body)
 		}
 		webtest.MustRedirect(t, c.Submit(t, "/reset/factors", url.Values{"recovery": recovery}), "/login?done=reset_factor")
