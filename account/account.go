@@ -34,6 +34,8 @@ const (
 	pageAccount = "templates/account.html"
 	pageTOTP    = "templates/totp.html"
 	pageCodes   = "templates/codes.html"
+
+	pageEmailConfirm = "templates/email_confirm.html"
 )
 
 // Paths of the account pages.
@@ -114,7 +116,7 @@ func New(c Config) (*Handler, error) {
 	if c.Reauth <= 0 {
 		c.Reauth = login.ReauthWindow
 	}
-	pages, err := c.Site.Pages(templates, pageAccount, pageTOTP, pageCodes)
+	pages, err := c.Site.Pages(templates, pageAccount, pageTOTP, pageCodes, pageEmailConfirm)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +140,11 @@ func (h *Handler) Mount(r *mux.Router) {
 	post(PathRevokeApp, h.revokeApp)
 	post(PathEndSession, h.endSession)
 	post(PathSignOut, h.signOut)
+	post(PathName, h.changeName)
+	post(PathEmail, h.requestEmailChange)
+	get(PathEmailConfirm, h.showEmailConfirm)
+	post(PathEmailConfirm, h.confirmEmail)
+	post(PathDelete, h.deleteAccount)
 	post(PathPasskeys, h.addPasskey)
 	post(PathPasskeyOptions, h.passkeyOptions)
 	post(PathPasskeyRename, h.renamePasskey)
@@ -193,19 +200,26 @@ func (h *Handler) audit(ctx context.Context, e storage.AuditEvent) {
 
 // accountPage is the data of the account page.
 type accountPage struct {
-	Email, Name     string
-	Notice          string
-	CurrentError    string // tied to current_password
-	NewError        string // tied to new_password
-	TOTPEnabled     bool
-	DisableError    string // tied to the code field of the turn-off form
-	CodesError      string // tied to the code field of the new-backup-codes form
-	BackupCodesLeft int
-	PasskeysOn      bool // passkeys are on: the section is shown
-	Passkeys        []passkeyRow
-	PasskeyError    string // shown in the passkeys section
-	Apps            []app
-	Sessions        []sessionRow
+	Email, Name string
+	Notice      string
+	NameError   string // tied to the name field
+	NewEmail    string // as typed, after a refused change
+	EmailError  string // tied to new_email
+	// EmailPasswordError and DeleteError are tied to the current_password
+	// fields of the address change and of the deletion.
+	EmailPasswordError string
+	DeleteError        string
+	CurrentError       string // tied to current_password
+	NewError           string // tied to new_password
+	TOTPEnabled        bool
+	DisableError       string // tied to the code field of the turn-off form
+	CodesError         string // tied to the code field of the new-backup-codes form
+	BackupCodesLeft    int
+	PasskeysOn         bool // passkeys are on: the section is shown
+	Passkeys           []passkeyRow
+	PasskeyError       string // shown in the passkeys section
+	Apps               []app
+	Sessions           []sessionRow
 }
 
 type app struct {

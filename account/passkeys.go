@@ -160,7 +160,7 @@ func (h *Handler) renamePasskey(w http.ResponseWriter, r *http.Request) {
 		h.c.Site.Error(w, r, http.StatusBadRequest, "No passkey was chosen.")
 		return
 	}
-	name, err := accounts.PasskeyName(r.PostFormValue("passkey_name"), "")
+	name, err := accounts.PasskeyName(r.PostFormValue("passkey_rename"), "")
 	if err != nil || name == "" {
 		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{PasskeyError: "Give the passkey a name of 1 to 64 characters."})
 		return

@@ -18,6 +18,8 @@ type Store interface {
 	GetUserByEmail(ctx context.Context, email string) (storage.User, error)
 	CreateUser(ctx context.Context, u storage.User, fx storage.Effects) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, fx storage.Effects, mutate func(*storage.User) error) (storage.User, error)
+	DeleteUser(ctx context.Context, id string, fx storage.Effects) error
+	ListUsers(ctx context.Context) ([]storage.User, error)
 	SetTOTP(ctx context.Context, userID string, secret []byte, backupHashes [][]byte, fx storage.Effects) (storage.User, error)
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx storage.Effects) error
 	ResetFactors(ctx context.Context, userID string, fx storage.Effects) (storage.User, error)
@@ -68,7 +70,10 @@ type Config struct {
 	Box       *secret.Box
 	VerifyURL string
 	ResetURL  string
-	Log       *slog.Logger
+	// EmailChangeURL is the page that takes the links confirming a new
+	// address (the account page's); empty: addresses cannot be changed.
+	EmailChangeURL string
+	Log            *slog.Logger
 }
 
 // Service applies the account rules.

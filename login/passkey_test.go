@@ -252,3 +252,17 @@ func TestResetOffersToRemoveARecentPasskey(t *testing.T) {
 	// The offer is spent: sent again, it removes nothing more and says so.
 	webtest.MustRedirect(t, c.Submit(t, "/reset/factors", url.Values{"recovery": recovery}), "/login?done=reset")
 }
+
+func TestPasskeyRename(t *testing.T) {
+	e := webtest.New(t, webtest.Options{Localhost: true})
+	e.CreateUser(t, email, pw, nil)
+	c := e.NewClient()
+	webtest.MustRedirect(t, c.Login(t, email, pw), "/account")
+	registerPasskey(t, c, &passkeytest.Authenticator{Origin: e.URL})
+	id := webtest.Attr(c.Get(t, "/account").Body, "data-passkey-id")[0]
+	webtest.MustRedirect(t, c.Submit(t, "/account/passkeys/rename", url.Values{"passkey_id": {id}, "passkey_rename": {"Work phone"}}), "/account?done=passkey_renamed")
+	if page := c.Get(t, "/account"); !strings.Contains(page.Body, "<strong>Work phone</strong>") {
+		t.Fatal("the new name is not shown")
+	}
+	webtest.MustStatus(t, c.Submit(t, "/account/passkeys/rename", url.Values{"passkey_id": {id}, "passkey_rename": {"  "}}), http.StatusBadRequest)
+}

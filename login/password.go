@@ -64,6 +64,7 @@ var notices = map[string]string{
 	"reset_factor": "Your password was changed and the recently added sign-in factors are removed. Sign in with your new password, then set up your own from your account page.",
 	"verified":     "Your email address is confirmed. You can sign in.",
 	"signout":      "You are signed out.",
+	"deleted":      "Your account is deleted. We sent a confirmation to its address.",
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {

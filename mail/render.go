@@ -49,6 +49,15 @@ const (
 	// notices. Data: name (the passkey's), at; optional ip.
 	TemplatePasskeyAdded   = "passkey_added"
 	TemplatePasskeyRemoved = "passkey_removed"
+	// TemplateEmailChange asks to confirm a new address of an account.
+	// Data: link, expires.
+	TemplateEmailChange = "email_change"
+	// TemplateEmailChanged tells the old address that the account moved.
+	// Data: email (the new address), at; optional ip.
+	TemplateEmailChanged = "email_changed"
+	// TemplateAccountDeleted tells the address that its account was
+	// deleted. Data: at; optional ip.
+	TemplateAccountDeleted = "account_deleted"
 )
 
 // Data keys. "at" is an RFC 3339 time (shown in UTC) or text shown as is;
@@ -62,6 +71,7 @@ const (
 	keyClientID   = "client_id"
 	keyClientName = "client_name"
 	keyName       = "name"
+	keyEmail      = "email"
 )
 
 // ErrHeaderInjection is returned when a header value would carry a line
@@ -85,6 +95,9 @@ var specs = map[string]spec{
 	TemplateBackupCodesRegenerated: {required: []string{keyAt}, optional: []string{keyIP}},
 	TemplatePasskeyAdded:           {required: []string{keyName, keyAt}, optional: []string{keyIP}},
 	TemplatePasskeyRemoved:         {required: []string{keyName, keyAt}, optional: []string{keyIP}},
+	TemplateEmailChange:            {required: []string{keyLink, keyExpires}},
+	TemplateEmailChanged:           {required: []string{keyEmail, keyAt}, optional: []string{keyIP}},
+	TemplateAccountDeleted:         {required: []string{keyAt}, optional: []string{keyIP}},
 }
 
 // Templates returns the names of every template, sorted.

@@ -79,22 +79,39 @@ func templateCases() []templateCase {
 			says:    []string{"no longer work"},
 		},
 		{
-			job:     storage.MailJob{To: "hal@example.com", Template: TemplatePasskeyAdded, Data: withName(at, "Work laptop")},
+			job:     storage.MailJob{To: "hal@example.com", Template: TemplatePasskeyAdded, Data: with(at, "name", "Work laptop")},
 			subject: "passkey was added",
 			link:    "https://id.example.com/account",
 			says:    []string{"Work laptop", "203.0.113.7"},
 		},
 		{
-			job:     storage.MailJob{To: "ida@example.com", Template: TemplatePasskeyRemoved, Data: withName(at, "Old phone")},
+			job:     storage.MailJob{To: "ida@example.com", Template: TemplatePasskeyRemoved, Data: with(at, "name", "Old phone")},
 			subject: "passkey was removed",
 			link:    "https://id.example.com/forgot",
 			says:    []string{"Old phone", "no longer sign in"},
 		},
+		{
+			job:     storage.MailJob{To: "jo@example.org", Template: TemplateEmailChange, Data: map[string]string{"link": "https://id.example.com/account/email/confirm?token=t", "expires": "24 hours"}},
+			subject: "Confirm your new",
+			link:    "https://id.example.com/account/email/confirm?token=t",
+			says:    []string{"jo@example.org", "24 hours"},
+		},
+		{
+			job:     storage.MailJob{To: "kim@example.com", Template: TemplateEmailChanged, Data: with(at, "email", "kim@new.example")},
+			subject: "moved to another address",
+			link:    "https://id.example.com/forgot",
+			says:    []string{"kim@new.example", "203.0.113.7"},
+		},
+		{
+			job:     storage.MailJob{To: "lee@example.com", Template: TemplateAccountDeleted, Data: at},
+			subject: "was deleted",
+			says:    []string{"lee@example.com", "203.0.113.7"},
+		},
 	}
 }
 
-func withName(data map[string]string, name string) map[string]string {
-	out := map[string]string{"name": name}
+func with(data map[string]string, key, value string) map[string]string {
+	out := map[string]string{key: value}
 	for k, v := range data {
 		out[k] = v
 	}

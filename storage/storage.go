@@ -351,6 +351,11 @@ type Store interface {
 	// with fx. mutate's error aborts the update and is returned as is.
 	UpdateUser(ctx context.Context, id string, fx Effects, mutate func(*User) error) (User, error)
 
+	// DeleteUser deletes the user and what is theirs alone (backup codes,
+	// passkeys, consents, refresh tokens), atomically with fx; the audit
+	// log keeps its events. ErrNotFound when there is no such user.
+	DeleteUser(ctx context.Context, id string, fx Effects) error
+
 	// ReplaceBackupCodes replaces every backup code of the user with hashes.
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes [][]byte, fx Effects) error
 	// UseBackupCode marks the unused code with this hash used; ErrNotFound

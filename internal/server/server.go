@@ -233,7 +233,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	issuer := strings.TrimRight(c.Issuer, "/")
 	accts, err := accounts.New(accounts.Config{
 		Store: s.store, Hasher: hasher, Checker: checker, Revoker: s.revocation, Box: box,
-		VerifyURL: issuer + login.PathVerify, ResetURL: issuer + login.PathReset, Log: log,
+		VerifyURL: issuer + login.PathVerify, ResetURL: issuer + login.PathReset, EmailChangeURL: issuer + account.PathEmailConfirm, Log: log,
 	})
 	if err != nil {
 		return nil, err

@@ -468,6 +468,42 @@ func (s *Store) UpdateUser(_ context.Context, id string, fx storage.Effects, mut
 	return u, nil
 }
 
+// DeleteUser deletes the user and what is theirs alone, with fx, under the
+// lock.
+func (s *Store) DeleteUser(_ context.Context, id string, fx storage.Effects) error {
+	if err := validateEffects(fx); err != nil {
+		return errorf("delete user", err)
+	}
+	s.mu.Lock()
+	u, ok := s.users[id]
+	if !ok {
+		s.mu.Unlock()
+		return errorf("delete user", storage.ErrNotFound)
+	}
+	delete(s.users, id)
+	delete(s.emails, strings.ToLower(u.Email))
+	delete(s.backupCodes, id)
+	for k, p := range s.passkeys {
+		if p.UserID == id {
+			delete(s.passkeys, k)
+		}
+	}
+	for k := range s.consents {
+		if k.userID == id {
+			delete(s.consents, k)
+		}
+	}
+	for sig, t := range s.refresh {
+		if t.UserID == id {
+			delete(s.refresh, sig)
+		}
+	}
+	mail := s.applyEffects(withUser(fx, id))
+	s.mu.Unlock()
+	s.deliver(mail)
+	return nil
+}
+
 // ReplaceBackupCodes replaces every backup code of the user, with fx.
 func (s *Store) ReplaceBackupCodes(_ context.Context, userID string, hashes [][]byte, fx storage.Effects) error {
 	if err := validateEffects(fx); err != nil {

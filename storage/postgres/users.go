@@ -155,6 +155,34 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fx storage.Effects, m
 }
 
 const (
+	deleteUserSQL              = `DELETE FROM users WHERE id = $1`
+	deleteUserRefreshTokensSQL = `DELETE FROM refresh_tokens WHERE user_id = $1`
+)
+
+// DeleteUser deletes the user with fx in one transaction; backup codes,
+// passkeys and consents go with the row (ON DELETE CASCADE), refresh
+// tokens (no foreign key) explicitly.
+func (s *Store) DeleteUser(ctx context.Context, id string, fx storage.Effects) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, deleteUserSQL, id)
+		if err != nil {
+			return translate(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, deleteUserRefreshTokensSQL, id); err != nil {
+			return translate(err)
+		}
+		return s.writeEffects(ctx, tx, withUser(fx, id))
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete user: %w", err)
+	}
+	return nil
+}
+
+const (
 	userExistsSQL        = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
 	deleteBackupCodesSQL = `DELETE FROM backup_codes WHERE user_id = $1`
 	insertBackupCodeSQL  = `INSERT INTO backup_codes (user_id, hash, created_at) VALUES ($1, $2, $3)`

@@ -140,3 +140,37 @@ func passkeyCases() []testCase {
 		}},
 	}
 }
+
+func userDeletionCases() []testCase {
+	return []testCase{
+		{name: "delete user takes what is theirs alone, keeps the audit log and frees the address", run: func(t *testing.T, s Backend) {
+			u, other := mustUser(t, s, "a@example.com"), mustUser(t, s, "b@example.com")
+			c := mustClient(t, s, confidentialClient("app"))
+			noErr(t, "ReplaceBackupCodes", s.ReplaceBackupCodes(t.Context(), u.ID, [][]byte{hash("1")}, storage.Effects{}))
+			noErr(t, "CreatePasskey", s.CreatePasskey(t.Context(), passkey(u.ID, "1"), storage.Effects{}))
+			noErr(t, "SaveConsent", s.SaveConsent(t.Context(), storage.Consent{UserID: u.ID, ClientID: c.ID, Scopes: []string{"openid"}}))
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newToken("sig-u", "fam-u", c.ID, u.ID, time.Time{})))
+			noErr(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newToken("sig-o", "fam-o", c.ID, other.ID, time.Time{})))
+			noErr(t, "DeleteUser", s.DeleteUser(t.Context(), u.ID, effects("account_deleted", "a@example.com")))
+
+			wantErr(t, "GetUser", func() error { _, err := s.GetUser(t.Context(), u.ID); return err }(), storage.ErrNotFound)
+			wantErr(t, "GetPasskey", func() error { _, err := s.GetPasskey(t.Context(), []byte("cred-1")); return err }(), storage.ErrNotFound)
+			wantErr(t, "GetConsent", func() error { _, err := s.GetConsent(t.Context(), u.ID, c.ID); return err }(), storage.ErrNotFound)
+			wantErr(t, "their refresh token", func() error { _, err := s.GetRefreshToken(t.Context(), "sig-u", 0); return err }(), storage.ErrNotFound)
+			if _, err := s.GetRefreshToken(t.Context(), "sig-o", 0); err != nil {
+				t.Errorf("another user's refresh token: %v", err)
+			}
+			if n, _ := s.CountBackupCodes(t.Context(), u.ID); n != 0 {
+				t.Errorf("%d backup codes left", n)
+			}
+			if a := audit(t, s, u.ID); len(a) != 1 || a[0].Kind != "account_deleted" {
+				t.Errorf("audit = %+v, want the account_deleted event kept", a)
+			}
+			mustUser(t, s, "A@example.com") // the address is free again
+			wantErr(t, "DeleteUser again", s.DeleteUser(t.Context(), u.ID, effects("account_deleted", "")), storage.ErrNotFound)
+			if a := audit(t, s, u.ID); len(a) != 1 {
+				t.Errorf("a refused deletion wrote its effects: %+v", a)
+			}
+		}},
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend, opts Options) {
 	cases = append(cases, backupCodeCases()...)
 	cases = append(cases, totpCases()...)
 	cases = append(cases, passkeyCases()...)
+	cases = append(cases, userDeletionCases()...)
 	cases = append(cases, consentCases()...)
 	cases = append(cases, refreshCases()...)
 	cases = append(cases, signingKeyCases()...)

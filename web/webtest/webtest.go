@@ -137,7 +137,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	if e.Accounts, err = accounts.New(accounts.Config{
 		Store: e.Store, Hasher: e.Hasher, Checker: e.Checker, Revoker: e.Revoker, Box: e.Box,
-		VerifyURL: e.URL + login.PathVerify, ResetURL: e.URL + login.PathReset, Log: log,
+		VerifyURL: e.URL + login.PathVerify, ResetURL: e.URL + login.PathReset, EmailChangeURL: e.URL + account.PathEmailConfirm, Log: log,
 	}); err != nil {
 		t.Fatal(err)
 	}
