@@ -57,6 +57,13 @@ func TestBrowserConsole(t *testing.T) {
 			t.Error("the page is wider than a phone's screen")
 		}
 	})
+	t.Run("case=the console's pages pass axe-core", func(t *testing.T) {
+		webtest.Accessible(ctx, t, "client page")
+		for _, path := range []string{"/admin/ui/clients", "/admin/ui/resources", "/admin/ui/users", "/admin/ui/users/" + admin.ID, "/admin/ui/keys", "/admin/ui/audit"} {
+			webtest.Do(ctx, t, wait, chromedp.Navigate(s.URL+path), chromedp.WaitVisible(css(`nav ul.console-nav`)))
+			webtest.Accessible(ctx, t, path)
+		}
+	})
 	t.Run("case=a user who is no administrator is refused", func(t *testing.T) {
 		user := s.user(t, storage.RoleUser)
 		other := webtest.Browser(t) // a browser of its own: no administrator's session
