@@ -4,75 +4,123 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/cobra"
 
-	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/secret"
-	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
 )
 
-// parseInterspersed parses flags that may come before, between or after
-// positional arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
+// admin makes cmd an administration command: it runs local against
+// LATCH_DATABASE_URL, or remote against the running latch that --server (or
+// LATCH_SERVER) names.
+func (e *cliEnv) admin(cmd *cobra.Command, local func(cmd *cobra.Command, args []string) error, remote func(r *remote, args []string) error) *cobra.Command {
+	cmd.Flags().Bool("json", false, "print JSON (always, with --server)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		f := remoteFlags{server: flagOrEnv(cmd, "server", "LATCH_SERVER"), token: flagOrEnv(cmd, "token", "LATCH_TOKEN"),
+			clientID: flagOrEnv(cmd, "client-id", "LATCH_CLIENT_ID"), clientSecret: flagOrEnv(cmd, "client-secret", "LATCH_CLIENT_SECRET")}
+		if f.server == "" {
+			return local(cmd, args)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
+		r, err := newRemote(e, f)
+		if err != nil {
+			return err
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		return remote(r, args)
 	}
+	return cmd
 }
 
-// parseFlags parses args with fs. --help prints fs's usage; a bad flag is
-// one line with a hint, not the whole flag list.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	out, usage := fs.Output(), fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	fs.Usage = usage
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		if usage != nil {
-			usage()
-		} else {
-			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
-			fs.PrintDefaults()
+// hideJSON hides --json from the help of a command whose output it does
+// not change (most print JSON anyway); it is still accepted.
+func hideJSON(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().Lookup("json").Hidden = true
+	return cmd
+}
+
+func wantJSON(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool("json")
+	return v
+}
+
+// fileFlag is -f FILE, the JSON input of a create command.
+func fileFlag(cmd *cobra.Command, dst *string, what string) {
+	cmd.Flags().StringVarP(dst, "file", "f", "", "read the "+what+" JSON from this file instead of stdin")
+	_ = cmd.MarkFlagFilename("file", "json")
+}
+
+// createCmd is `create [-f FILE]`: the JSON of what, from FILE or stdin,
+// goes to local, or with --server to the admin API's base.
+func (e *cliEnv) createCmd(doc *cobra.Command, base, what string, local func(file string) error) *cobra.Command {
+	var file string
+	cmd := hideJSON(e.admin(doc, func(*cobra.Command, []string) error { return local(file) },
+		func(r *remote, _ []string) error { return r.create(base, what, file) }))
+	fileFlag(cmd, &file, what)
+	return cmd
+}
+
+// listCmd is `PARENT list`, of what: local, or with --server every page of
+// the admin API's base.
+func (e *cliEnv) listCmd(parent, what, base string, local func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return e.admin(&cobra.Command{
+		Use:     "list",
+		Short:   "List " + what + " (a table, or JSON with --json)",
+		Example: fmt.Sprintf("  %[1]s list\n  %[1]s list --json", parent),
+		Args:    exactly(),
+	}, local, func(r *remote, _ []string) error { return r.list(base) })
+}
+
+// getCmd is `get ID`, which always prints JSON.
+func (e *cliEnv) getCmd(doc *cobra.Command, base string, local func(id string) error) *cobra.Command {
+	return hideJSON(e.admin(doc, func(_ *cobra.Command, args []string) error { return local(args[0]) },
+		func(r *remote, args []string) error { return r.get(base, args[0]) }))
+}
+
+// deleteCmd is `delete ID`.
+func (e *cliEnv) deleteCmd(doc *cobra.Command, base string, local func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return e.admin(doc, local, func(r *remote, args []string) error { return r.delete(base, args[0]) })
+}
+
+// printList prints items as JSON, each as view makes it, with --json;
+// else as a table: header, then one row each (tab-separated cells).
+func printList[T, V any](e *cliEnv, cmd *cobra.Command, items []T, view func(T) V, header string, row func(T) string) error {
+	if wantJSON(cmd) {
+		out := make([]V, 0, len(items))
+		for _, it := range items {
+			out = append(out, view(it))
 		}
+		return e.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
+// withStore opens LATCH_DATABASE_URL for fn and closes it after.
+func (e *cliEnv) withStore(readOnly bool, fn func(st *postgres.Store) error) error {
+	st, err := e.openStore(readOnly)
+	if err != nil {
 		return err
-	case err != nil:
-		return fmt.Errorf("%w: %v; run '%s --help'", errUsage, err, fs.Name())
 	}
-	return nil
+	defer st.Close()
+	return fn(st)
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// openStore connects to LATCH_DATABASE_URL for the subcommand sub. It
-// never changes the schema: read-only subcommands (list, get) just read,
-// and the others first check that no migration is pending, so that a new
-// binary never writes to an old schema.
-func (e *cliEnv) openStore(sub string) (*postgres.Store, error) {
+// openStore connects to LATCH_DATABASE_URL. It never changes the schema:
+// read-only commands (list, get) just read, and the others first check that
+// no migration is pending, so that a new binary never writes to an old
+// schema.
+func (e *cliEnv) openStore(readOnly bool) (*postgres.Store, error) {
 	dsn := os.Getenv("LATCH_DATABASE_URL")
 	if dsn == "" {
 		return nil, errors.New("LATCH_DATABASE_URL: is required for this command")
@@ -81,7 +129,7 @@ func (e *cliEnv) openStore(sub string) (*postgres.Store, error) {
 	if err != nil {
 		return nil, dbError(dsn, err)
 	}
-	if sub == "list" || sub == "get" {
+	if readOnly {
 		return st, nil
 	}
 	pending, err := st.Pending(e.ctx)
@@ -163,142 +211,28 @@ func (e *cliEnv) readJSON(file, what string, v any) error {
 	return nil
 }
 
-func (e *cliEnv) migrate(args []string) error {
-	fs := newFlagSet("migrate", e.stderr)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	dsn := os.Getenv("LATCH_DATABASE_URL")
-	if dsn == "" {
-		return errors.New("LATCH_DATABASE_URL: is required")
-	}
-	if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
-		return dbError(dsn, err)
-	}
-	fmt.Fprintln(e.stdout, "migrations applied")
-	return nil
-}
-
-func (e *cliEnv) clients(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: latch clients create|list|get|delete|rotate-secret|registration-token", errUsage)
-	}
-	if args[0] == "registration-token" {
-		return e.registrationTokens(args[1:])
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet("clients "+sub, e.stderr)
-	file := fs.String("f", "", "read the client metadata JSON from this file instead of stdin")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "create", "list", "get", "delete", "rotate-secret":
-	default:
-		return fmt.Errorf("%w: unknown subcommand clients %s", errUsage, sub)
-	}
-	if sub != "create" && sub != "list" && len(pos) != 1 {
-		return fmt.Errorf("%w: latch clients %s CLIENT_ID", errUsage, sub)
-	}
-	st, err := e.openStore(sub)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	load := func(id string) (storage.Client, error) {
-		c, err := st.GetClient(e.ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return c, fmt.Errorf("no client %q", id)
-		}
-		return c, err
-	}
-	switch sub {
-	case "create":
-		var m clients.Metadata
-		if err := e.readJSON(*file, "client metadata", &m); err != nil {
-			return err
-		}
-		box, err := e.box()
-		if err != nil {
-			return err
-		}
-		c, sec, err := clients.New(m, box)
-		if err != nil {
-			return fmt.Errorf("client metadata: %w", err)
-		}
-		if err := st.CreateClient(e.ctx, c); errors.Is(err, storage.ErrAlreadyExists) {
-			return fmt.Errorf("a client with client_id %q already exists", c.ID)
-		} else if err != nil {
-			return err
-		}
-		out := clients.ToMetadata(c)
-		out.ClientSecret = sec
-		if sec != "" {
-			zero := int64(0)
-			out.SecretExpiresAt = &zero
-		}
-		return e.printJSON(out)
-	case "list":
-		cs, err := st.ListClients(e.ctx)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			out := make([]clients.Metadata, 0, len(cs))
-			for _, c := range cs {
-				out = append(out, clients.ToMetadata(c))
+func migrateCmd(e *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending migrations to LATCH_DATABASE_URL",
+		Long: `Apply the pending migrations to the database LATCH_DATABASE_URL names, under
+an advisory lock (latch serve also does it at start). Administration
+commands that write refuse to run while a migration is pending.`,
+		Example: "  LATCH_DATABASE_URL=postgres://latch@db.example.com/latch latch migrate",
+		Args:    exactly(),
+		GroupID: "run",
+		RunE: func(*cobra.Command, []string) error {
+			dsn := os.Getenv("LATCH_DATABASE_URL")
+			if dsn == "" {
+				return errors.New("LATCH_DATABASE_URL: is required")
 			}
-			return e.printJSON(out)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tAUTH\tFIRST_PARTY\tGRANTS")
-		for _, c := range cs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", c.ID, c.Name, c.TokenEndpointAuthMethod, c.FirstParty, strings.Join(c.GrantTypes, ","))
-		}
-		return tw.Flush()
-	case "get":
-		c, err := load(pos[0])
-		if err != nil {
-			return err
-		}
-		return e.printJSON(clients.ToMetadata(c))
-	case "delete":
-		if err := st.DeleteClient(e.ctx, pos[0]); errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no client %q", pos[0])
-		} else if err != nil {
-			return err
-		}
-		if *asJSON {
-			return e.printJSON(map[string]string{"deleted": pos[0]})
-		}
-		fmt.Fprintf(e.stdout, "deleted client %s\n", pos[0])
-		return nil
-	case "rotate-secret":
-		c, err := load(pos[0])
-		if err != nil {
-			return err
-		}
-		if c.Public() {
-			return fmt.Errorf("client %q is public (token_endpoint_auth_method none): it has no secret", c.ID)
-		}
-		if c.TokenEndpointAuthMethod == storage.AuthMethodPrivateKeyJWT {
-			return fmt.Errorf("client %q authenticates with private_key_jwt: it has no secret", c.ID)
-		}
-		box, err := e.box()
-		if err != nil {
-			return err
-		}
-		var sec string
-		sec, c.SecretHash = clients.NewSecret(box)
-		c.UpdatedAt = time.Now().UTC()
-		if err := st.UpdateClient(e.ctx, c); err != nil {
-			return err
-		}
-		return e.printJSON(map[string]string{"client_id": c.ID, "client_secret": sec})
+			if err := postgres.Migrate(e.ctx, dsn, discardLogger()); err != nil {
+				return dbError(dsn, err)
+			}
+			fmt.Fprintln(e.stdout, "migrations applied")
+			return nil
+		},
 	}
-	return nil
 }
 
 // readLine reads one line (a password from stdin).

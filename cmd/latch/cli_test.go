@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -338,18 +339,20 @@ func TestCLIKeysAndMigrate(t *testing.T) {
 func TestCLIErrors(t *testing.T) {
 	t.Setenv("LATCH_DATABASE_URL", "")
 	for _, tc := range []struct {
-		args []string
-		want string
+		args  []string
+		want  string
+		usage bool
 	}{
-		{nil, "no command"},
-		{[]string{"frobnicate"}, "unknown command"},
-		{[]string{"clients"}, "usage"},
-		{[]string{"clients", "list"}, "LATCH_DATABASE_URL"},
-		{[]string{"migrate"}, "LATCH_DATABASE_URL"},
-		{[]string{"users", "list"}, "LATCH_DATABASE_URL"},
+		{nil, "no command", true},
+		{[]string{"frobnicate"}, "unknown command", true},
+		{[]string{"clients"}, "needs a command", true},
+		{[]string{"clients", "list"}, "LATCH_DATABASE_URL", false},
+		{[]string{"migrate"}, "LATCH_DATABASE_URL", false},
+		{[]string{"users", "list"}, "LATCH_DATABASE_URL", false},
 	} {
-		if _, _, err := cli(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("latch %v: want error containing %q, got %v", tc.args, tc.want, err)
+		_, _, err := cli(t, "", tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, errUsage) != tc.usage {
+			t.Errorf("latch %v: want error containing %q (usage error: %t), got %v", tc.args, tc.want, tc.usage, err)
 		}
 	}
 }
@@ -385,20 +388,16 @@ func TestServeConfigErrors(t *testing.T) {
 }
 
 func TestServeHelpListsEverySetting(t *testing.T) {
-	var out, errOut bytes.Buffer
-	err := run(t.Context(), []string{"serve", "--help"}, nil, &out, &errOut)
-	if err == nil {
-		t.Fatal("--help returns flag.ErrHelp")
-	}
+	out := mustCLI(t, "", "serve", "--help")
 	for _, env := range []string{"LATCH_ISSUER", "LATCH_LISTEN", "LATCH_DATABASE_URL", "LATCH_REDIS_URL", "LATCH_SECRET", "LATCH_CORS_ORIGINS",
 		"LATCH_ACCESS_TOKEN_TTL", "LATCH_REFRESH_TOKEN_TTL", "LATCH_ID_TOKEN_TTL", "LATCH_REFRESH_GRACE_PERIOD", "LATCH_REFRESH_REUSE_REVOKES",
 		"LATCH_KEY_ROTATION", "LATCH_ID_TOKEN_ALG", "LATCH_ACCESS_TOKEN_ALG", "LATCH_HIBP_URL", "LATCH_HIBP", "LATCH_HIBP_FAIL",
 		"LATCH_SMTP_URL", "LATCH_SMTP_FROM", "LATCH_ADMIN_EMAIL", "LATCH_ADMIN_PASSWORD", "LATCH_REGISTRATION"} {
-		if !strings.Contains(errOut.String(), "env "+env+")") {
+		if !strings.Contains(out, "env "+env+")") {
 			t.Errorf("--help does not list %s", env)
 		}
 	}
-	if !strings.Contains(errOut.String(), `(default "15m")`) {
+	if !strings.Contains(out, "(default 15m)") {
 		t.Error("--help shows defaults")
 	}
 }

@@ -36,9 +36,8 @@ func TestServeRefusesBadClientMetadataHosts(t *testing.T) {
 }
 
 func TestServeHelpListsClientMetadataHosts(t *testing.T) {
-	var out, errOut bytes.Buffer
-	run(t.Context(), []string{"serve", "--help"}, nil, &out, &errOut)
-	if !strings.Contains(errOut.String(), "-client-metadata-hosts") || !strings.Contains(errOut.String(), "env LATCH_CLIENT_METADATA_HOSTS)") {
-		t.Errorf("--help does not list LATCH_CLIENT_METADATA_HOSTS:\n%s", errOut.String())
+	out := mustCLI(t, "", "serve", "--help")
+	if !strings.Contains(out, "--client-metadata-hosts strings") || !strings.Contains(out, "env LATCH_CLIENT_METADATA_HOSTS)") {
+		t.Errorf("--help does not list LATCH_CLIENT_METADATA_HOSTS:\n%s", out)
 	}
 }

@@ -2,13 +2,16 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/password"
@@ -16,13 +19,13 @@ import (
 	"github.com/latch-idp/latch/secret"
 )
 
-// configFlags binds every setting of server.Config to a flag whose default
-// comes from the environment, and records what could not be parsed, so that
-// it is reported at once with what Config.Validate finds.
+// configFlags binds every setting of server.Config to a flag. A flag only
+// holds the text it was given: resolve takes the flag when it was given,
+// else the LATCH_* variable, else the default, and records what cannot be
+// parsed, so that it is reported at once with what Config.Validate finds.
 type configFlags struct {
-	fs   *flag.FlagSet
+	fs   *pflag.FlagSet
 	errs []error
-	raw  map[string]*string // env name -> raw value after flags
 	defs []setting
 	// failed names the variables resolve could not apply.
 	failed map[string]bool
@@ -30,46 +33,64 @@ type configFlags struct {
 
 type setting struct {
 	env, flag, def, usage string
-	apply                 func(string) error
+	parse                 parser
 }
 
-func newConfigFlags(fs *flag.FlagSet) *configFlags {
-	return &configFlags{fs: fs, raw: map[string]*string{}}
+// parser reads one setting's text into Config; typ is what --help shows
+// for its value, values what it may be, when it is one of a few.
+type parser struct {
+	typ    string
+	values []string
+	apply  func(string) error
 }
 
-func (cf *configFlags) add(env, def, usage string, apply func(string) error) {
+// settingValue is a setting's flag: any text is accepted when parsing
+// flags, and checked by resolve.
+type settingValue struct{ text, typ string }
+
+func (v *settingValue) String() string     { return v.text }
+func (v *settingValue) Set(s string) error { v.text = s; return nil }
+func (v *settingValue) Type() string       { return v.typ }
+
+func newConfigFlags(fs *pflag.FlagSet) *configFlags {
+	return &configFlags{fs: fs}
+}
+
+func (cf *configFlags) add(env, def, usage string, p parser) {
 	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "LATCH_"), "_", "-"))
-	v := def
-	if e, ok := os.LookupEnv(env); ok {
-		v = e
-	}
-	if e, ok := os.LookupEnv(env + "_FILE"); ok && isSecretSetting(env) {
-		b, err := os.ReadFile(e)
-		if err != nil {
-			cf.errs = append(cf.errs, fmt.Errorf("%s_FILE: cannot read %s: %v", env, e, errors.Unwrap(err)))
-		}
-		v = strings.TrimSpace(string(b))
-	}
-	p := new(string)
-	cf.fs.StringVar(p, name, v, fmt.Sprintf("%s (env %s)", usage, env))
-	if isSecretSetting(env) {
-		// Don't print secrets in --help.
-		cf.fs.Lookup(name).DefValue = ""
-	}
-	cf.raw[env] = p
-	cf.defs = append(cf.defs, setting{env: env, flag: name, def: def, usage: usage, apply: apply})
+	cf.fs.Var(&settingValue{text: def, typ: p.typ}, name, fmt.Sprintf("%s (env %s)", usage, env))
+	cf.defs = append(cf.defs, setting{env: env, flag: name, def: def, usage: usage, parse: p})
 }
 
 func isSecretSetting(env string) bool {
 	return env == "LATCH_SECRET" || env == "LATCH_ADMIN_PASSWORD" || env == "LATCH_DATABASE_URL" || env == "LATCH_REDIS_URL" || env == "LATCH_SMTP_URL"
 }
 
-// resolve applies every raw value; call after fs.Parse. The variables
-// that could not be applied are left in cf.failed.
+// value is the text of s: its flag, else its variable (for secrets the
+// file LATCH_*_FILE names first), else its default.
+func (cf *configFlags) value(s setting) string {
+	if f := cf.fs.Lookup(s.flag); f.Changed {
+		return f.Value.String()
+	}
+	if path, ok := os.LookupEnv(s.env + "_FILE"); ok && isSecretSetting(s.env) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			cf.errs = append(cf.errs, fmt.Errorf("%s_FILE: cannot read %s: %v", s.env, path, errors.Unwrap(err)))
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if v, ok := os.LookupEnv(s.env); ok {
+		return v
+	}
+	return s.def
+}
+
+// resolve applies every setting; call after the flags are parsed. The
+// variables that could not be applied are left in cf.failed.
 func (cf *configFlags) resolve() error {
 	cf.failed = map[string]bool{}
 	for _, s := range cf.defs {
-		if err := s.apply(*cf.raw[s.env]); err != nil {
+		if err := s.parse.apply(cf.value(s)); err != nil {
 			cf.errs = append(cf.errs, fmt.Errorf("%s: %v", s.env, err))
 			cf.failed[s.env] = true
 		}
@@ -82,18 +103,35 @@ func (cf *configFlags) explicit(env string) bool {
 	if _, ok := os.LookupEnv(env); ok {
 		return true
 	}
-	set := false
 	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "LATCH_"), "_", "-"))
-	cf.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+	return cf.fs.Changed(name)
 }
 
-func str(dst *string) func(string) error {
-	return func(v string) error { *dst = strings.TrimSpace(v); return nil }
+// complete offers the values of the settings that have a few, in shell
+// completion of cmd's flags.
+func (cf *configFlags) complete(cmd *cobra.Command) {
+	for _, s := range cf.defs {
+		if len(s.parse.values) > 0 {
+			_ = cmd.RegisterFlagCompletionFunc(s.flag, fixed(s.parse.values...))
+		}
+	}
 }
 
-func dur(dst *time.Duration) func(string) error {
-	return func(v string) error {
+// only hides every setting but these from --help (they are still accepted).
+func (cf *configFlags) only(envs ...string) {
+	for _, s := range cf.defs {
+		if !slices.Contains(envs, s.env) {
+			cf.fs.Lookup(s.flag).Hidden = true
+		}
+	}
+}
+
+func str(dst *string) parser {
+	return parser{typ: "string", apply: func(v string) error { *dst = strings.TrimSpace(v); return nil }}
+}
+
+func dur(dst *time.Duration) parser {
+	return parser{typ: "duration", apply: func(v string) error {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("%q is not a duration (use e.g. 15m, 1h, 720h)", v)
@@ -103,16 +141,16 @@ func dur(dst *time.Duration) func(string) error {
 		}
 		*dst = d
 		return nil
-	}
+	}}
 }
 
-func num(dst *int, min int) func(string) error { return numIn(dst, min, math.MaxInt) }
+func num(dst *int, min int) parser { return numIn(dst, min, math.MaxInt) }
 
 // numIn is num with an upper bound too, for settings that end up in a
 // smaller type (Argon2's parameters are uint32 and uint8: a larger value
 // would wrap, parallelism 256 to 0, which argon2 refuses by panicking).
-func numIn(dst *int, min, max int) func(string) error {
-	return func(v string) error {
+func numIn(dst *int, min, max int) parser {
+	return parser{typ: "int", apply: func(v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("%q is not a whole number", v)
@@ -125,11 +163,11 @@ func numIn(dst *int, min, max int) func(string) error {
 		}
 		*dst = n
 		return nil
-	}
+	}}
 }
 
-func oneOf(dst *string, values ...string) func(string) error {
-	return func(v string) error {
+func oneOf(dst *string, values ...string) parser {
+	return parser{typ: strings.Join(values, "|"), values: values, apply: func(v string) error {
 		v = strings.ToLower(strings.TrimSpace(v))
 		for _, ok := range values {
 			if v == ok {
@@ -138,11 +176,11 @@ func oneOf(dst *string, values ...string) func(string) error {
 			}
 		}
 		return fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))
-	}
+	}}
 }
 
-func onOff(dst *bool, on, off string) func(string) error {
-	return func(v string) error {
+func onOff(dst *bool, on, off string) parser {
+	return parser{typ: on + "|" + off, values: []string{on, off}, apply: func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case on:
 			*dst = true
@@ -152,22 +190,22 @@ func onOff(dst *bool, on, off string) func(string) error {
 			return fmt.Errorf("%q is not %s or %s", v, on, off)
 		}
 		return nil
-	}
+	}}
 }
 
-func alg(dst *string) func(string) error {
-	return func(v string) error {
+func alg(dst *string) parser {
+	return parser{typ: "RS256|ES256", values: []string{"RS256", "ES256"}, apply: func(v string) error {
 		v = strings.ToUpper(strings.TrimSpace(v))
 		if v != "RS256" && v != "ES256" {
 			return fmt.Errorf("%q is not RS256 or ES256", v)
 		}
 		*dst = v
 		return nil
-	}
+	}}
 }
 
-func list(dst *[]string) func(string) error {
-	return func(v string) error {
+func list(dst *[]string) parser {
+	return parser{typ: "strings", apply: func(v string) error {
 		*dst = nil
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -175,11 +213,11 @@ func list(dst *[]string) func(string) error {
 			}
 		}
 		return nil
-	}
+	}}
 }
 
 // bindServe declares every serve setting on fs.
-func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
+func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf := newConfigFlags(fs)
 	cf.add("LATCH_ISSUER", "http://localhost:8080", "public base URL; the iss of every token", str(&c.Issuer))
 	cf.add("LATCH_LISTEN", ":8080", "address to listen on (127.0.0.1:8080 in --dev)", str(&c.Listen))
@@ -187,9 +225,9 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_PPROF", "off", "Go's profiler under /debug/pprof/ on the metrics listener: on or off", onOff(&c.Pprof, "on", "off"))
 	cf.add("LATCH_DATABASE_URL", "", "PostgreSQL URL (required without --dev)", str(&c.DatabaseURL))
 	cf.add("LATCH_REDIS_URL", "", "Redis URL, redis:// or rediss:// (required without --dev)", str(&c.RedisURL))
-	cf.add("LATCH_SECRET", "", "system secret, at least 32 bytes; comma-separated newest first to rotate (also LATCH_SECRET_FILE)", func(v string) error {
+	cf.add("LATCH_SECRET", "", "system secret, at least 32 bytes; comma-separated newest first to rotate (also LATCH_SECRET_FILE)", parser{typ: "string", apply: func(v string) error {
 		return parseSecrets(v, &c.Secrets)
-	})
+	}})
 	cf.add("LATCH_CORS_ORIGINS", "", "comma-separated origins allowed to call token, userinfo, revocation and JWKS from a browser", list(&c.CORSOrigins))
 	cf.add("LATCH_ACCESS_TOKEN_TTL", "15m", "access token lifetime", dur(&c.AccessTokenTTL))
 	cf.add("LATCH_REFRESH_TOKEN_TTL", "720h", "absolute lifetime of a refresh token family", dur(&c.RefreshTokenTTL))
@@ -215,7 +253,7 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_LOGIN_LIMIT_IP", "20", "failed logins per client IP within the window before it is locked", num(&c.LoginLimitIP, 1))
 	cf.add("LATCH_LOGIN_LIMIT_WINDOW", "15m", "window of the login rate limits", dur(&c.LoginLimitWindow))
 	cf.add("LATCH_SMTP_URL", "", "mail server, smtp:// or smtps:// with user and password (required without --dev unless LATCH_SMTP=stdout)", str(&c.SMTPURL))
-	cf.add("LATCH_SMTP", "", "stdout: print emails to stdout when LATCH_SMTP_URL is unset (required for that without --dev)", func(v string) error {
+	cf.add("LATCH_SMTP", "", "stdout: print emails to stdout when LATCH_SMTP_URL is unset (required for that without --dev)", parser{typ: "stdout", values: []string{"stdout"}, apply: func(v string) error {
 		switch strings.TrimSpace(v) {
 		case "":
 			c.SMTPStdout = false
@@ -225,7 +263,7 @@ func bindServe(fs *flag.FlagSet, c *server.Config) *configFlags {
 			return fmt.Errorf("%q is not stdout", v)
 		}
 		return nil
-	})
+	}})
 	cf.add("LATCH_SMTP_FROM", "latch <no-reply@localhost>", "sender address of emails", str(&c.SMTPFrom))
 	cf.add("LATCH_ADMIN_EMAIL", "", "admin created at start when missing", str(&c.AdminEmail))
 	cf.add("LATCH_ADMIN_PASSWORD", "", "that admin's first password; must be changed at first login (also LATCH_ADMIN_PASSWORD_FILE)", str(&c.AdminPassword))

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"math"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/web"
@@ -37,7 +38,7 @@ func FuzzServeSetting(f *testing.F) {
 	f.Fuzz(func(t *testing.T, env, value string) {
 		var c server.Config
 		c.Dev = true
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		cf := bindServe(fs, &c)
 		// A name that is no setting picks one, so mutations reach them all.

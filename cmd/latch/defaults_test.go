@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // serveErr runs `latch serve args` expecting it to refuse to start.
@@ -66,8 +68,12 @@ func TestServeWithoutSMTPURLRefusesUnlessStdoutIsExplicit(t *testing.T) {
 // devConfig resolves the serve settings as `latch serve --dev args` would.
 func devConfig(t *testing.T, args ...string) *serveSettings {
 	t.Helper()
-	s, err := parseServe(append([]string{"--dev"}, args...), &bytes.Buffer{})
-	if err != nil {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	s := declareServe(fs)
+	if err := fs.Parse(append([]string{"--dev"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.check(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -157,10 +163,10 @@ func TestUnknownFlagIsOneLineWithAHint(t *testing.T) {
 		args []string
 		hint string
 	}{
-		{[]string{"serve", "--bogus"}, "run 'latch serve --help'"},
-		{[]string{"clients", "list", "--bogus"}, "run 'latch clients list --help'"},
-		{[]string{"healthcheck", "--bogus"}, "run 'latch healthcheck --help'"},
-		{[]string{"--bogus", "clients", "list"}, "run 'latch --help'"},
+		{[]string{"serve", "--bogus"}, "see 'latch serve --help'"},
+		{[]string{"clients", "list", "--bogus"}, "see 'latch clients list --help'"},
+		{[]string{"healthcheck", "--bogus"}, "see 'latch healthcheck --help'"},
+		{[]string{"--bogus", "clients", "list"}, "see 'latch --help'"},
 	} {
 		_, stderr, err := cli(t, "", tc.args...)
 		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "-bogus") || !strings.HasSuffix(err.Error(), tc.hint) {

@@ -6,111 +6,112 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
-const usage = `latch — OAuth 2.0 and OpenID Connect authorization server
+const rootLong = `latch — OAuth 2.0 and OpenID Connect authorization server.
 
-Usage:
-  latch serve [--dev] [flags]      run the server (latch serve --help lists every setting)
-  latch migrate                    apply pending migrations to LATCH_DATABASE_URL
-  latch clients create [-f FILE]   register a client from RFC 7591 JSON (stdin or FILE)
-  latch clients list|get ID|delete ID|rotate-secret ID
-  latch clients registration-token create [--expires-in 24h] [--max-uses 1]|list|delete ID
-  latch users create --email E (--password P | --password-stdin) [--role admin] [--password-must-change]
-  latch users list|get ID-OR-EMAIL|set-role ID-OR-EMAIL ROLE|disable ID-OR-EMAIL|enable ID-OR-EMAIL|reset-mfa ID-OR-EMAIL
-  latch keys list|rotate
-  latch resources create [-f FILE] register an API resource from JSON (stdin or FILE)
-  latch resources list|get RESOURCE|delete RESOURCE
-  latch healthcheck [--url URL]    exit 0 when a running latch's /readyz answers 200
-  latch version                    version, commit and Go version (also latch --version)
+Administration commands (clients, users, keys, resources) work on
+LATCH_DATABASE_URL directly; those that create secrets or revoke sessions
+also need LATCH_SECRET and LATCH_REDIS_URL. Add --json for machine-readable
+output.
 
-Administration commands work on LATCH_DATABASE_URL directly; those that
-create secrets or revoke sessions also need LATCH_SECRET and LATCH_REDIS_URL.
-Add --json for machine-readable output.
+Server mode: with --server URL and --token T (or --client-id ID and
+--client-secret S of a client granted latch:admin), they go to a running
+latch's admin API instead, and print its answers as JSON.
 
-Server mode: latch --server URL (--token T | --client-id ID --client-secret S)
-COMMAND sends clients, resources, users and keys commands to a running
-latch's admin API (also LATCH_SERVER, LATCH_TOKEN, LATCH_CLIENT_ID,
-LATCH_CLIENT_SECRET) and prints its answers as JSON.
-`
+Every command answers --help without any configuration.`
 
-// errUsage marks an error caused by how the command was called.
-var errUsage = errors.New("usage")
+func init() {
+	// Commands are listed in the order they are added: the common first.
+	cobra.EnableCommandSorting = false
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "latch:", err)
-		}
-		stop()
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		os.Exit(1)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "latch:", err)
 	}
+	stop()
+	os.Exit(exitCode(err))
 }
 
-// run dispatches a command line; it is what tests call.
+// exitCode is 0 for success, 2 for a mistake in how latch was called and 1
+// for everything else.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	return 1
+}
+
+// run runs a command line; it is what tests call.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: no command given", errUsage)
+	root := newRoot(&cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr})
+	// Never nil: cobra reads os.Args when given no arguments at all.
+	root.SetArgs(append([]string{}, args...))
+	return root.ExecuteContext(ctx)
+}
+
+// newRoot builds the whole command tree. Nothing in it reads the
+// environment or opens anything until a command runs, so --help, help
+// COMMAND and shell completion need no configuration.
+func newRoot(e *cliEnv) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "latch",
+		Short:         "OAuth 2.0 and OpenID Connect authorization server",
+		Long:          rootLong,
+		Args:          subcommandArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				printVersion(e.stdout)
+				return nil
+			}
+			fmt.Fprint(e.stderr, cmd.UsageString())
+			return usagef(cmd, "no command given")
+		},
 	}
-	switch args[0] {
-	case "version", "--version":
-		printVersion(stdout)
-		return nil
-	case "healthcheck":
-		fs := newFlagSet("healthcheck", stderr)
-		url := fs.String("url", healthcheckURL(), "readiness URL to ask (default: /readyz on LATCH_LISTEN over loopback)")
-		if _, err := parseInterspersed(fs, args[1:]); err != nil {
-			return err
-		}
-		return healthcheck(*url, stdout)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(flagError)
+	root.SetUsageTemplate(usageTemplate)
+	root.Flags().Bool("version", false, "print the version, commit and Go version (as latch version)")
+	pf := root.PersistentFlags()
+	pf.String("server", "", "URL of a running latch: administration commands use its admin API (env LATCH_SERVER)")
+	pf.String("token", "", "bearer token for the admin API (env LATCH_TOKEN)")
+	pf.String("client-id", "", "client granted latch:admin, to get an admin API token with (env LATCH_CLIENT_ID)")
+	pf.String("client-secret", "", "that client's secret (env LATCH_CLIENT_SECRET)")
+
+	root.AddGroup(
+		&cobra.Group{ID: "run", Title: "Run latch:"},
+		&cobra.Group{ID: "admin", Title: "Administer latch (on LATCH_DATABASE_URL, or on a running latch with --server):"},
+		&cobra.Group{ID: "other", Title: "Other commands:"},
+	)
+	root.AddCommand(e.serveCmd(), migrateCmd(e), healthcheckCmd(e), versionCmd(e))
+	for _, c := range []*cobra.Command{e.clientsCmd(), e.usersCmd(), e.keysCmd(), e.resourcesCmd()} {
+		c.GroupID = "admin"
+		root.AddCommand(c)
 	}
-	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	rf, args, err := parseRemoteFlags(args, stderr)
-	if err != nil {
-		return err
-	}
-	if rf.server != "" && len(args) > 0 && args[0] != "serve" && args[0] != "migrate" {
-		r, err := newRemote(env, rf)
-		if err != nil {
-			return err
-		}
-		return r.run(args)
-	}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: no command given", errUsage)
-	}
-	switch args[0] {
-	case "serve":
-		return cmdServe(ctx, args[1:], stdout, stderr)
-	case "migrate":
-		return env.migrate(args[1:])
-	case "clients":
-		return env.clients(args[1:])
-	case "users":
-		return env.users(args[1:])
-	case "keys":
-		return env.keys(args[1:])
-	case "resources":
-		return env.resources(args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	root.SetHelpCommand(helpCmd())
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	root.InitDefaultHelpCmd()
+	initCompletion(root)
+	return root
 }
 
 // cliEnv carries what administration commands share.

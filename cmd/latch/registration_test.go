@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestCLIRegistrationTokens(t *testing.T) {
 			{"clients", "registration-token"}, {"clients", "registration-token", "create", "--expires-in", "-1h"},
 			{"clients", "registration-token", "delete"}, {"clients", "registration-token", "frob"},
 		} {
-			if _, _, err := cli(t, "", args...); err == nil || !strings.Contains(err.Error(), "usage") {
+			if _, _, err := cli(t, "", args...); !errors.Is(err, errUsage) {
 				t.Errorf("latch %v: %v", args, err)
 			}
 		}

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -22,28 +19,9 @@ import (
 // LATCH_CLIENT_SECRET), for which the CLI gets a token itself. Answers are
 // printed as JSON.
 
-// remoteFlags are the global flags of server mode, before the command.
+// remoteFlags are the global flags of server mode.
 type remoteFlags struct {
 	server, token, clientID, clientSecret string
-}
-
-// parseRemoteFlags takes the global flags off args.
-func parseRemoteFlags(args []string, stderr io.Writer) (remoteFlags, []string, error) {
-	f := remoteFlags{server: os.Getenv("LATCH_SERVER"), token: os.Getenv("LATCH_TOKEN"),
-		clientID: os.Getenv("LATCH_CLIENT_ID"), clientSecret: os.Getenv("LATCH_CLIENT_SECRET")}
-	if len(args) == 0 || !strings.HasPrefix(args[0], "-") || args[0] == "-h" || args[0] == "--help" || args[0] == "--version" {
-		return f, args, nil
-	}
-	fs := flag.NewFlagSet("latch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.server, "server", f.server, "URL of a running latch: commands use its admin API")
-	fs.StringVar(&f.token, "token", f.token, "bearer token for the admin API")
-	fs.StringVar(&f.clientID, "client-id", f.clientID, "client granted latch:admin, to get a token with")
-	fs.StringVar(&f.clientSecret, "client-secret", f.clientSecret, "that client's secret")
-	if err := parseFlags(fs, args); err != nil {
-		return f, nil, err
-	}
-	return f, fs.Args(), nil
 }
 
 // remote is a running latch's admin API.
@@ -188,134 +166,56 @@ func (r *remote) list(path string) error {
 	}
 }
 
-// run runs a command against the server.
-func (r *remote) run(args []string) error {
-	if len(args) < 2 {
-		return fmt.Errorf("%w: with --server: latch clients|resources|users|keys SUBCOMMAND", errUsage)
+// create posts the JSON read from file (or stdin) to base.
+func (r *remote) create(base, what, file string) error {
+	var body json.RawMessage
+	if err := r.e.readJSON(file, what, &body); err != nil {
+		return err
 	}
-	cmd, sub, rest := args[0], args[1], args[2:]
-	switch cmd {
-	case "clients":
-		if sub == "registration-token" {
-			return r.registrationTokens(rest)
-		}
-		return r.crud("/clients", "client metadata", sub, rest, map[string]string{"rotate-secret": "/rotate-secret"})
-	case "resources":
-		return r.crud("/resources", "resource", sub, rest, nil)
-	case "users":
-		return r.users(sub, rest)
-	case "keys":
-		switch sub {
-		case "list":
-			return r.list("/keys")
-		case "rotate":
-			return r.print(http.MethodPost, "/keys/rotate", nil)
-		}
-	}
-	return fmt.Errorf("%w: %s %s is not available with --server", errUsage, cmd, sub)
+	return r.print(http.MethodPost, base, []byte(body))
 }
 
-// crud is create (JSON from -f FILE or stdin), list, get ID, delete ID,
-// and the POST actions on one item.
-func (r *remote) crud(base, what, sub string, args []string, actions map[string]string) error {
-	fs := newFlagSet(strings.TrimPrefix(base, "/")+" "+sub, r.e.stderr)
-	file := fs.String("f", "", "read the JSON from this file instead of stdin")
-	fs.Bool("json", true, "print JSON (always, with --server)")
-	pos, err := parseInterspersed(fs, args)
+func (r *remote) get(base, id string) error {
+	return r.print(http.MethodGet, base+"/"+url.PathEscape(id), nil)
+}
+
+func (r *remote) delete(base, id string) error {
+	if err := r.call(http.MethodDelete, base+"/"+url.PathEscape(id), nil, "", nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.e.stdout, "deleted %s\n", id)
+	return nil
+}
+
+// action posts to one of an item's actions (/rotate-secret, /disable).
+func (r *remote) action(base, id, action string) error {
+	return r.print(http.MethodPost, base+"/"+url.PathEscape(id)+action, nil)
+}
+
+// userAction is action on a user named by ID or email address.
+func (r *remote) userAction(idOrEmail, action string) error {
+	id, err := r.userID(idOrEmail)
 	if err != nil {
 		return err
 	}
-	switch {
-	case sub == "create" && len(pos) == 0:
-		var body json.RawMessage
-		if err := r.e.readJSON(*file, what, &body); err != nil {
-			return err
-		}
-		return r.print(http.MethodPost, base, []byte(body))
-	case sub == "list" && len(pos) == 0:
-		return r.list(base)
-	case sub == "get" && len(pos) == 1:
-		return r.print(http.MethodGet, base+"/"+url.PathEscape(pos[0]), nil)
-	case sub == "delete" && len(pos) == 1:
-		if err := r.call(http.MethodDelete, base+"/"+url.PathEscape(pos[0]), nil, "", nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(r.e.stdout, "deleted %s\n", pos[0])
-		return nil
-	case actions[sub] != "" && len(pos) == 1:
-		return r.print(http.MethodPost, base+"/"+url.PathEscape(pos[0])+actions[sub], nil)
-	}
-	return fmt.Errorf("%w: latch --server URL %s create|list|get ID|delete ID", errUsage, strings.TrimPrefix(base, "/"))
+	return r.action("/users", id, action)
 }
 
-func (r *remote) registrationTokens(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: latch --server URL clients registration-token create|list|delete ID", errUsage)
-	}
-	sub := args[0]
-	fs := newFlagSet("clients registration-token "+sub, r.e.stderr)
-	ttl := fs.Duration("expires-in", 24*time.Hour, "how long the token may be used")
-	maxUses := fs.Int("max-uses", 1, "how many clients it may register; 0: any number")
-	pos, err := parseInterspersed(fs, args[1:])
+// setRole changes a user's role, with the ETag it was read with.
+func (r *remote) setRole(idOrEmail, role string) error {
+	id, err := r.userID(idOrEmail)
 	if err != nil {
 		return err
 	}
-	switch {
-	case sub == "create" && len(pos) == 0:
-		return r.print(http.MethodPost, "/registration-tokens", map[string]any{"expires_in": ttl.String(), "max_uses": *maxUses})
-	case sub == "list" && len(pos) == 0:
-		return r.list("/registration-tokens")
-	case sub == "delete" && len(pos) == 1:
-		return r.call(http.MethodDelete, "/registration-tokens/"+url.PathEscape(pos[0]), nil, "", nil)
-	}
-	return fmt.Errorf("%w: latch --server URL clients registration-token create|list|delete ID", errUsage)
-}
-
-func (r *remote) users(sub string, args []string) error {
-	fs := newFlagSet("users "+sub, r.e.stderr)
-	email := fs.String("email", "", "email address (create)")
-	pw := fs.String("password", "", "password (create)")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin (create)")
-	role := fs.String("role", "user", "role: user or admin (create)")
-	mustChange := fs.Bool("password-must-change", false, "force a new password at first login (create)")
-	fs.Bool("json", true, "print JSON (always, with --server)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	var h http.Header
+	if err := r.call(http.MethodGet, "/users/"+url.PathEscape(id), nil, "", &h); err != nil {
 		return err
 	}
-	actions := map[string]string{"disable": "/disable", "enable": "/enable", "reset-mfa": "/reset-mfa"}
-	switch {
-	case sub == "list" && len(pos) == 0:
-		return r.list("/users")
-	case sub == "create" && len(pos) == 0:
-		if *pwStdin {
-			line, _ := bufio.NewReader(r.e.stdin).ReadString('\n')
-			*pw = strings.TrimRight(line, "\r\n")
-		}
-		return r.print(http.MethodPost, "/users", map[string]any{"email": *email, "password": *pw, "role": *role, "password_must_change": *mustChange})
-	case len(pos) >= 1 && (sub == "get" || actions[sub] != "" || sub == "set-role"):
-		id, err := r.userID(pos[0])
-		if err != nil {
-			return err
-		}
-		switch {
-		case sub == "get":
-			return r.print(http.MethodGet, "/users/"+url.PathEscape(id), nil)
-		case sub == "set-role" && len(pos) == 2:
-			var h http.Header
-			if err := r.call(http.MethodGet, "/users/"+url.PathEscape(id), nil, "", &h); err != nil {
-				return err
-			}
-			var out any
-			if err := r.call(http.MethodPatch, "/users/"+url.PathEscape(id), map[string]any{"role": pos[1]}, h.Get("ETag"), &out); err != nil {
-				return err
-			}
-			return r.e.printJSON(out)
-		case actions[sub] != "":
-			return r.print(http.MethodPost, "/users/"+url.PathEscape(id)+actions[sub], nil)
-		}
+	var out any
+	if err := r.call(http.MethodPatch, "/users/"+url.PathEscape(id), map[string]any{"role": role}, h.Get("ETag"), &out); err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: latch --server URL users list|get|create|set-role|disable|enable|reset-mfa", errUsage)
+	return r.e.printJSON(out)
 }
 
 // userID resolves an ID or an email address.

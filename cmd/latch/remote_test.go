@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"regexp"
@@ -154,7 +155,7 @@ func TestCLIServerMode(t *testing.T) {
 				t.Errorf("latch %v: %v", args, err)
 			}
 		}
-		if _, err := latch("", "users", "frobnicate", "x"); err == nil || !strings.Contains(err.Error(), "usage") {
+		if _, err := latch("", "users", "frobnicate", "x"); !errors.Is(err, errUsage) {
 			t.Errorf("unknown subcommand: %v", err)
 		}
 	})

@@ -4,48 +4,60 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
+	"github.com/latch-idp/latch/storage/postgres"
 )
 
-// resources manages API resources: latch resources create|list|get|delete.
-func (e *cliEnv) resources(args []string) error {
-	const usage = "latch resources create [-f FILE] | list | get RESOURCE | delete RESOURCE"
-	if len(args) == 0 {
-		return fmt.Errorf("%w: %s", errUsage, usage)
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet("resources "+sub, e.stderr)
-	file := fs.String("f", "", "read the resource JSON from this file instead of stdin")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "create", "list":
-		if len(pos) != 0 {
-			return fmt.Errorf("%w: %s", errUsage, usage)
-		}
-	case "get", "delete":
-		if len(pos) != 1 {
-			return fmt.Errorf("%w: latch resources %s RESOURCE", errUsage, sub)
-		}
-	default:
-		return fmt.Errorf("%w: unknown subcommand resources %s (%s)", errUsage, sub, usage)
-	}
-	st, err := e.openStore(sub)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	switch sub {
-	case "create":
+const resourcesLong = `Register and manage API resources (RFC 8707): the APIs latch issues access
+tokens for, each with its identifier (the tokens' audience), the scopes it
+owns and optionally its own access token lifetime. A resource is named by
+its identifier.`
+
+func (e *cliEnv) resourcesCmd() *cobra.Command {
+	cmd := group("resources", "Register and manage API resources (token audiences)", resourcesLong)
+	create := e.createCmd(&cobra.Command{
+		Use:   "create [-f FILE]",
+		Short: "Register an API resource from JSON (stdin or FILE) and print it back",
+		Example: `  latch resources create -f api.json
+  echo '{"resource":"https://api.example.com","name":"Example API","scopes":["api:read"],"access_token_ttl":"10m"}' | latch resources create`,
+		Args: exactly(),
+	}, "/resources", "resource", e.createResource)
+	list := e.listCmd("latch resources", "API resources", "/resources", e.listResources)
+	get := e.getCmd(&cobra.Command{
+		Use:     "get RESOURCE",
+		Short:   "Print an API resource as JSON",
+		Example: "  latch resources get https://api.example.com",
+		Args:    exactly("RESOURCE"),
+	}, "/resources", func(id string) error {
+		return e.withStore(true, func(st *postgres.Store) error {
+			r, err := st.GetResource(e.ctx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no resource %q", id)
+			} else if err != nil {
+				return err
+			}
+			return e.printJSON(resources.ToMetadata(r))
+		})
+	})
+	del := e.deleteCmd(&cobra.Command{
+		Use:     "delete RESOURCE",
+		Short:   "Delete an API resource",
+		Example: "  latch resources delete https://api.example.com",
+		Args:    exactly("RESOURCE"),
+	}, "/resources", e.deleteResource)
+	cmd.AddCommand(create, list, get, del)
+	return cmd
+}
+
+func (e *cliEnv) createResource(file string) error {
+	return e.withStore(false, func(st *postgres.Store) error {
 		var m resources.Metadata
-		if err := e.readJSON(*file, "resource", &m); err != nil {
+		if err := e.readJSON(file, "resource", &m); err != nil {
 			return err
 		}
 		r, err := resources.New(m)
@@ -62,48 +74,38 @@ func (e *cliEnv) resources(args []string) error {
 			return err
 		}
 		return e.printJSON(resources.ToMetadata(created))
-	case "list":
+	})
+}
+
+func (e *cliEnv) listResources(cmd *cobra.Command, _ []string) error {
+	return e.withStore(true, func(st *postgres.Store) error {
 		rs, err := st.ListResources(e.ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]resources.Metadata, 0, len(rs))
-			for _, r := range rs {
-				out = append(out, resources.ToMetadata(r))
-			}
-			return e.printJSON(out)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESOURCE\tNAME\tSCOPES\tACCESS_TOKEN_TTL")
-		for _, r := range rs {
+		return printList(e, cmd, rs, resources.ToMetadata, "RESOURCE\tNAME\tSCOPES\tACCESS_TOKEN_TTL", func(r storage.Resource) string {
 			ttl := "default"
 			if r.AccessTokenTTL > 0 {
 				ttl = r.AccessTokenTTL.String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Name, strings.Join(r.Scopes, " "), ttl)
-		}
-		return tw.Flush()
-	case "get":
-		r, err := st.GetResource(e.ctx, pos[0])
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no resource %q", pos[0])
+			return fmt.Sprintf("%s\t%s\t%s\t%s", r.ID, r.Name, strings.Join(r.Scopes, " "), ttl)
+		})
+	})
+}
+
+func (e *cliEnv) deleteResource(cmd *cobra.Command, args []string) error {
+	return e.withStore(false, func(st *postgres.Store) error {
+		if err := st.DeleteResource(e.ctx, args[0], resourceAudit("resource_deleted", args[0])); errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no resource %q", args[0])
 		} else if err != nil {
 			return err
 		}
-		return e.printJSON(resources.ToMetadata(r))
-	default: // delete
-		if err := st.DeleteResource(e.ctx, pos[0], resourceAudit("resource_deleted", pos[0])); errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no resource %q", pos[0])
-		} else if err != nil {
-			return err
+		if wantJSON(cmd) {
+			return e.printJSON(map[string]string{"deleted": args[0]})
 		}
-		if *asJSON {
-			return e.printJSON(map[string]string{"deleted": pos[0]})
-		}
-		fmt.Fprintf(e.stdout, "deleted resource %s\n", pos[0])
+		fmt.Fprintf(e.stdout, "deleted resource %s\n", args[0])
 		return nil
-	}
+	})
 }
 
 // resourceAudit records a change the CLI made to a resource.

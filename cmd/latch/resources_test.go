@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,7 @@ func TestCLIResourcesManage(t *testing.T) {
 	})
 	t.Run("case=usage errors", func(t *testing.T) {
 		for _, args := range [][]string{{"resources"}, {"resources", "get"}, {"resources", "frob"}, {"resources", "list", "extra"}} {
-			if _, _, err := cli(t, "", args...); err == nil || !strings.Contains(err.Error(), "usage") {
+			if _, _, err := cli(t, "", args...); !errors.Is(err, errUsage) {
 				t.Errorf("latch %v: %v", args, err)
 			}
 		}

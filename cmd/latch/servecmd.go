@@ -9,51 +9,76 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/telemetry"
 )
 
-// serveSettings is the serve command line, parsed and validated.
+const serveLong = `Run latch: the OAuth 2.0 and OpenID Connect endpoints, the sign-in and
+account pages, the admin API and console.
+
+Every flag below is also the LATCH_* variable named beside it: a flag wins
+over its variable, a variable over the default. LATCH_SECRET and
+LATCH_ADMIN_PASSWORD may also be read from the file that LATCH_SECRET_FILE /
+LATCH_ADMIN_PASSWORD_FILE names. Every problem with the settings is reported
+at once, one line each, and latch does not start.
+
+--dev runs with in-memory storage and an in-process Redis, bootstraps an
+admin and demo clients and prints their credentials: nothing persists.`
+
+const serveExample = `  latch serve --dev
+  LATCH_DATABASE_URL=postgres://latch@db/latch LATCH_REDIS_URL=redis://cache:6379/0 \
+    LATCH_SECRET_FILE=/run/secrets/latch LATCH_SMTP_URL=smtps://mail.example.com latch serve \
+    --issuer https://id.example.com --access-token-ttl 10m`
+
+// serveSettings is the serve command line: --dev and every setting.
 type serveSettings struct {
-	c server.Config
+	c  server.Config
+	cf *configFlags
 }
 
-// parseServe reads flags and LATCH_* variables into a validated Config;
-// every problem is reported at once, one line each.
-func parseServe(args []string, stderr io.Writer) (*serveSettings, error) {
-	var s serveSettings
-	c := &s.c
-	fs := newFlagSet("serve", stderr)
-	fs.BoolVar(&c.Dev, "dev", false, "development mode: in-memory storage and an in-process Redis; nothing persists")
-	cf := bindServe(fs, c)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: latch serve [--dev] [flags]\n\nEvery flag can also be set with the LATCH_* variable named beside it.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	err := cf.resolve()
-	if c.Dev {
-		devDefaults(c, cf)
-	}
-	if err := errors.Join(append([]error{err}, unreported(c.Validate(), cf.failed)...)...); err != nil {
-		return nil, err
-	}
-	return &s, nil
+// declareServe declares --dev and every setting on fs.
+func declareServe(fs *pflag.FlagSet) *serveSettings {
+	s := &serveSettings{}
+	fs.BoolVar(&s.c.Dev, "dev", false, "development mode: in-memory storage and an in-process Redis; nothing persists")
+	s.cf = bindServe(fs, &s.c)
+	return s
 }
 
-// cmdServe parses the serve command line and runs the server until ctx ends.
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	s, err := parseServe(args, stderr)
-	if err != nil {
-		return err
+// check reads the parsed flags and LATCH_* variables into a validated
+// Config; every problem is reported at once, one line each.
+func (s *serveSettings) check() error {
+	err := s.cf.resolve()
+	if s.c.Dev {
+		devDefaults(&s.c, s.cf)
 	}
-	c := s.c
+	return errors.Join(append([]error{err}, unreported(s.c.Validate(), s.cf.failed)...)...)
+}
+
+func (e *cliEnv) serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "serve [--dev]",
+		Short:   "Run the server (every setting is a flag and a LATCH_* variable)",
+		Long:    serveLong,
+		Example: serveExample,
+		Args:    exactly(),
+		GroupID: "run",
+	}
+	s := declareServe(cmd.Flags())
+	s.cf.complete(cmd)
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if err := s.check(); err != nil {
+			return err
+		}
+		return serve(e.ctx, s.c, e.stdout, e.stderr)
+	}
+	return cmd
+}
+
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, c server.Config, stdout, stderr io.Writer) error {
 	if c.Dev {
 		seed, created, err := loadDevSeed(devSeedFile)
 		if err != nil {

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/internal/server"
@@ -59,10 +60,9 @@ func findUser(e *cliEnv, st *postgres.Store, ref string) (storage.User, error) {
 
 // passwordChecker builds the checks a new password passes, from the same
 // LATCH_* settings as the server.
-func passwordChecker(e *cliEnv) (*password.Hasher, password.Checker, error) {
+func passwordChecker() (*password.Hasher, password.Checker, error) {
 	var c server.Config
-	fs := newFlagSet("users", e.stderr)
-	cf := bindServe(fs, &c)
+	cf := bindServe(pflag.NewFlagSet("users", pflag.ContinueOnError), &c)
 	if err := cf.resolve(); err != nil {
 		return nil, password.Checker{}, err
 	}
@@ -75,68 +75,143 @@ func passwordChecker(e *cliEnv) (*password.Hasher, password.Checker, error) {
 	})}, nil
 }
 
-func (e *cliEnv) users(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: latch users create|list|get|set-role|disable|enable|reset-mfa", errUsage)
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet("users "+sub, e.stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	var email, pw, role string
-	var pwStdin, mustChange bool
-	if sub == "create" {
-		fs.StringVar(&email, "email", "", "email address (required)")
-		fs.StringVar(&pw, "password", "", "password")
-		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
-		fs.StringVar(&role, "role", storage.RoleUser, "role: user or admin")
-		fs.BoolVar(&mustChange, "password-must-change", false, "force a new password at first login")
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore(sub)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	print := func(u storage.User, verb string) error {
-		if *asJSON || sub == "get" {
-			return e.printJSON(viewUser(u))
-		}
-		fmt.Fprintf(e.stdout, "%s user %s (%s)\n", verb, u.Email, u.ID)
-		return nil
-	}
-	one := func() (storage.User, error) {
-		if len(pos) < 1 {
-			return storage.User{}, fmt.Errorf("%w: latch users %s ID-OR-EMAIL", errUsage, sub)
-		}
-		return findUser(e, st, pos[0])
-	}
-	// Only create hashes and checks a password, and only disable revokes:
-	// the service of the other commands needs neither part.
-	svc, err := accounts.New(accounts.Config{Store: st, Revoker: cliRevoker{e: e, st: st}})
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "create":
-		var okEmail bool
-		if email, okEmail = accounts.AccountEmail(email); !okEmail {
-			return fmt.Errorf("%w: --email is required and must be an email address like name@example.com (ASCII only)", errUsage)
-		}
-		if !accounts.ValidRole(role) {
-			return fmt.Errorf("%w: --role must be user or admin", errUsage)
-		}
-		if pwStdin {
-			if pw, err = readLine(e.stdin); err != nil {
-				return fmt.Errorf("--password-stdin: %v", err)
+const usersLong = `Create and manage user accounts. A user is named by its ID or its email
+address (case-insensitively). Passwords are checked as the server checks
+them (the same LATCH_PASSWORD_MIN_LENGTH, LATCH_HIBP and LATCH_ARGON2_*
+settings). disable also revokes the user's tokens and, with
+LATCH_REDIS_URL, ends their browser sessions at once.`
+
+var roles = []string{storage.RoleUser, storage.RoleAdmin}
+
+func (e *cliEnv) usersCmd() *cobra.Command {
+	cmd := group("users", "Create and manage user accounts", usersLong)
+	list := e.listCmd("latch users", "users", "/users", e.listUsers)
+	get := hideJSON(e.admin(&cobra.Command{
+		Use:     "get ID-OR-EMAIL",
+		Short:   "Print a user as JSON (never a password hash or TOTP secret)",
+		Example: "  latch users get alice@example.com",
+		Args:    exactly("ID-OR-EMAIL"),
+	}, func(_ *cobra.Command, args []string) error {
+		return e.withStore(true, func(st *postgres.Store) error {
+			u, err := findUser(e, st, args[0])
+			if err != nil {
+				return err
 			}
+			return e.printJSON(viewUser(u))
+		})
+	}, func(r *remote, args []string) error {
+		id, err := r.userID(args[0])
+		if err != nil {
+			return err
 		}
-		if pw == "" {
-			return fmt.Errorf("%w: give --password or --password-stdin", errUsage)
+		return r.get("/users", id)
+	}))
+	setRole := e.admin(&cobra.Command{
+		Use:     "set-role ID-OR-EMAIL ROLE",
+		Short:   "Make a user an admin, or a user again",
+		Example: "  latch users set-role alice@example.com admin\n  latch users set-role alice@example.com user",
+		Args:    exactly("ID-OR-EMAIL", "ROLE"),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return roles, cobra.ShellCompDirectiveNoFileComp
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
+	}, func(cmd *cobra.Command, args []string) error {
+		role := args[1]
+		if !accounts.ValidRole(role) {
+			return usagef(cmd, "ROLE is user or admin, not %q", role)
 		}
-		hasher, checker, err := passwordChecker(e)
+		return e.changeUser(cmd, args[0], "set role "+role+" for", func(svc *accounts.Service, id string) (storage.User, error) {
+			return svc.SetRole(e.ctx, byCLI, id, role)
+		})
+	}, func(r *remote, args []string) error { return r.setRole(args[0], args[1]) })
+	disable := e.userActionCmd("disable", "Disable a user: sign-in refused, tokens and sessions revoked", "disabled",
+		func(svc *accounts.Service, id string) (storage.User, error) {
+			return svc.SetDisabled(e.ctx, byCLI, id, true)
+		})
+	enable := e.userActionCmd("enable", "Enable a disabled user again", "enabled",
+		func(svc *accounts.Service, id string) (storage.User, error) {
+			return svc.SetDisabled(e.ctx, byCLI, id, false)
+		})
+	resetMFA := e.userActionCmd("reset-mfa", "Remove a user's TOTP secret and backup codes (for a lost authenticator)", "reset two-factor authentication of",
+		func(svc *accounts.Service, id string) (storage.User, error) { return svc.ResetMFA(e.ctx, byCLI, id) })
+	cmd.AddCommand(e.createUserCmd(), list, get, setRole, disable, enable, resetMFA)
+	return cmd
+}
+
+// userActionCmd is `users NAME ID-OR-EMAIL`: change through the accounts
+// service, or with --server the admin API's action NAME on the user.
+func (e *cliEnv) userActionCmd(name, short, verb string, change func(svc *accounts.Service, id string) (storage.User, error)) *cobra.Command {
+	return e.admin(&cobra.Command{
+		Use:     name + " ID-OR-EMAIL",
+		Short:   short,
+		Example: "  latch users " + name + " alice@example.com",
+		Args:    exactly("ID-OR-EMAIL"),
+	}, func(cmd *cobra.Command, args []string) error { return e.changeUser(cmd, args[0], verb, change) },
+		func(r *remote, args []string) error { return r.userAction(args[0], "/"+name) })
+}
+
+// newUserFlags are the flags of users create.
+type newUserFlags struct {
+	email, password, role string
+	stdin, mustChange     bool
+}
+
+func (e *cliEnv) createUserCmd() *cobra.Command {
+	var f newUserFlags
+	cmd := e.admin(&cobra.Command{
+		Use:   "create --email E (--password P | --password-stdin) [--role ROLE] [--password-must-change]",
+		Short: "Create a user, email verified",
+		Long: `Create a user whose email address counts as verified. The password must
+pass the server's checks; --password-stdin reads it from the first line of
+stdin, so that it stays out of the shell's history and the process list.
+Only --password-must-change forces a new password at first login.`,
+		Example: `  latch users create --email admin@example.com --password-stdin --role admin < password.txt
+  latch users create --email alice@example.com --password 'correct horse battery staple' --password-must-change`,
+		Args: exactly(),
+	}, func(cmd *cobra.Command, _ []string) error { return e.createUser(cmd, f) },
+		func(r *remote, _ []string) error {
+			if f.stdin {
+				line, err := readLine(e.stdin)
+				if err != nil {
+					return fmt.Errorf("--password-stdin: %v", err)
+				}
+				f.password = line
+			}
+			return r.print(http.MethodPost, "/users", map[string]any{"email": f.email, "password": f.password, "role": f.role, "password_must_change": f.mustChange})
+		})
+	fl := cmd.Flags()
+	fl.StringVar(&f.email, "email", "", "email address (required)")
+	fl.StringVar(&f.password, "password", "", "password")
+	fl.BoolVar(&f.stdin, "password-stdin", false, "read the password from the first line of stdin")
+	fl.StringVar(&f.role, "role", storage.RoleUser, "role: user or admin")
+	fl.BoolVar(&f.mustChange, "password-must-change", false, "force a new password at first login")
+	_ = cmd.RegisterFlagCompletionFunc("role", fixed(roles...))
+	_ = cmd.RegisterFlagCompletionFunc("email", cobra.NoFileCompletions)
+	return cmd
+}
+
+func (e *cliEnv) createUser(cmd *cobra.Command, f newUserFlags) error {
+	email, ok := accounts.AccountEmail(f.email)
+	if !ok {
+		return usagef(cmd, "--email is required and must be an email address like name@example.com (ASCII only)")
+	}
+	if !accounts.ValidRole(f.role) {
+		return usagef(cmd, "--role must be user or admin")
+	}
+	pw := f.password
+	if f.stdin {
+		var err error
+		if pw, err = readLine(e.stdin); err != nil {
+			return fmt.Errorf("--password-stdin: %v", err)
+		}
+	}
+	if pw == "" {
+		return usagef(cmd, "give --password or --password-stdin")
+	}
+	return e.withStore(false, func(st *postgres.Store) error {
+		hasher, checker, err := passwordChecker()
 		if err != nil {
 			return err
 		}
@@ -144,7 +219,7 @@ func (e *cliEnv) users(args []string) error {
 		if err != nil {
 			return err
 		}
-		u, err := svc.Create(e.ctx, byCLI, accounts.NewUser{Email: email, Role: role, Password: pw, MustChange: mustChange})
+		u, err := svc.Create(e.ctx, byCLI, accounts.NewUser{Email: email, Role: f.role, Password: pw, MustChange: f.mustChange})
 		if invalid := accounts.Invalid(err); len(invalid) > 0 {
 			return fmt.Errorf("password refused: %s", invalid[0].Message)
 		} else if errors.Is(err, accounts.ErrAlreadyExists) {
@@ -152,63 +227,48 @@ func (e *cliEnv) users(args []string) error {
 		} else if err != nil {
 			return err
 		}
-		return print(u, "created")
-	case "list":
+		return e.printUser(cmd, u, "created")
+	})
+}
+
+func (e *cliEnv) listUsers(cmd *cobra.Command, _ []string) error {
+	return e.withStore(true, func(st *postgres.Store) error {
 		us, err := st.ListUsers(e.ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]userView, 0, len(us))
-			for _, u := range us {
-				out = append(out, viewUser(u))
-			}
-			return e.printJSON(out)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tTOTP\tDISABLED")
-		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\n", u.ID, u.Email, u.Role, u.TOTPEnabled(), u.Disabled)
-		}
-		return tw.Flush()
-	case "get":
-		u, err := one()
+		return printList(e, cmd, us, viewUser, "ID\tEMAIL\tROLE\tTOTP\tDISABLED", func(u storage.User) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%t\t%t", u.ID, u.Email, u.Role, u.TOTPEnabled(), u.Disabled)
+		})
+	})
+}
+
+// changeUser finds the user ref names, changes it with change (through
+// the accounts service, which revokes what disabling ends) and prints it:
+// as JSON with --json, else one line with verb.
+func (e *cliEnv) changeUser(cmd *cobra.Command, ref, verb string, change func(svc *accounts.Service, id string) (storage.User, error)) error {
+	return e.withStore(false, func(st *postgres.Store) error {
+		u, err := findUser(e, st, ref)
 		if err != nil {
 			return err
 		}
-		return print(u, "")
-	case "set-role":
-		if len(pos) != 2 || (pos[1] != storage.RoleUser && pos[1] != storage.RoleAdmin) {
-			return fmt.Errorf("%w: latch users set-role ID-OR-EMAIL user|admin", errUsage)
-		}
-		u, err := one()
+		svc, err := accounts.New(accounts.Config{Store: st, Revoker: cliRevoker{e: e, st: st}})
 		if err != nil {
 			return err
 		}
-		if u, err = svc.SetRole(e.ctx, byCLI, u.ID, pos[1]); err != nil {
+		if u, err = change(svc, u.ID); err != nil {
 			return err
 		}
-		return print(u, "set role "+pos[1]+" for")
-	case "disable", "enable":
-		u, err := one()
-		if err != nil {
-			return err
-		}
-		if u, err = svc.SetDisabled(e.ctx, byCLI, u.ID, sub == "disable"); err != nil {
-			return err
-		}
-		return print(u, sub+"d")
-	case "reset-mfa":
-		u, err := one()
-		if err != nil {
-			return err
-		}
-		if u, err = svc.ResetMFA(e.ctx, byCLI, u.ID); err != nil {
-			return err
-		}
-		return print(u, "reset two-factor authentication of")
+		return e.printUser(cmd, u, verb)
+	})
+}
+
+func (e *cliEnv) printUser(cmd *cobra.Command, u storage.User, verb string) error {
+	if wantJSON(cmd) {
+		return e.printJSON(viewUser(u))
 	}
-	return fmt.Errorf("%w: unknown subcommand users %s", errUsage, sub)
+	fmt.Fprintf(e.stdout, "%s user %s (%s)\n", verb, u.Email, u.ID)
+	return nil
 }
 
 // byCLI is the actor of every change made here, in the audit log.

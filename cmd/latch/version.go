@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // Set at build time: go build -ldflags "-X main.version=v1.2.3 -X main.commit=abc123"
@@ -50,6 +52,42 @@ func buildVersion() (v, c string) {
 		c = "unknown"
 	}
 	return v, c
+}
+
+func versionCmd(e *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version, commit and Go version (also latch --version)",
+		Example: "  latch version\n  latch --version",
+		Args:    exactly(),
+		GroupID: "other",
+		RunE: func(*cobra.Command, []string) error {
+			printVersion(e.stdout)
+			return nil
+		},
+	}
+}
+
+func healthcheckCmd(e *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "healthcheck [--url URL]",
+		Short: "Exit 0 when a running latch's /readyz answers 200",
+		Long: `Ask a running latch's /readyz once: exit 0 when it answers 200 (PostgreSQL
+and Redis reachable), else print one line and exit 1. It is the container
+image's HEALTHCHECK, since a distroless image has no curl.`,
+		Example: `  latch healthcheck
+  latch healthcheck --url http://127.0.0.1:8080/readyz`,
+		Args:    exactly(),
+		GroupID: "run",
+	}
+	url := cmd.Flags().String("url", "", "readiness URL to ask (default: /readyz on LATCH_LISTEN over loopback)")
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if *url == "" {
+			*url = healthcheckURL()
+		}
+		return healthcheck(*url, e.stdout)
+	}
+	return cmd
 }
 
 func printVersion(w io.Writer) {
