@@ -177,3 +177,22 @@ func TestUnknownFlagIsOneLineWithAHint(t *testing.T) {
 		}
 	}
 }
+
+// A flag wins over its variable, a variable over the default, and for a
+// secret the file LATCH_*_FILE names over the variable.
+func TestServeSettingPrecedence(t *testing.T) {
+	t.Setenv("LATCH_ACCESS_TOKEN_TTL", "20m")
+	if c := devConfig(t).c; c.AccessTokenTTL != 20*time.Minute {
+		t.Fatalf("variable: %v", c.AccessTokenTTL)
+	}
+	if c := devConfig(t, "--access-token-ttl", "5m").c; c.AccessTokenTTL != 5*time.Minute {
+		t.Fatalf("flag over variable: %v", c.AccessTokenTTL)
+	}
+	f := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(f, []byte(testSecret+"\n"), 0o600)
+	t.Setenv("LATCH_SECRET", "a-different-secret-of-at-least-32-bytes")
+	t.Setenv("LATCH_SECRET_FILE", f)
+	if c := devConfig(t).c; len(c.Secrets) != 1 || string(c.Secrets[0]) != testSecret {
+		t.Fatalf("secret file over variable: %q", c.Secrets)
+	}
+}
