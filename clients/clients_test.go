@@ -18,6 +18,7 @@ func TestValidate(t *testing.T) {
 		{"loopback http", clients.Metadata{RedirectURIs: []string{"http://127.0.0.1:5000/cb", "http://localhost/cb", "http://[::1]/cb"}}, ""},
 		{"native private scheme", clients.Metadata{RedirectURIs: []string{"com.example.app:/oauth"}, TokenEndpointAuthMethod: "none"}, ""},
 		{"client credentials only needs no redirect", clients.Metadata{GrantTypes: []string{"client_credentials"}}, ""},
+		{"public device client needs no redirect", clients.Metadata{GrantTypes: []string{clients.GrantDeviceCode, clients.GrantRefreshToken}, TokenEndpointAuthMethod: "none"}, ""},
 		{"plain http elsewhere", clients.Metadata{RedirectURIs: []string{"http://app.example.com/cb"}}, "loopback"},
 		{"fragment", clients.Metadata{RedirectURIs: []string{"https://app.example.com/cb#x"}}, "fragment"},
 		{"relative", clients.Metadata{RedirectURIs: []string{"/cb"}}, "absolute"},
@@ -80,7 +81,7 @@ func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
 }
 
 func TestCheckSelfRegistered(t *testing.T) {
-	ok := clients.Metadata{ClientName: "App", GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken}, Scope: "openid api:read"}
+	ok := clients.Metadata{ClientName: "App", GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken, clients.GrantDeviceCode}, Scope: "openid api:read"}
 	if err := clients.CheckSelfRegistered(ok, ""); err != nil {
 		t.Fatalf("acceptable metadata refused: %v", err)
 	}

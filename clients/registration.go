@@ -51,9 +51,10 @@ func RedirectURIProblem(err error) bool {
 const maxSelfRegisteredName = 100
 
 // selfRegisteredGrants are the grants of a client that registered itself:
-// a user consents to each of its grants. client_credentials, which no
-// user sees, needs an administrator.
-var selfRegisteredGrants = []string{GrantAuthorizationCode, GrantRefreshToken}
+// a user consents to each of its grants (the device grant's consent page
+// says that a device asks). client_credentials, which no user sees, needs
+// an administrator.
+var selfRegisteredGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}
 
 // CheckSelfRegistered refuses what a client that registers itself (RFC
 // 7591, or a Client ID Metadata Document) may not have, beyond what

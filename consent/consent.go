@@ -103,10 +103,18 @@ type page struct {
 	// nothing), and the issuer it is not registered with.
 	UnregisteredHost string
 	Issuer           string
+	// For a device's request (RFC 8628): the code the user entered, to
+	// compare with the one the device shows.
+	Device   bool
+	UserCode string
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v page) {
-	h.pages.Render(w, r, status, pageConsent, "Allow access?", v)
+	title := "Allow access?"
+	if v.Device {
+		title = "Allow a device to access your account?"
+	}
+	h.pages.Render(w, r, status, pageConsent, title, v)
 }
 
 // load returns the flow waiting for consent, checked against the browser
@@ -146,7 +154,8 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email, APIs: f.APIs, UnregisteredHost: f.UnregisteredHost, Issuer: h.c.Issuer}
+	v := page{FlowID: f.ID, ClientName: clientName(f), Email: u.Email, APIs: f.APIs, UnregisteredHost: f.UnregisteredHost, Issuer: h.c.Issuer,
+		Device: f.Device != "", UserCode: f.UserCode}
 	if v.Issuer == "" {
 		v.Issuer = "this server"
 	}

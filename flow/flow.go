@@ -60,6 +60,14 @@ type Flow struct {
 	// it. The consent page names the client by it, says it is not
 	// registered, and never remembers the decision.
 	UnregisteredHost string `json:"unregistered_host,omitempty"`
+	// Device is set when the flow answers a device authorization (RFC
+	// 8628) rather than an authorization request: the key of its device
+	// code. The consent page then says plainly that a device asks, and
+	// provider records the decision for the device instead of redirecting
+	// to the client. UserCode is the code the user entered, shown again
+	// so it can be compared with the device's.
+	Device   string `json:"device,omitempty"`
+	UserCode string `json:"user_code,omitempty"`
 
 	// Set by login.
 	UserID    string    `json:"user_id,omitempty"`

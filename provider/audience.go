@@ -155,7 +155,7 @@ func targetError(err error) error {
 // grantResources decides the resources of an authorization request and
 // grants them to it: at the authorization endpoint and for pushed
 // requests, so that a bad resource is refused before the user signs in.
-func (h *Handler) grantResources(ctx context.Context, ar fosite.AuthorizeRequester) error {
+func (h *Handler) grantResources(ctx context.Context, ar fosite.Requester) error {
 	var grant []string
 	err := h.resources.withIndex(ctx, func(idx *resources.Index) error {
 		var err error
@@ -173,7 +173,7 @@ func (h *Handler) grantResources(ctx context.Context, ar fosite.AuthorizeRequest
 
 // apiNames names the resources of an authorization request for the
 // consent page.
-func (h *Handler) apiNames(ctx context.Context, ar fosite.AuthorizeRequester) []string {
+func (h *Handler) apiNames(ctx context.Context, ar fosite.Requester) []string {
 	idx, err := h.resources.get(ctx, time.Time{})
 	if err != nil {
 		return ar.GetGrantedAudience()

@@ -15,8 +15,6 @@ import (
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/flow"
 	"github.com/latch-idp/latch/passkey"
-	"github.com/latch-idp/latch/resources"
-	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -77,6 +75,10 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		h.serverError(w, r, "load flow", err)
+		return
+	}
+	if f.Device != "" {
+		h.advanceDevice(w, r, f)
 		return
 	}
 	// Rebuild the authorization request from its original parameters, so
@@ -154,36 +156,22 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	form := ar.GetRequestForm()
 	promptNone := slices.Contains(strings.Fields(form.Get("prompt")), "none")
 
-	sess, err := h.sessions.Get(ctx, r)
-	if err != nil && !errors.Is(err, session.ErrNoSession) {
-		h.serverError(w, r, "load session", err)
+	user, signedIn, err := h.flowUser(r, f)
+	switch {
+	case errors.Is(err, errOtherSession):
+		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request belongs to another browser session. Go back to the application and sign in again.")
 		return
-	}
-	if f.UserID != "" {
-		// Login happened in this flow: it must be this browser's session.
-		if sess == nil || sess.ID != f.SessionID {
-			h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request belongs to another browser session. Go back to the application and sign in again.")
-			return
-		}
-	} else {
-		if sess != nil && !f.ForceLogin && !sess.AuthTime.Before(f.RequireFresh) && passkey.Satisfies(f.ACR, sess.AMR) {
-			f.UserID, f.SessionID, f.AuthTime, f.AMR = sess.UserID, sess.ID, sess.AuthTime, sess.AMR
-		} else if promptNone {
-			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
-			return
-		} else {
-			h.sendTo(w, r, f, flow.StageLogin)
-			return
-		}
-	}
-
-	user, err := h.store.GetUser(ctx, f.UserID)
-	if isNotFound(err) || (err == nil && user.Disabled) {
-		_ = h.sessions.Delete(ctx, f.SessionID)
+	case errors.Is(err, errUserGone):
 		h.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The account is not available."))
 		return
-	} else if err != nil {
-		h.serverError(w, r, "load user", err)
+	case err != nil:
+		h.serverError(w, r, "load session", err)
+		return
+	case !signedIn && promptNone:
+		h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
+		return
+	case !signedIn:
+		h.sendTo(w, r, f, flow.StageLogin)
 		return
 	}
 
@@ -214,20 +202,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request was already used. Go back to the application and sign in again.")
 		return
 	}
-	granted := f.GrantedScopes
-	if c.FirstParty && c.GetGrantTypes().Has(clients.GrantRefreshToken) && !slices.Contains(granted, "offline_access") {
-		// First-party clients stay signed in without asking for
-		// offline_access (documented in README).
-		granted = append(slices.Clone(granted), "offline_access")
-	}
-	for _, s := range granted {
-		if s == resources.AdminScope && user.Role != storage.RoleAdmin {
-			continue // the admin API is for administrators only
-		}
-		if ar.GetRequestedScopes().Has(s) || s == "offline_access" {
-			ar.GrantScope(s)
-		}
-	}
+	grantScopes(ar, c, user, f.GrantedScopes)
 	sessn := h.newSession(user, f, c.ID, ar)
 	resp, err := h.oauth.NewAuthorizeResponse(ctx, ar, sessn)
 	if err != nil {
@@ -387,7 +362,7 @@ func loopbackExceptionHolds(ar fosite.AuthorizeRequester) bool {
 
 // newSession builds the grant's session: the ID token claims and what the
 // access token carries.
-func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, ar fosite.AuthorizeRequester) *Session {
+func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, ar fosite.Requester) *Session {
 	granted := ar.GetGrantedScopes()
 	s := NewSession(u.ID)
 	s.Resources = ar.GetGrantedAudience()

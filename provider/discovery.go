@@ -30,6 +30,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"introspection_endpoint":                                   iss + PathIntrospect,
 		"end_session_endpoint":                                     iss + PathLogout,
 		"pushed_authorization_request_endpoint":                    iss + PathPAR,
+		"device_authorization_endpoint":                            iss + PathDeviceAuthorization,
 		"require_pushed_authorization_requests":                    false,
 		"scopes_supported":                                         resources.OIDCScopes(),
 		"claims_supported":                                         []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},

@@ -2,7 +2,9 @@
 // it composes fosite's handlers (authorization code with PKCE, refresh
 // tokens, client credentials, revocation, introspection, OpenID Connect) over
 // latch's storage and keys, and serves the protocol endpoints: discovery,
-// authorize, token, revocation, introspection, userinfo and logout.
+// authorize, token, revocation, introspection, userinfo and logout, and the
+// device authorization grant (RFC 8628: its endpoint, its token endpoint
+// handler and the /device verification page, device.go).
 //
 // It fills what fosite v0.49.0 leaves out: the iss parameter on
 // authorization responses (RFC 9207), RFC 9068 access tokens, introspection

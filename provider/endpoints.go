@@ -20,8 +20,8 @@ import (
 // maxFormBytes bounds the body of protocol requests.
 const maxFormBytes = 64 << 10
 
-// token is the token endpoint: authorization_code, refresh_token and
-// client_credentials.
+// token is the token endpoint: authorization_code, refresh_token,
+// client_credentials and the device code (device.go).
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -48,7 +48,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) || ar.GetGrantTypes().ExactOne(clients.GrantAuthorizationCode) {
+	if ar.GetGrantTypes().ExactOne(clients.GrantRefreshToken) || ar.GetGrantTypes().ExactOne(clients.GrantAuthorizationCode) || ar.GetGrantTypes().ExactOne(clients.GrantDeviceCode) {
 		if err := h.refreshUser(ctx, ar); err != nil {
 			h.writeAccessError(ctx, w, r, ar, err)
 			return
@@ -89,6 +89,22 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 // where fosite says invalid_request), and a request without any client
 // authentication (invalid_client, section 5.2).
 func checkTokenForm(r *http.Request) error {
+	if err := checkProtocolForm(r); err != nil {
+		return err
+	}
+	switch g := r.PostForm.Get("grant_type"); {
+	case g == "":
+		return fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
+	case !slices.Contains(clients.GrantTypes(), g):
+		return fosite.ErrUnsupportedGrantType.WithHintf("Supported grant types are %s.", strings.Join(clients.GrantTypes(), ", "))
+	}
+	return checkClientNamed(r)
+}
+
+// checkProtocolForm reads the form of a request from a client (the token
+// and device authorization endpoints) and refuses repeated parameters and
+// fosite's audience parameter.
+func checkProtocolForm(r *http.Request) error {
 	if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		return fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.")
 	}
@@ -100,12 +116,12 @@ func checkTokenForm(r *http.Request) error {
 	if r.PostForm.Has(paramAudience) {
 		return errAudienceParam
 	}
-	switch g := r.PostForm.Get("grant_type"); {
-	case g == "":
-		return fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing.")
-	case !slices.Contains(clients.GrantTypes(), g):
-		return fosite.ErrUnsupportedGrantType.WithHintf("Supported grant types are %s.", strings.Join(clients.GrantTypes(), ", "))
-	}
+	return nil
+}
+
+// checkClientNamed refuses a request without any client authentication
+// (invalid_client, RFC 6749 section 5.2).
+func checkClientNamed(r *http.Request) error {
 	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
 		return fosite.ErrInvalidClient.WithHint("The client did not authenticate.")
 	}

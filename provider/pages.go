@@ -14,6 +14,8 @@ var templates embed.FS
 const (
 	pageLogout    = "templates/logout.html"
 	pageSignedOut = "templates/signed_out.html"
+	pageDevice    = "templates/device.html"
+	pageDevDone   = "templates/device_done.html"
 )
 
 // sitePages renders provider's pages with the shared layout.
@@ -24,7 +26,7 @@ type sitePages struct {
 
 // NewPages returns provider's pages on site, parsed and checked now.
 func NewPages(site *web.Site) (Pages, error) {
-	p, err := site.Pages(templates, pageLogout, pageSignedOut)
+	p, err := site.Pages(templates, pageLogout, pageSignedOut, pageDevice, pageDevDone)
 	if err != nil {
 		return nil, err
 	}
@@ -47,3 +49,20 @@ func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *sitePages) CSRFValid(r *http.Request) bool { return p.site.CSRFValid(r) }
+
+func (p *sitePages) DeviceCode(w http.ResponseWriter, r *http.Request, status int, code, problem string) {
+	p.pages.Render(w, r, status, pageDevice, "Connect a device", struct{ Code, Problem string }{code, problem})
+}
+
+func (p *sitePages) DeviceDone(w http.ResponseWriter, r *http.Request, approved bool, clientName string) {
+	title := "Device connected"
+	if !approved {
+		title = "Request denied"
+	}
+	p.pages.Render(w, r, http.StatusOK, pageDevDone, title, struct {
+		Approved   bool
+		ClientName string
+	}{approved, clientName})
+}
+
+func (p *sitePages) Wrap(h http.Handler) http.Handler { return p.site.Wrap(h) }

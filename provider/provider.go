@@ -42,6 +42,11 @@ const (
 	PathUserinfo       = "/userinfo"
 	PathLogout         = "/oauth2/logout"
 	PathPAR            = "/oauth2/par"
+	// PathDeviceAuthorization is RFC 8628's device authorization
+	// endpoint; PathDevice, the verification page, is part of the public
+	// contract (the verification_uri users type).
+	PathDeviceAuthorization = "/oauth2/device_authorization"
+	PathDevice              = "/device"
 )
 
 // Config is what provider is configured with.
@@ -70,6 +75,9 @@ type Config struct {
 	// minimum_acr_value ask for them, and discovery lists their acr
 	// values.
 	Passkeys bool
+	// DeviceCodeTTL is how long a device code and its user code live
+	// (RFC 8628 expires_in); 10 minutes when zero.
+	DeviceCodeTTL time.Duration
 }
 
 // Signers sign and verify latch's JWTs (package keys provides them): each
@@ -97,6 +105,14 @@ type Pages interface {
 	SignedOut(w http.ResponseWriter, r *http.Request)
 	// CSRFValid reports whether a post came from latch's own form.
 	CSRFValid(r *http.Request) bool
+	// DeviceCode asks for the code a device shows (RFC 8628), with the
+	// code typed so far and a problem with it to tell.
+	DeviceCode(w http.ResponseWriter, r *http.Request, status int, code, problem string)
+	// DeviceDone says that the device's request was approved or denied.
+	DeviceDone(w http.ResponseWriter, r *http.Request, approved bool, clientName string)
+	// Wrap gives a page what every page needs: security headers, a body
+	// limit and the CSRF check.
+	Wrap(h http.Handler) http.Handler
 }
 
 // Handler serves the protocol endpoints.
@@ -124,6 +140,7 @@ type Handler struct {
 	// clientDocuments is on when clients may be identified by the URL of a
 	// metadata document.
 	clientDocuments bool
+	userCodes       Attempts
 }
 
 // Deps are the Handler's dependencies.
@@ -147,6 +164,9 @@ type Deps struct {
 	Log             *slog.Logger
 	// Metrics counts tokens issued and refresh token reuse; may be nil.
 	Metrics *telemetry.Metrics
+	// UserCodeAttempts limits guesses of device user codes, per client
+	// address and over all of them (accounts.Attempts).
+	UserCodeAttempts Attempts
 }
 
 // New composes fosite over the stores and keys.
@@ -162,8 +182,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if cfg.AuthorizeCodeTTL == 0 {
 		cfg.AuthorizeCodeTTL = 5 * time.Minute
 	}
-	if d.Revocation == nil {
-		return nil, errors.New("provider: Deps.Revocation is required")
+	if cfg.DeviceCodeTTL == 0 {
+		cfg.DeviceCodeTTL = defaultDeviceCodeTTL
+	}
+	if d.Revocation == nil || d.UserCodeAttempts == nil {
+		return nil, errors.New("provider: Deps.Revocation and Deps.UserCodeAttempts are required")
 	}
 	refresh := newRefreshPolicy(cfg, d.Revocation, log)
 	refresh.metrics = d.Metrics
@@ -191,7 +214,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		PushedAuthorizeContextLifespan:  parLifetime,
 		SendDebugMessagesToClients:      false,
 	}
-	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log, metrics: d.Metrics}
+	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log, metrics: d.Metrics, userCodes: d.UserCodeAttempts}
 	d.Metrics.Grants(clients.GrantTypes()...)
 	h.resources = &resourceCache{load: withBuiltIn(store.ListResources, cfg.AdminAPI), ttl: cfg.ClientCacheTTL}
 	h.clientDocuments = d.ClientDocuments != nil && d.ClientDocuments.Enabled()
@@ -232,6 +255,15 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("provider: fosite composed a %T", h.oauth)
 	}
+	// fosite v0.49.0 has no device authorization grant: latch's own
+	// handler serves it (device.go).
+	fcfg.TokenEndpointHandlers = append(fcfg.TokenEndpointHandlers, &deviceGrant{
+		volatile: d.Volatile,
+		store:    h.fstore,
+		strategy: h.strategy,
+		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg}},
+		config:   fcfg,
+	})
 	// Client authentication reads the accepted assertion audiences from
 	// the provider's configuration (assertion.go).
 	f.Config = assertionConfig{Config: fcfg, audiences: h.assertionAudiences()}
@@ -260,6 +292,8 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.HandleFunc(PathIntrospect, h.introspect).Methods(http.MethodPost)
 	r.Handle(PathUserinfo, cors(http.HandlerFunc(h.userinfo))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
 	r.HandleFunc(PathLogout, h.logout).Methods(http.MethodGet, http.MethodPost)
+	r.Handle(PathDeviceAuthorization, cors(http.HandlerFunc(h.deviceAuthorization))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle(PathDevice, h.pages.Wrap(http.HandlerFunc(h.device))).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 }
 
 // logError logs an unexpected error without its request's secrets.

@@ -43,8 +43,9 @@ type Durable interface {
 var _ Durable = storage.Store(nil)
 
 // Volatile is what provider calls of the short-lived store (package
-// storage/redis): codes, access-token sessions, pushed requests and used
-// client assertions, as bytes it serializes itself.
+// storage/redis): codes, access-token sessions, pushed requests, used
+// client assertions and device authorizations, as bytes it serializes
+// itself.
 type Volatile interface {
 	Put(ctx context.Context, kind redisstore.Kind, id string, data []byte, ttl time.Duration) error
 	Get(ctx context.Context, kind redisstore.Kind, id string) ([]byte, error)
@@ -58,6 +59,11 @@ type Volatile interface {
 	DeletePushedRequest(ctx context.Context, requestURI string) error
 	ClientAssertionUnused(ctx context.Context, jti string) error
 	MarkClientAssertion(ctx context.Context, jti string, exp time.Time) error
+	CreateDevice(ctx context.Context, d redisstore.NewDevice) error
+	Device(ctx context.Context, id string) (redisstore.Device, error)
+	DeviceByUserCode(ctx context.Context, userCode string) (redisstore.Device, error)
+	DecideDevice(ctx context.Context, id, status string, grant []byte, now time.Time) error
+	PollDevice(ctx context.Context, id, clientID string, now time.Time) (redisstore.PollResult, error)
 }
 
 var _ Volatile = (*redisstore.Store)(nil)

@@ -30,6 +30,8 @@ type Limiter struct {
 	lock    time.Duration
 	maxLock time.Duration
 	metrics *telemetry.Metrics
+	// keep: a success does not forgive earlier failures (KeepFailures).
+	keep bool
 }
 
 // New returns a Limiter named name (it prefixes the Redis keys, so limiters
@@ -52,6 +54,15 @@ func (l *Limiter) WithLockout(first, limit time.Duration) *Limiter {
 	c := *l
 	c.lock = max(first, time.Millisecond)
 	c.maxLock = max(limit, c.lock)
+	return &c
+}
+
+// KeepFailures returns a copy of l whose Reset does nothing: for secrets
+// anyone can get a right one of (a device's user code), so that a success
+// never clears the failures of guessing others.
+func (l *Limiter) KeepFailures() *Limiter {
+	c := *l
+	c.keep = true
 	return &c
 }
 
@@ -197,6 +208,9 @@ func (l *Limiter) Fail(ctx context.Context, key string) (retryAfter time.Duratio
 // Reset forgets key's failures and lifts its lock, after a success. The
 // attempts under way stay counted until they are released.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if l.keep {
+		return nil
+	}
 	countKey, lockKey := l.keys(key)
 	if err := l.rdb.Del(ctx, countKey, lockKey).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("ratelimit %s: reset: %w", l.name, err)

@@ -17,6 +17,20 @@ import (
 
 type css = chromedp.CSS
 
+// signInWithCode answers the sign-in page with the email and the test
+// password, and the second step with a current TOTP code.
+func signInWithCode(t testing.TB, email, totpSecret string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(css(`input[name=email][autocomplete=username]`)),
+		chromedp.SendKeys(css(`input[name=email]`), email),
+		chromedp.SendKeys(css(`input[name=password][autocomplete=current-password]`), testPassword),
+		chromedp.Click(css(`button[type=submit]`)),
+		chromedp.WaitVisible(css(`input[name=code][autocomplete=one-time-code]`)),
+		chromedp.SendKeys(css(`input[name=code]`), webtest.Code(t, totpSecret, 0)),
+		chromedp.Click(css(`button[type=submit]`)),
+	)
+}
+
 // TestBrowserSignIn drives a third-party sign-in in headless Chromium
 // through the real server: the application redirects to latch, the user
 // enters a password and a TOTP code and consents, and the application gets a
@@ -73,13 +87,7 @@ func TestBrowserSignIn(t *testing.T) {
 	t.Run("case=password, TOTP and consent in the browser", func(t *testing.T) {
 		webtest.Do(ctx, t, wait,
 			chromedp.Navigate(app.URL+"/start"),
-			chromedp.WaitVisible(css(`input[name=email][autocomplete=username]`)),
-			chromedp.SendKeys(css(`input[name=email]`), u.Email),
-			chromedp.SendKeys(css(`input[name=password][autocomplete=current-password]`), testPassword),
-			chromedp.Click(css(`button[type=submit]`)),
-			chromedp.WaitVisible(css(`input[name=code][autocomplete=one-time-code]`)),
-			chromedp.SendKeys(css(`input[name=code]`), webtest.Code(t, totpSecret, 0)),
-			chromedp.Click(css(`button[type=submit]`)),
+			signInWithCode(t, u.Email, totpSecret),
 			chromedp.WaitVisible(css(`button[name=decision][value=allow]`)),
 		)
 		page := webtest.Get(ctx, t, wait, chromedp.Text(css("main")))

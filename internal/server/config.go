@@ -42,7 +42,13 @@ type Config struct {
 	IDTokenTTL         time.Duration
 	RefreshGracePeriod time.Duration
 	RefreshReuse       string
-	KeyRotation        time.Duration
+	// DeviceCodeTTL is how long a device code and its user code live (RFC
+	// 8628); provider's default when zero.
+	DeviceCodeTTL time.Duration
+	// UserCodeGuesses bounds wrong user codes over all addresses within
+	// LoginLimitWindow (userCodeGuesses when zero); tests lower it.
+	UserCodeGuesses int
+	KeyRotation     time.Duration
 	// KeyRefresh is how often each replica reloads the signing keys (the
 	// keys package's default when zero); tests shorten it.
 	KeyRefresh     time.Duration
@@ -161,6 +167,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshGracePeriod > time.Minute {
 		bad("LATCH_REFRESH_GRACE_PERIOD", "must be at most 1m: a longer grace period lets a stolen refresh token pass as legitimate")
+	}
+	if c.DeviceCodeTTL != 0 && (c.DeviceCodeTTL < time.Minute || c.DeviceCodeTTL > time.Hour) {
+		bad("LATCH_DEVICE_CODE_TTL", "must be between 1m and 1h")
 	}
 	if c.KeyRotation != 0 && c.KeyRotation < time.Hour {
 		bad("LATCH_KEY_ROTATION", "must be 0 (never) or at least 1h")

@@ -44,9 +44,9 @@ func TestBrowserConsole(t *testing.T) {
 			chromedp.Navigate(s.URL+"/admin/ui/clients"),
 			chromedp.WaitVisible(css(`#client_name`)),
 			chromedp.Focus(css(`#client_name`)),
-			// name, redirect URIs, three grant checkboxes, the method, the
+			// name, redirect URIs, four grant checkboxes, the method, the
 			// scopes; Enter in a text field submits the form.
-			chromedp.KeyEvent("Phone app"+kb.Tab+"https://phone.example.com/cb"+kb.Tab+kb.Tab+kb.Tab+kb.Tab+kb.Tab+kb.Enter),
+			chromedp.KeyEvent("Phone app"+kb.Tab+"https://phone.example.com/cb"+kb.Tab+kb.Tab+kb.Tab+kb.Tab+kb.Tab+kb.Tab+kb.Enter),
 			chromedp.WaitVisible(css(`output[data-client-secret]`)),
 		)
 		page := webtest.Get(ctx, t, wait, chromedp.Text(css("main")))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -205,6 +206,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		RefreshIdleTTL:     c.RefreshIdleTTL,
 		RefreshGracePeriod: c.RefreshGracePeriod,
 		ReuseRevokes:       c.RefreshReuse,
+		DeviceCodeTTL:      c.DeviceCodeTTL,
 		IDTokenAlg:         c.IDTokenAlg,
 		AccessTokenAlg:     c.AccessTokenAlg,
 		ClientCacheTTL:     2 * time.Second,
@@ -217,6 +219,12 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
 		Verifier: s.keys, Revocation: s.revocation, ClientDocuments: docs,
 		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log, Metrics: metrics,
+		// Guesses of device user codes: per address as many as failed
+		// sign-ins, and userCodeGuesses over all addresses, never forgiven
+		// by a right code (anyone can get one).
+		UserCodeAttempts: accounts.NewAttempts(
+			ratelimit.New(s.rdb, "device-code", cmp.Or(c.UserCodeGuesses, userCodeGuesses), c.LoginLimitWindow).KeepFailures().WithMetrics(metrics),
+			ratelimit.New(s.rdb, "device-code-ip", c.LoginLimitIP, c.LoginLimitWindow).KeepFailures().WithMetrics(metrics), log),
 	})
 	if err != nil {
 		return nil, err
@@ -314,6 +322,12 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	go func() { defer s.wg.Done(); s.cleanup(bg) }()
 	return s, nil
 }
+
+// userCodeGuesses is how many wrong device user codes all addresses
+// together may enter within LATCH_LOGIN_LIMIT_WINDOW before the page locks
+// (each further one doubles the lock): at 20^8 codes, 1000 guesses find
+// one of a thousand live codes with a chance of 1 in 25,000.
+const userCodeGuesses = 1000
 
 // registrationsPerHour bounds dynamic client registrations per client IP.
 const registrationsPerHour = 20

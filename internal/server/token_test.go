@@ -108,22 +108,22 @@ func TestTokenEndpoint(t *testing.T) {
 			auth        bool
 			wantError   string
 		}{
-			"empty body":               {"application/x-www-form-urlencoded", "", true, ""},
-			"malformed form":           {"application/x-www-form-urlencoded", "grant_type=%zz&%%%", true, ""},
-			"JSON body":                {"application/json", `{"grant_type":"client_credentials"}`, true, ""},
-			"no content type":          {"", "grant_type=client_credentials", true, ""},
-			"oversized body":           {"application/x-www-form-urlencoded", "grant_type=client_credentials&x=" + big, true, ""},
-			"missing grant_type":       {"application/x-www-form-urlencoded", "scope=api%3Aread", true, "invalid_request"},
-			"unsupported grant_type":   {"application/x-www-form-urlencoded", "grant_type=password&username=a&password=b", true, "unsupported_grant_type"},
-			"implicit grant_type":      {"application/x-www-form-urlencoded", "grant_type=implicit", true, "unsupported_grant_type"},
-			"device grant_type":        {"application/x-www-form-urlencoded", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code", true, "unsupported_grant_type"},
-			"code missing":             {"application/x-www-form-urlencoded", "grant_type=authorization_code", true, ""},
-			"garbage code":             {"application/x-www-form-urlencoded", "grant_type=authorization_code&code=abc&redirect_uri=x", true, ""},
-			"garbage refresh token":    {"application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=abc.def", true, ""},
-			"refresh without a token":  {"application/x-www-form-urlencoded", "grant_type=refresh_token", true, ""},
-			"no client authentication": {"application/x-www-form-urlencoded", "grant_type=client_credentials", false, "invalid_client"},
-			"repeated grant_type":      {"application/x-www-form-urlencoded", "grant_type=client_credentials&grant_type=refresh_token", true, ""},
-			"broken multipart":         {"multipart/form-data; boundary=x", "--x\r\nbroken", true, ""},
+			"empty body":                          {"application/x-www-form-urlencoded", "", true, ""},
+			"malformed form":                      {"application/x-www-form-urlencoded", "grant_type=%zz&%%%", true, ""},
+			"JSON body":                           {"application/json", `{"grant_type":"client_credentials"}`, true, ""},
+			"no content type":                     {"", "grant_type=client_credentials", true, ""},
+			"oversized body":                      {"application/x-www-form-urlencoded", "grant_type=client_credentials&x=" + big, true, ""},
+			"missing grant_type":                  {"application/x-www-form-urlencoded", "scope=api%3Aread", true, "invalid_request"},
+			"unsupported grant_type":              {"application/x-www-form-urlencoded", "grant_type=password&username=a&password=b", true, "unsupported_grant_type"},
+			"implicit grant_type":                 {"application/x-www-form-urlencoded", "grant_type=implicit", true, "unsupported_grant_type"},
+			"device grant_type, not the client's": {"application/x-www-form-urlencoded", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code", true, "unauthorized_client"},
+			"code missing":                        {"application/x-www-form-urlencoded", "grant_type=authorization_code", true, ""},
+			"garbage code":                        {"application/x-www-form-urlencoded", "grant_type=authorization_code&code=abc&redirect_uri=x", true, ""},
+			"garbage refresh token":               {"application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=abc.def", true, ""},
+			"refresh without a token":             {"application/x-www-form-urlencoded", "grant_type=refresh_token", true, ""},
+			"no client authentication":            {"application/x-www-form-urlencoded", "grant_type=client_credentials", false, "invalid_client"},
+			"repeated grant_type":                 {"application/x-www-form-urlencoded", "grant_type=client_credentials&grant_type=refresh_token", true, ""},
+			"broken multipart":                    {"multipart/form-data; boundary=x", "--x\r\nbroken", true, ""},
 		} {
 			req := s.request(t, http.MethodPost, "/oauth2/token", strings.NewReader(c.body))
 			if c.contentType != "" {

@@ -16,11 +16,7 @@ import (
 // TestPushedRequestsAreTakenByTheirClientOnly runs against real Redis and
 // against the in-process Redis of --dev, which runs the same script.
 func TestPushedRequestsAreTakenByTheirClientOnly(t *testing.T) {
-	mini := miniredis.RunT(t)
-	for name, s := range map[string]*redisstore.Store{
-		"redis":     newStore(t),
-		"miniredis": redisstore.New(goredis.NewClient(&goredis.Options{Addr: mini.Addr()}), clientOf),
-	} {
+	for name, s := range bothRedis(t) {
 		t.Run("case="+name, func(t *testing.T) {
 			ctx := t.Context()
 			form := url.Values{"scope": {"openid"}, "state": {"s\x00tate"}}
@@ -38,5 +34,15 @@ func TestPushedRequestsAreTakenByTheirClientOnly(t *testing.T) {
 				t.Fatalf("a second take: %v", err)
 			}
 		})
+	}
+}
+
+// bothRedis is a store on real Redis and one on the in-process Redis of
+// --dev, for the scripts both must run alike.
+func bothRedis(t *testing.T) map[string]*redisstore.Store {
+	mini := miniredis.RunT(t)
+	return map[string]*redisstore.Store{
+		"redis":     newStore(t),
+		"miniredis": redisstore.New(goredis.NewClient(&goredis.Options{Addr: mini.Addr()}), clientOf),
 	}
 }
