@@ -65,19 +65,23 @@ func (h *Handler) showEmailConfirm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	u, to, ok := h.c.Accounts.EmailChangeOf(r.Context(), token)
 	if !ok {
-		h.c.Site.Error(w, r, http.StatusBadRequest, emailLinkExpired)
+		h.emailLinkExpired(w, r)
 		return
 	}
 	h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "Confirm your new address", emailConfirmPage{Token: token, From: u.Email, To: to})
 }
 
-const emailLinkExpired = "This link has expired or was already used. Ask for a new one on your account page."
+func (h *Handler) emailLinkExpired(w http.ResponseWriter, r *http.Request) {
+	p := web.ProblemExpiredLink
+	p.LinkHref, p.LinkText = Path, "Ask for a new one on your account page"
+	h.c.Site.Problem(w, r, http.StatusBadRequest, p)
+}
 
 func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	u, err := h.c.Accounts.ConfirmEmailChange(r.Context(), actor(r), r.PostFormValue("token"))
 	switch {
 	case errors.Is(err, accounts.ErrStale):
-		h.c.Site.Error(w, r, http.StatusBadRequest, emailLinkExpired)
+		h.emailLinkExpired(w, r)
 	case errors.Is(err, accounts.ErrEmailTaken):
 		h.c.Site.Error(w, r, http.StatusConflict, "Another account uses this address now. Choose another one on your account page.")
 	case err != nil:

@@ -115,7 +115,11 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	pending := r.PostFormValue("pending")
 	en, ok := h.openEnrollment(sess, pending)
 	if !ok {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "This set-up has expired. Start again from your account page.")
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
+			Heading:  "This set-up has expired",
+			Message:  "Setting up an authenticator app has to be finished within a few minutes.",
+			LinkText: "Start again from your account page", LinkHref: Path,
+		})
 		return
 	}
 	retry := func(status int, msg string) {

@@ -124,7 +124,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, id string) (*flow
 	ctx := r.Context()
 	f, err := h.c.Flows.Get(ctx, id, flow.StageConsent)
 	if errors.Is(err, flow.ErrNotFound) {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "This request has expired or was already answered. Go back to the app and start again.")
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return nil, storage.User{}, false
 	} else if err != nil {
 		h.internalError(w, r, "load flow", err)
@@ -132,7 +132,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, id string) (*flow
 	}
 	sess, err := h.c.Sessions.Get(ctx, r)
 	if errors.Is(err, session.ErrNoSession) || (err == nil && (sess.ID != f.SessionID || sess.UserID != f.UserID)) {
-		h.c.Site.Error(w, r, http.StatusForbidden, "This request belongs to another sign-in. Go back to the app and start again.")
+		h.c.Site.Problem(w, r, http.StatusForbidden, web.ProblemExpiredSignIn)
 		return nil, storage.User{}, false
 	} else if err != nil {
 		h.internalError(w, r, "load session", err)
@@ -203,7 +203,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Stage = flow.StageResume
 	if err := h.c.Flows.Save(ctx, f); errors.Is(err, flow.ErrNotFound) {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "This request has expired. Go back to the app and start again.")
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "save flow", err)

@@ -151,6 +151,7 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(PathVerify, w(http.HandlerFunc(h.showVerify))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathVerify, w(http.HandlerFunc(h.postVerify))).Methods(http.MethodPost)
 	r.Handle(PathResendVerification, w(http.HandlerFunc(h.postResendVerification))).Methods(http.MethodPost)
+	r.Handle(PathRegisterResend, w(http.HandlerFunc(h.postRegisterResend))).Methods(http.MethodPost)
 	r.Handle(PathForgot, w(http.HandlerFunc(h.showForgot))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(PathForgot, w(http.HandlerFunc(h.postForgot))).Methods(http.MethodPost)
 	r.Handle(PathReset, w(http.HandlerFunc(h.showReset))).Methods(http.MethodGet, http.MethodHead)
@@ -168,6 +169,13 @@ type messagePage struct {
 	Message  string
 	LinkText string
 	LinkHref string
+	Again    *againForm // a "check your email" page's way to send it again
+}
+
+// againForm posts Fields to Action to send an email again.
+type againForm struct {
+	Action string
+	Fields map[string]string
 }
 
 func (h *Handler) renderMessage(w http.ResponseWriter, r *http.Request, status int, v messagePage) {

@@ -80,7 +80,7 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 	if v.FlowID != "" {
 		f, err := h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin)
 		if errors.Is(err, flow.ErrNotFound) {
-			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 			return
 		} else if err != nil {
 			h.internalError(w, r, "load flow", err)

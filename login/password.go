@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -22,9 +21,6 @@ import (
 // disabled account alike.
 const failedMessage = "The email or password is incorrect."
 
-// expiredFlowMessage answers a flow that is unknown, used or expired.
-const expiredFlowMessage = "This sign-in request has expired or was already used. Go back to the app and start again."
-
 // loginPage is the data of the sign-in page.
 type loginPage struct {
 	Email        string
@@ -38,10 +34,12 @@ type loginPage struct {
 	// not do).
 	PasskeyRequired bool
 	Passkeys        bool // passkeys are on: the page offers one
+	Trip            trip // for the side trips the page links to
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v loginPage) {
 	v.Registration = h.c.Registration
+	v.Trip = h.trip(v.FlowID, v.ReturnTo)
 	v.Passkeys = h.c.Passkeys.Off() == ""
 	if !v.Passkeys {
 		h.pages.Render(w, r, status, pageLogin, "Sign in", v)
@@ -75,7 +73,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if v.FlowID != "" {
 		var err error
 		if f, err = h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin); errors.Is(err, flow.ErrNotFound) {
-			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 			return
 		} else if err != nil {
 			h.internalError(w, r, "load flow", err)
@@ -116,7 +114,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	if v.FlowID != "" {
 		f, err := h.c.Flows.Get(ctx, v.FlowID, flow.StageLogin)
 		if errors.Is(err, flow.ErrNotFound) {
-			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 			return
 		} else if err != nil {
 			h.internalError(w, r, "load flow", err)
@@ -221,7 +219,11 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, p *pending, fresh
 }
 
 func (h *Handler) pendingExpired(w http.ResponseWriter, r *http.Request) {
-	h.c.Site.Error(w, r, http.StatusBadRequest, "Your sign-in took too long or was already completed. Sign in again.")
+	h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
+		Heading:  "This sign-in has expired",
+		Message:  "It took too long or was already completed. Sign in again.",
+		LinkText: "Sign in", LinkHref: PathLogin,
+	})
 }
 
 // complete starts the browser session and hands the result on: to
@@ -232,7 +234,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 	if p.FlowID != "" {
 		var err error
 		if f, err = h.c.Flows.Get(ctx, p.FlowID, flow.StageLogin); errors.Is(err, flow.ErrNotFound) {
-			h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+			h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 			return
 		} else if err != nil {
 			h.internalError(w, r, "load flow", err)
@@ -289,7 +291,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 	f.AMR = slices.Clone(sess.AMR)
 	f.Stage = flow.StageResume
 	if err := h.c.Flows.Save(r.Context(), f); errors.Is(err, flow.ErrNotFound) {
-		h.c.Site.Error(w, r, http.StatusBadRequest, expiredFlowMessage)
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "save flow", err)
@@ -306,15 +308,4 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Dura
 }
 
 // loginURL is the sign-in page for a flow or a return path.
-func (h *Handler) loginURL(flowID, ret string) string {
-	q := url.Values{}
-	if flowID != "" {
-		q.Set("flow", flowID)
-	} else if ret != "" && ret != h.c.Home {
-		q.Set("return_to", ret)
-	}
-	if len(q) == 0 {
-		return PathLogin
-	}
-	return PathLogin + "?" + q.Encode()
-}
+func (h *Handler) loginURL(flowID, ret string) string { return h.signInURL(flowID, ret, "") }

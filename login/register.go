@@ -9,13 +9,14 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
 
 // registerPage is the data of the registration page.
 type registerPage struct {
 	Email, Name string
-	FlowID      string
+	Trip        trip
 	EmailError  string
 	PassError   string
 }
@@ -28,7 +29,11 @@ func (h *Handler) closed(w http.ResponseWriter, r *http.Request) bool {
 	if h.c.Registration {
 		return false
 	}
-	h.c.Site.Error(w, r, http.StatusNotFound, "Registration is closed. Ask an administrator for an account.")
+	h.c.Site.Problem(w, r, http.StatusNotFound, web.Problem{
+		Heading:  "Registration is closed",
+		Message:  "Accounts here are created by an administrator. Ask yours for one.",
+		LinkText: "Sign in", LinkHref: PathLogin,
+	})
 	return true
 }
 
@@ -36,7 +41,8 @@ func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request) {
 	if h.closed(w, r) {
 		return
 	}
-	h.renderRegister(w, r, http.StatusOK, registerPage{FlowID: r.URL.Query().Get("flow")})
+	q := r.URL.Query()
+	h.renderRegister(w, r, http.StatusOK, registerPage{Trip: h.trip(q.Get("flow"), q.Get("return_to"))})
 }
 
 // errTooManyRegistrations stops a registration over the limit of its
@@ -49,9 +55,9 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	v := registerPage{
-		Email:  accounts.NormalizeEmail(r.PostFormValue("email")),
-		Name:   accounts.NormalizeName(r.PostFormValue("name")),
-		FlowID: r.PostFormValue("flow"),
+		Email: accounts.NormalizeEmail(r.PostFormValue("email")),
+		Name:  accounts.NormalizeName(r.PostFormValue("name")),
+		Trip:  h.trip(r.PostFormValue("flow"), r.PostFormValue("return_to")),
 	}
 	var wait time.Duration
 	reg := accounts.Registration{Email: v.Email, Name: v.Name, Password: r.PostFormValue("password")}
@@ -91,12 +97,8 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	// A taken email gets the same answer, so registration does not tell
 	// who has an account.
-	h.renderMessage(w, r, http.StatusOK, messagePage{
-		Heading:  "Check your email",
-		Message:  "We sent a confirmation link to " + v.Email + ". Open it to confirm your address before you sign in; the link works for 24 hours.",
-		LinkText: "Sign in",
-		LinkHref: h.loginURL(v.FlowID, ""),
-	})
+	h.leave(w, v.Trip.FlowID, v.Trip.ReturnTo)
+	h.registered(w, r, http.StatusOK, v.Email, v.Trip, "We sent a confirmation link to "+v.Email+". Open it to confirm your address before you sign in; the link works for 24 hours.")
 }
 
 // verifyPage is the data of the verification page.
@@ -109,7 +111,7 @@ func (h *Handler) showVerify(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	u, ok := h.c.Accounts.VerifyUser(r.Context(), token)
 	if !ok {
-		h.badLink(w, r)
+		h.badVerifyLink(w, r)
 		return
 	}
 	// A button, not the GET itself, confirms: mail scanners that fetch
@@ -120,15 +122,96 @@ func (h *Handler) showVerify(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 	err := h.c.Accounts.VerifyEmail(r.Context(), actor(r), r.PostFormValue("token"))
 	if errors.Is(err, accounts.ErrStale) {
-		h.badLink(w, r)
+		h.badVerifyLink(w, r)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "verify email", err)
 		return
 	}
-	web.Redirect(w, r, PathLogin+"?done=verified")
+	web.Redirect(w, r, h.backFrom(w, r, "verified"))
 }
 
-func (h *Handler) badLink(w http.ResponseWriter, r *http.Request) {
-	h.c.Site.Error(w, r, http.StatusBadRequest, "This link is invalid, has expired or was already used.")
+// badLink answers an email link that is unknown, expired or used, and
+// offers where to get a new one.
+func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, again, againText string) {
+	p := web.ProblemExpiredLink
+	p.LinkHref, p.LinkText = again, againText
+	h.c.Site.Problem(w, r, http.StatusBadRequest, p)
+}
+
+// Where a new link is got: a reset link from the forgotten-password page,
+// a confirmation link by signing in (which offers to send one).
+func (h *Handler) badResetLink(w http.ResponseWriter, r *http.Request) {
+	h.badLink(w, r, PathForgot, "Ask for a new link")
+}
+
+func (h *Handler) badVerifyLink(w http.ResponseWriter, r *http.Request) {
+	h.badLink(w, r, PathLogin, "Sign in to get a new link")
+}
+
+// PathRegisterResend takes the "send again" button of the page that
+// follows a registration.
+const PathRegisterResend = "/register/resend"
+
+// registration is what the "send again" button after a registration
+// carries, sealed: the address and the sign-in to go back to. It says
+// nothing about whether the address had an account already, and neither
+// does the answer to it.
+type registration struct {
+	Email    string    `json:"m"`
+	FlowID   string    `json:"f,omitempty"`
+	ReturnTo string    `json:"r,omitempty"`
+	Expires  time.Time `json:"e"`
+}
+
+var registrationAD = []byte("latch register-resend v1")
+
+// registered renders the "check your email" page that follows a
+// registration of email, with message.
+func (h *Handler) registered(w http.ResponseWriter, r *http.Request, status int, email string, t trip, message string) {
+	token := h.c.Box.SealString(registration{Email: email, FlowID: t.FlowID, ReturnTo: t.ReturnTo, Expires: time.Now().Add(resendTTL)}, registrationAD)
+	h.renderMessage(w, r, status, messagePage{
+		Heading: "Check your email", Message: message,
+		Again:    &againForm{Action: PathRegisterResend, Fields: map[string]string{"token": token}},
+		LinkText: "Back to sign in", LinkHref: t.Back,
+	})
+}
+
+func (h *Handler) postRegisterResend(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var v registration
+	if !h.c.Box.OpenString(r.PostFormValue("token"), registrationAD, &v) || time.Now().After(v.Expires) || !accounts.ValidEmail(v.Email) {
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
+			Heading:  "This page has expired",
+			Message:  "Sign in to get a new confirmation link.",
+			LinkText: "Sign in", LinkHref: PathLogin,
+		})
+		return
+	}
+	t := h.trip(v.FlowID, v.ReturnTo)
+	// Every request counts, per address and per client address, as the
+	// unverified page's button does: each one may mail someone.
+	if wait, err := h.attempts.Fail(ctx, accounts.Keys{Account: "verify-resend:" + v.Email, IP: "verify-resend:" + web.ClientIP(r)}); err != nil {
+		h.internalError(w, r, "count resend", err)
+		return
+	} else if wait > 0 {
+		web.SetRetryAfter(w.Header(), wait)
+		h.registered(w, r, http.StatusTooManyRequests, v.Email, t, "We sent several links recently. Check your inbox and spam folder, or try again "+web.RetryText(wait)+".")
+		return
+	}
+	// As at registration, the answer comes before the lookup, so it takes
+	// as long whether the address has an account, a confirmed one, or none.
+	a := actor(r)
+	h.c.Accounts.Later(ctx, "resend verification", func(ctx context.Context) error {
+		u, err := h.c.Store.GetUserByEmail(ctx, v.Email)
+		switch {
+		case errors.Is(err, storage.ErrNotFound) || (err == nil && (u.Disabled || u.EmailVerified)):
+			return nil
+		case err != nil:
+			return fmt.Errorf("load user: %w", err)
+		}
+		return h.c.Accounts.ResendVerification(ctx, a, u)
+	})
+	h.leave(w, t.FlowID, t.ReturnTo)
+	h.registered(w, r, http.StatusOK, v.Email, t, "If "+v.Email+" still needs confirming, we sent it a new link. It works for 24 hours.")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type forgotPage struct {
 	Email string
 	Error string
+	Trip  trip
 }
 
 func (h *Handler) renderForgot(w http.ResponseWriter, r *http.Request, status int, v forgotPage) {
@@ -24,14 +26,16 @@ func (h *Handler) renderForgot(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (h *Handler) showForgot(w http.ResponseWriter, r *http.Request) {
-	h.renderForgot(w, r, http.StatusOK, forgotPage{})
+	q := r.URL.Query()
+	h.renderForgot(w, r, http.StatusOK, forgotPage{Trip: h.trip(q.Get("flow"), q.Get("return_to"))})
 }
 
 func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	email := accounts.NormalizeEmail(r.PostFormValue("email"))
+	t := h.trip(r.PostFormValue("flow"), r.PostFormValue("return_to"))
 	if !accounts.ValidEmail(email) {
-		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: accounts.EmailMessage})
+		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: accounts.EmailMessage, Trip: t})
 		return
 	}
 	// Every request counts against the client's address, so /forgot cannot
@@ -41,7 +45,7 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if wait > 0 {
 		h.tooMany(w, r, wait, func(msg string) {
-			h.renderForgot(w, r, http.StatusTooManyRequests, forgotPage{Email: email, Error: msg})
+			h.renderForgot(w, r, http.StatusTooManyRequests, forgotPage{Email: email, Error: msg, Trip: t})
 		})
 		return
 	}
@@ -70,9 +74,17 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 		}
 		return h.c.Accounts.SendPasswordReset(ctx, a, u)
 	})
+	h.leave(w, t.FlowID, t.ReturnTo)
+	again := map[string]string{"email": email}
+	maps.Copy(again, t.Fields())
+	msg := "If an account exists for " + email + ", we sent it a link to choose a new password. The link works for 30 minutes."
+	if r.PostFormValue("again") != "" {
+		msg = "If an account exists for " + email + ", we sent it another link to choose a new password. The link works for 30 minutes."
+	}
 	h.renderMessage(w, r, http.StatusOK, messagePage{
-		Heading: "Check your email",
-		Message: "If an account exists for " + email + ", we sent it a link to choose a new password. The link works for 30 minutes.",
+		Heading: "Check your email", Message: msg,
+		Again:    &againForm{Action: PathForgot, Fields: again},
+		LinkText: "Back to sign in", LinkHref: t.Back,
 	})
 }
 
@@ -80,7 +92,7 @@ func (h *Handler) showReset(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	u, ok := h.c.Accounts.ResetUser(r.Context(), token)
 	if !ok {
-		h.badLink(w, r)
+		h.badResetLink(w, r)
 		return
 	}
 	h.pages.Render(w, r, http.StatusOK, pageReset, "Choose a new password", newPasswordPage{Email: u.Email, Token: token})
@@ -97,7 +109,7 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 		h.busy(w, r)
 		return
 	} else if errors.Is(err, accounts.ErrStale) {
-		h.badLink(w, r)
+		h.badResetLink(w, r)
 		return
 	} else if err != nil {
 		h.internalError(w, r, "reset password", err)
@@ -119,7 +131,7 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 		v.Passkeys = append(v.Passkeys, recentPasskey{Name: p.Name, AddedAt: p.CreatedAt})
 	}
 	if rec.EnabledAt.IsZero() && len(rec.Passkeys) == 0 {
-		web.Redirect(w, r, PathLogin+"?done=reset")
+		web.Redirect(w, r, h.backFrom(w, r, "reset"))
 		return
 	}
 	v.Recovery = h.sealRecovery(rec)
@@ -167,7 +179,7 @@ type recentPasskey struct {
 func (h *Handler) postResetFactor(w http.ResponseWriter, r *http.Request) {
 	v, ok := h.openRecovery(r.PostFormValue("recovery"))
 	if !ok {
-		h.badLink(w, r)
+		h.badResetLink(w, r)
 		return
 	}
 	removed := false
@@ -184,8 +196,8 @@ func (h *Handler) postResetFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !removed && n == 0 {
-		web.Redirect(w, r, PathLogin+"?done=reset")
+		web.Redirect(w, r, h.backFrom(w, r, "reset"))
 		return
 	}
-	web.Redirect(w, r, PathLogin+"?done=reset_factor")
+	web.Redirect(w, r, h.backFrom(w, r, "reset_factor"))
 }

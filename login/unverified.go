@@ -43,6 +43,7 @@ func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, u storage.U
 	e := h.event(r, "login_refused", u.ID)
 	e.Detail = map[string]string{"reason": "email_unverified"}
 	h.audit(r.Context(), e)
+	h.leave(w, flowID, ret)
 	h.renderUnverified(w, r, http.StatusForbidden, u, h.loginURL(flowID, ret), unverifiedPage{})
 }
 
@@ -78,7 +79,11 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 	ctx := r.Context()
 	u, signIn, ok := h.resendUser(r, r.PostFormValue("token"))
 	if !ok {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "This page has expired. Sign in again to get a new link.")
+		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
+			Heading:  "This page has expired",
+			Message:  "Sign in again to get a new confirmation link.",
+			LinkText: "Sign in", LinkHref: PathLogin,
+		})
 		return
 	}
 	if u.EmailVerified {

@@ -26,7 +26,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := h.redeemPushed(r); errors.Is(err, errBadRequestURI) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired or was already used. Go back to the application and sign in again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	} else if err != nil {
 		h.serverError(w, r, "redeem pushed request", err)
@@ -71,7 +71,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, err := h.flows.Get(ctx, r.URL.Query().Get("flow"), flow.StageResume)
 	if errors.Is(err, flow.ErrNotFound) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired or was already used. Go back to the application and sign in again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	} else if err != nil {
 		h.serverError(w, r, "load flow", err)
@@ -159,7 +159,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	user, signedIn, err := h.flowUser(r, f)
 	switch {
 	case errors.Is(err, errOtherSession):
-		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request belongs to another browser session. Go back to the application and sign in again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	case errors.Is(err, errUserGone):
 		h.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The account is not available."))
@@ -199,7 +199,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 
 	// Issue the code. A flow is used once: of two racing resumes, one wins.
 	if f.ID != "" && !h.takeFlow(ctx, f) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request was already used. Go back to the application and sign in again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	}
 	grantScopes(ar, c, user, f.GrantedScopes)
@@ -225,7 +225,7 @@ func (h *Handler) sendTo(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 		err = h.flows.Save(ctx, f)
 	}
 	if errors.Is(err, flow.ErrNotFound) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This sign-in request has expired. Go back to the application and sign in again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.ProblemExpiredSignIn)
 		return
 	} else if err != nil {
 		h.serverError(w, r, "save flow", err)
@@ -415,17 +415,15 @@ func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar
 		h.logError(r.Context(), "authorize", err)
 	}
 	if errors.Is(err, fosite.ErrTemporarilyUnavailable) && (ar == nil || !ar.IsRedirectURIValid()) {
-		h.pages.Error(w, r, http.StatusServiceUnavailable, web.UnavailableMessage)
+		h.pages.Problem(w, r, http.StatusServiceUnavailable, web.Problem{Message: web.UnavailableMessage})
 		return
 	}
 	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI().User != nil || !loopbackExceptionHolds(ar) {
-		msg := "The application sent an invalid sign-in request"
-		if rfc.HintField != "" {
-			msg += ": " + rfc.HintField
-		} else if rfc.DescriptionField != "" {
-			msg += ": " + rfc.DescriptionField
+		detail := rfc.HintField
+		if detail == "" {
+			detail = rfc.DescriptionField
 		}
-		h.pages.Error(w, r, http.StatusBadRequest, msg)
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured(detail))
 		return
 	}
 	u := *ar.GetRedirectURI()
@@ -445,5 +443,5 @@ func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.logError(r.Context(), what, err)
-	h.pages.Error(w, r, http.StatusServiceUnavailable, "Something went wrong on our side. Please try again in a moment.")
+	h.pages.Problem(w, r, http.StatusServiceUnavailable, web.Problem{Message: "Something went wrong on our side. Please try again in a moment."})
 }

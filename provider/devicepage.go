@@ -58,15 +58,15 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, "look up user code", err)
 		return
 	case d.Status != redisstore.DevicePending:
-		h.pages.Error(w, r, http.StatusBadRequest, "This code was already used. If you want to connect a device, start again on the device to get a new code.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code was already used", Message: "If you want to connect a device, start again on the device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
 		return
 	case !time.Now().Before(d.Expires):
-		h.pages.Error(w, r, http.StatusBadRequest, "This code has expired. Start again on your device to get a new code.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code has expired", Message: "Start again on your device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
 		return
 	}
 	f, err := h.deviceFlow(r.Context(), d, code)
 	if isNotFound(err) {
-		h.pages.Error(w, r, http.StatusBadRequest, "The application that asked for this code is no longer registered.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This application is no longer registered", Message: "The application that asked for this code cannot sign in here any more. Tell its developer."})
 		return
 	} else if err != nil {
 		h.serverError(w, r, "start device flow", err)
@@ -128,10 +128,10 @@ func (h *Handler) advanceDevice(w http.ResponseWriter, r *http.Request, f *flow.
 	user, signedIn, err := h.flowUser(r, f)
 	switch {
 	case errors.Is(err, errOtherSession):
-		h.pages.Error(w, r, http.StatusBadRequest, "This request belongs to another browser session. Enter the code from your device again.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This request has expired", Message: "It belongs to another browser session. Enter the code from your device again.", LinkText: "Enter the code", LinkHref: PathDevice})
 		return
 	case errors.Is(err, errUserGone):
-		h.pages.Error(w, r, http.StatusForbidden, "This account cannot grant access.")
+		h.pages.Problem(w, r, http.StatusForbidden, web.Problem{Heading: "This account cannot grant access", Message: "It is disabled or no longer exists."})
 		return
 	case err != nil:
 		h.serverError(w, r, "load session", err)
@@ -145,12 +145,12 @@ func (h *Handler) advanceDevice(w http.ResponseWriter, r *http.Request, f *flow.
 		return
 	}
 	if !h.takeFlow(ctx, f) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This request was already answered.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This request was already answered", Message: "Look at your device: it has the answer."})
 		return
 	}
 	err = h.decideDevice(ctx, f, user)
 	if isNotFound(err) {
-		h.pages.Error(w, r, http.StatusBadRequest, "This code has expired or was already used. Start again on your device to get a new code.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code has expired", Message: "It has expired or was already used. Start again on your device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
 		return
 	} else if err != nil {
 		h.serverError(w, r, "record device decision", err)

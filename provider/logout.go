@@ -8,6 +8,7 @@ import (
 
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/web"
 )
 
 // logout is OpenID Connect RP-initiated logout. With a valid id_token_hint
@@ -19,7 +20,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request is malformed.")
+		h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out request is malformed."))
 		return
 	}
 	hint := r.Form.Get("id_token_hint")
@@ -33,21 +34,21 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		// Logout section 2).
 		header, claims, err := h.verifier.Verify(ctx, hint, keys.AllowExpired(), keys.RequireIssuer(h.cfg.Issuer))
 		if errors.Is(err, keys.ErrWrongIssuer) {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an ID token from another issuer.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out request carries an ID token from another issuer."))
 			return
 		} else if err != nil {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an invalid ID token.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out request carries an invalid ID token."))
 			return
 		}
 		if keys.HasType(header, keys.TypeAccessToken) {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request carries an access token, not an ID token.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out request carries an access token, not an ID token."))
 			return
 		}
 		aud := audiences(claims["aud"])
 		if clientID == "" && len(aud) == 1 {
 			clientID = aud[0]
 		} else if clientID != "" && !slices.Contains(aud, clientID) {
-			h.pages.Error(w, r, http.StatusBadRequest, "The ID token was not issued to this client.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The ID token was not issued to this client."))
 			return
 		}
 		hintSID, _ = claims["sid"].(string)
@@ -55,12 +56,12 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if redirect != "" {
 		if clientID == "" {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out request names a redirect but not the client.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out request names a redirect but not the client."))
 			return
 		}
 		c, err := h.fstore.clients.getClient(ctx, clientID)
 		if err != nil || !slices.Contains(c.PostLogoutRedirectURIs, redirect) {
-			h.pages.Error(w, r, http.StatusBadRequest, "The sign-out redirect is not registered for this application.")
+			h.pages.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The sign-out redirect is not registered for this application."))
 			return
 		}
 	}
@@ -72,7 +73,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "yes"
 	if confirmed && !h.pages.CSRFValid(r) {
-		h.pages.Error(w, r, http.StatusForbidden, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+		h.pages.Problem(w, r, http.StatusForbidden, web.ProblemExpiredForm)
 		return
 	}
 	hinted := hint != "" && (sess == nil || sess.ID == hintSID || (hintSID == "" && sess.UserID == hintSub))

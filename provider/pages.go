@@ -33,8 +33,8 @@ func NewPages(site *web.Site) (Pages, error) {
 	return &sitePages{site: site, pages: p}, nil
 }
 
-func (p *sitePages) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	p.site.Error(w, r, status, message)
+func (p *sitePages) Problem(w http.ResponseWriter, r *http.Request, status int, pr web.Problem) {
+	p.site.Problem(w, r, status, pr)
 }
 
 func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {

@@ -23,6 +23,7 @@ import (
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/telemetry"
+	"github.com/latch-idp/latch/web"
 )
 
 // Endpoint paths. Discovery advertises them; only discovery and JWKS are
@@ -96,8 +97,8 @@ type Verifier interface {
 
 // Pages renders the few pages provider shows itself (package web).
 type Pages interface {
-	// Error shows an error page with a readable message.
-	Error(w http.ResponseWriter, r *http.Request, status int, message string)
+	// Problem shows the error page for a problem (web.Problem).
+	Problem(w http.ResponseWriter, r *http.Request, status int, p web.Problem)
 	// ConfirmLogout asks the user to confirm signing out; the form posts
 	// fields back to the logout endpoint.
 	ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)

@@ -52,5 +52,8 @@ func SetRetryAfter(h http.Header, d time.Duration) {
 // with a short Retry-After.
 func (s *Site) Busy(w http.ResponseWriter, r *http.Request) {
 	SetRetryAfter(w.Header(), 2*time.Second)
-	s.Error(w, r, http.StatusTooManyRequests, "We're very busy right now. Wait a moment and try again.")
+	s.Problem(w, r, http.StatusTooManyRequests, Problem{
+		Heading: "We are very busy right now",
+		Message: "Wait a moment and try again.",
+	})
 }

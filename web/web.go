@@ -221,10 +221,75 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Templa
 	}
 }
 
+// Problem is what an error page tells people: what happened (Heading),
+// what it means for them and what to do (Message), and where to go next
+// (an optional link). It is written for the person in front of the page,
+// never in the words of a status code.
+type Problem struct {
+	Heading  string
+	Message  string
+	LinkText string
+	LinkHref string // a path of latch's own
+}
+
 // ErrorPage is the data of the error page.
 type ErrorPage struct {
-	Status  int
-	Message string
+	Status int
+	Problem
+}
+
+// Headings of the error page for the statuses that have no heading of
+// their own (see Site.Error).
+var headings = map[int]string{
+	http.StatusBadRequest:          "That did not work",
+	http.StatusForbidden:           "You cannot do this here",
+	http.StatusNotFound:            "Page not found",
+	http.StatusConflict:            "That did not work",
+	http.StatusTooManyRequests:     "Too many attempts",
+	http.StatusInternalServerError: "Something went wrong",
+	http.StatusServiceUnavailable:  "Try again in a moment",
+}
+
+// Heading is the error page's heading for status when the problem has none.
+func Heading(status int) string {
+	if h, ok := headings[status]; ok {
+		return h
+	}
+	if status >= 500 {
+		return headings[http.StatusInternalServerError]
+	}
+	return headings[http.StatusBadRequest]
+}
+
+// Common problems, each written once for every page that meets it.
+var (
+	// ProblemExpiredLink: a link from an email that is unknown, expired
+	// or used.
+	ProblemExpiredLink = Problem{
+		Heading: "This link has expired",
+		Message: "Links we email work once, for a limited time. This one has expired, was already used, or was copied incompletely.",
+	}
+	// ProblemExpiredSignIn: a sign-in request that is unknown, expired,
+	// used, or of another browser.
+	ProblemExpiredSignIn = Problem{
+		Heading: "This sign-in has expired",
+		Message: "It took too long, was already completed, or was started in another browser. Go back to the application and sign in again.",
+	}
+	// ProblemExpiredForm: a form whose CSRF token does not match.
+	ProblemExpiredForm = Problem{
+		Heading: "This form has expired",
+		Message: "It was open too long, or was not sent from this site. Go back, reload the page and try again.",
+	}
+)
+
+// Misconfigured is the problem of an application whose request cannot be
+// answered by redirecting back to it: only its developer can fix it, and
+// detail is what they need to know.
+func Misconfigured(detail string) Problem {
+	return Problem{
+		Heading: "This application is misconfigured",
+		Message: "It sent a request that cannot be answered. Tell its developer what went wrong: " + detail,
+	}
 }
 
 // UnavailableMessage is what a page says while a store cannot be reached.
@@ -250,9 +315,18 @@ func (s *Site) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, wh
 	s.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
 }
 
-// Error writes the error page: a status and a message meant for people.
+// Error writes the error page: a status and a message meant for people,
+// under the status's heading (Heading).
 func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	s.render(w, r, errorPage, status, View{Title: http.StatusText(status), Data: ErrorPage{Status: status, Message: message}})
+	s.Problem(w, r, status, Problem{Message: message})
+}
+
+// Problem writes the error page for p with status.
+func (s *Site) Problem(w http.ResponseWriter, r *http.Request, status int, p Problem) {
+	if p.Heading == "" {
+		p.Heading = Heading(status)
+	}
+	s.render(w, r, errorPage, status, View{Title: p.Heading, Data: ErrorPage{Status: status, Problem: p}})
 }
 
 // ScriptAnswer is what latch's script gets from an endpoint that has no

@@ -164,3 +164,48 @@ func TestClipKeepsValidUTF8WithinBound(t *testing.T) {
 		}
 	}
 }
+
+// errorPage renders an error page through s with show and returns it.
+func errorPage(t *testing.T, show func(s *web.Site, w http.ResponseWriter, r *http.Request)) *httptest.ResponseRecorder {
+	t.Helper()
+	s := newSite(t, "https://id.example.com")
+	rec := httptest.NewRecorder()
+	s.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { show(s, w, r) })).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	return rec
+}
+
+func TestErrorPagesSpeakToPeople(t *testing.T) {
+	t.Run("case=a problem shows its heading, message and way on", func(t *testing.T) {
+		rec := errorPage(t, func(s *web.Site, w http.ResponseWriter, r *http.Request) {
+			p := web.ProblemExpiredLink
+			p.LinkText, p.LinkHref = "Ask for a new link", "/forgot"
+			s.Problem(w, r, http.StatusBadRequest, p)
+		})
+		body := rec.Body.String()
+		for _, want := range []string{"<title>This link has expired", "<h1>This link has expired</h1>", `<a href="/forgot">Ask for a new link</a>`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page lacks %q:\n%s", want, body)
+			}
+		}
+		if rec.Code != http.StatusBadRequest || strings.Contains(body, "Bad Request") {
+			t.Errorf("%d, headed by the status:\n%s", rec.Code, body)
+		}
+	})
+	t.Run("case=a misconfigured application is named as such, with the detail for its developer", func(t *testing.T) {
+		rec := errorPage(t, func(s *web.Site, w http.ResponseWriter, r *http.Request) {
+			s.Problem(w, r, http.StatusBadRequest, web.Misconfigured("The redirect_uri is not registered."))
+		})
+		body := rec.Body.String()
+		if !strings.Contains(body, "This application is misconfigured") || !strings.Contains(body, "Tell its developer") || !strings.Contains(body, "redirect_uri is not registered") {
+			t.Errorf("page:\n%s", body)
+		}
+	})
+	t.Run("case=a plain error gets a heading for people, never the status text", func(t *testing.T) {
+		for status, heading := range map[int]string{http.StatusNotFound: "Page not found", http.StatusInternalServerError: "Something went wrong", http.StatusServiceUnavailable: "Try again in a moment"} {
+			body := errorPage(t, func(s *web.Site, w http.ResponseWriter, r *http.Request) { s.Error(w, r, status, "details") }).Body.String()
+			if !strings.Contains(body, "<h1>"+heading+"</h1>") || strings.Contains(body, http.StatusText(status)+"<") {
+				t.Errorf("%d:\n%s", status, body)
+			}
+		}
+	})
+}

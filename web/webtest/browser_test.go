@@ -355,7 +355,7 @@ func (s *browserSuite) passwordReset(t *testing.T) {
 	if r := s.load(t, tab, chromedp.Navigate(link)); r.Status != http.StatusBadRequest {
 		t.Errorf("a used reset link answers %d", r.Status)
 	}
-	if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "invalid") || strings.Contains(text, "New password") {
+	if text := webtest.Get(tab, t, wait, chromedp.Text(css("main"))); !strings.Contains(text, "This link has expired") || strings.Contains(text, "New password") {
 		t.Errorf("a used reset link shows: %s", text)
 	}
 }
