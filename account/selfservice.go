@@ -71,6 +71,8 @@ func (h *Handler) showEmailConfirm(w http.ResponseWriter, r *http.Request) {
 	h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "Confirm your new address", emailConfirmPage{Token: token, From: u.Email, To: to})
 }
 
+// emailLinkExpired answers a confirmation link for a new address that is
+// unknown, expired or used, and sends the user to ask for a new one.
 func (h *Handler) emailLinkExpired(w http.ResponseWriter, r *http.Request) {
 	p := web.ProblemExpiredLink
 	p.LinkHref, p.LinkText = Path, "Ask for a new one on your account page"

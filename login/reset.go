@@ -77,12 +77,13 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	h.leave(w, t.FlowID, t.ReturnTo)
 	again := map[string]string{"email": email}
 	maps.Copy(again, t.Fields())
-	msg := "If an account exists for " + email + ", we sent it a link to choose a new password. The link works for 30 minutes."
+	link := "a link"
 	if r.PostFormValue("again") != "" {
-		msg = "If an account exists for " + email + ", we sent it another link to choose a new password. The link works for 30 minutes."
+		link = "another link"
 	}
 	h.renderMessage(w, r, http.StatusOK, messagePage{
-		Heading: "Check your email", Message: msg,
+		Heading:  "Check your email",
+		Message:  "If an account exists for " + email + ", we sent it " + link + " to choose a new password. The link works for 30 minutes.",
 		Again:    &againForm{Action: PathForgot, Fields: again},
 		LinkText: "Back to sign in", LinkHref: t.Back,
 	})

@@ -286,10 +286,11 @@ var (
 // answered by redirecting back to it: only its developer can fix it, and
 // detail is what they need to know.
 func Misconfigured(detail string) Problem {
-	return Problem{
-		Heading: "This application is misconfigured",
-		Message: "It sent a request that cannot be answered. Tell its developer what went wrong: " + detail,
+	p := Problem{Heading: "This application is misconfigured", Message: "It sent a request that cannot be answered. Tell its developer."}
+	if detail != "" {
+		p.Message = "It sent a request that cannot be answered. Tell its developer what went wrong: " + detail
 	}
+	return p
 }
 
 // UnavailableMessage is what a page says while a store cannot be reached.
