@@ -116,7 +116,7 @@ func New(c Config) (*Handler, error) {
 	if c.Reauth <= 0 {
 		c.Reauth = login.ReauthWindow
 	}
-	pages, err := c.Site.Pages(templates, pageAccount, pageTOTP, pageCodes, pageEmailConfirm)
+	pages, err := c.Site.Pages("account", templates, pageAccount, pageTOTP, pageCodes, pageEmailConfirm)
 	if err != nil {
 		return nil, err
 	}

@@ -48,10 +48,14 @@ func (h *Handler) openEnrollment(sess *session.Session, s string) (enrollment, b
 
 // totpPage is the data of the TOTP set-up page.
 type totpPage struct {
-	Secret  string       // base32, for manual entry
-	QR      template.URL // data:image/png;base64,...
-	Pending string       // the sealed enrollment
-	Error   string       // tied to the code field
+	Secret string       // base32, for manual entry
+	QR     template.URL // data:image/png;base64,...
+	// Link is the otpauth: URL itself, which opens an authenticator app
+	// on the device showing the page (a phone cannot scan its own
+	// screen).
+	Link    template.URL
+	Pending string // the sealed enrollment
+	Error   string // tied to the code field
 }
 
 func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, status int, v totpPage) {
@@ -82,7 +86,16 @@ func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pending := h.sealEnrollment(sess, enrollment{Secret: en.Secret, URL: en.URL, Expires: time.Now().Add(enrollTTL)})
-	h.renderTOTP(w, r, http.StatusOK, totpPage{Secret: en.Secret, QR: qrURL(en.QRPNG), Pending: pending})
+	h.renderTOTP(w, r, http.StatusOK, totpPage{Secret: en.Secret, QR: qrURL(en.QRPNG), Link: otpauthURL(en.URL), Pending: pending})
+}
+
+// otpauthURL marks u, the otpauth: URL mfa made, as safe for an href:
+// html/template would refuse its scheme otherwise.
+func otpauthURL(u string) template.URL {
+	if !strings.HasPrefix(u, "otpauth://") {
+		return ""
+	}
+	return template.URL(u)
 }
 
 // qrOf redraws the QR code of an enrollment for a second try.
@@ -128,7 +141,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 			h.internalError(w, r, "draw QR code", err)
 			return
 		}
-		h.renderTOTP(w, r, status, totpPage{Secret: en.Secret, QR: qrURL(png), Pending: pending, Error: msg})
+		h.renderTOTP(w, r, status, totpPage{Secret: en.Secret, QR: qrURL(png), Link: otpauthURL(en.URL), Pending: pending, Error: msg})
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the 6-digit code your app shows now.", retry,

@@ -120,7 +120,7 @@ func New(ctx context.Context, c Config) (*Handler, error) {
 	}
 	h := &Handler{c: c, verifier: v}
 	if c.Site != nil {
-		if h.pages, err = c.Site.Pages(consoleTemplates, pageHome, pageClients, pageClient, pageResources, pageUsers, pageUser, pageKeys, pageAudit); err != nil {
+		if h.pages, err = c.Site.Pages("admin", consoleTemplates, pageHome, pageClients, pageClient, pageResources, pageUsers, pageUser, pageKeys, pageAudit); err != nil {
 			return nil, err
 		}
 	}

@@ -61,7 +61,7 @@ func New(c Config) (*Handler, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	pages, err := c.Site.Pages(templates, pageConsent)
+	pages, err := c.Site.Pages("consent", templates, pageConsent)
 	if err != nil {
 		return nil, err
 	}

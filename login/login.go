@@ -115,7 +115,7 @@ func New(c Config) (*Handler, error) {
 		c.Log = slog.Default()
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	pages, err := c.Site.Pages(templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage, pageUnverified, pageResetFactor)
+	pages, err := c.Site.Pages("login", templates, pageLogin, pageCode, pageNewPassword, pageRegister, pageVerify, pageForgot, pageReset, pageMessage, pageUnverified, pageResetFactor)
 	if err != nil {
 		return nil, err
 	}

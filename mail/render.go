@@ -14,16 +14,15 @@ import (
 	netmail "net/mail"
 	"net/textproto"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/storage"
 )
-
-// Product is the name every email carries.
-const Product = "latch"
 
 // Template names, the values of storage.MailJob.Template.
 const (
@@ -118,30 +117,50 @@ type templatePair struct {
 	html *htmltemplate.Template // defines "layout"
 }
 
-// parsed holds every template, parsed once. The files are embedded, so a
-// parse error is a build defect: it panics at start, and every test run
-// catches it.
-var parsed = func() map[string]templatePair {
+// parse parses every template, each file replaced by its override in
+// templates (LATCH_TEMPLATES_DIR/mail/NAME) when there is one.
+func parse(templates *brand.Templates) (map[string]templatePair, error) {
+	fsys := templates.FS("mail", templateFS, "templates")
 	m := make(map[string]templatePair, len(specs))
-	for name := range specs {
-		text := texttemplate.Must(texttemplate.New(name).Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.txt", "templates/notice.txt", "templates/"+name+".txt"))
-		html := htmltemplate.Must(htmltemplate.New(name).Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.html", "templates/notice.html", "templates/"+name+".html"))
+	for _, name := range Templates() {
+		files := func(ext string) []string {
+			return []string{"templates/layout." + ext, "templates/notice." + ext, "templates/" + name + "." + ext}
+		}
+		text, err := texttemplate.New(name).Option("missingkey=error").ParseFS(fsys, files("txt")...)
+		if err != nil {
+			return nil, templates.Err("mail", "templates", templateFile(err, files("txt")), err)
+		}
+		html, err := htmltemplate.New(name).Option("missingkey=error").ParseFS(fsys, files("html")...)
+		if err != nil {
+			return nil, templates.Err("mail", "templates", templateFile(err, files("html")), err)
+		}
 		for _, def := range []string{"subject", "body", "layout"} {
 			if text.Lookup(def) == nil {
-				panic(fmt.Sprintf("mail: template %s.txt does not define %q", name, def))
+				f := "templates/" + name + ".txt"
+				return nil, templates.Err("mail", "templates", f, fmt.Errorf("mail: %s does not define %q", f, def))
 			}
 		}
 		for _, def := range []string{"body", "layout"} {
 			if html.Lookup(def) == nil {
-				panic(fmt.Sprintf("mail: template %s.html does not define %q", name, def))
+				f := "templates/" + name + ".html"
+				return nil, templates.Err("mail", "templates", f, fmt.Errorf("mail: %s does not define %q", f, def))
 			}
 		}
 		m[name] = templatePair{text: text, html: html}
 	}
-	return m
-}()
+	return m, nil
+}
+
+// templateFile is the file of files a parse error names ("template:
+// NAME:LINE: ..."), or the last one.
+func templateFile(err error, files []string) string {
+	for _, f := range files {
+		if strings.Contains(err.Error(), " "+path.Base(f)+":") {
+			return f
+		}
+	}
+	return files[len(files)-1]
+}
 
 // Message is one rendered email.
 type Message struct {
@@ -159,6 +178,8 @@ type Message struct {
 
 // Renderer renders mail jobs into complete messages.
 type Renderer struct {
+	brand      brand.Brand
+	templates  map[string]templatePair
 	issuer     string
 	accountURL string
 	forgotURL  string
@@ -176,15 +197,23 @@ type Pages struct {
 
 // NewRenderer returns a Renderer for the issuer (LATCH_ISSUER). from is
 // LATCH_SMTP_FROM ("addr@example.com" or "Name <addr@example.com>"); empty
-// means "latch <noreply@ISSUER-HOST>". Every template is rendered once
-// with sample data, so a defect shows at start, not in the first email.
-func NewRenderer(issuer, from string, pages Pages) (*Renderer, error) {
+// means "PRODUCT <noreply@ISSUER-HOST>". look gives the product name,
+// support link and template overrides. Every template is rendered once
+// with sample data, so a defect (a broken override too) shows at start,
+// not in the first email.
+func NewRenderer(issuer, from string, pages Pages, look brand.Look) (*Renderer, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
 		return nil, fmt.Errorf("mail: issuer %q is not an absolute http(s) URL", issuer)
 	}
 	base := strings.TrimRight(issuer, "/")
+	tmpl, err := parse(look.Templates)
+	if err != nil {
+		return nil, err
+	}
 	r := &Renderer{
+		brand:      look.Brand,
+		templates:  tmpl,
 		issuer:     base,
 		accountURL: base + pages.Account,
 		forgotURL:  base + pages.Forgot,
@@ -192,7 +221,7 @@ func NewRenderer(issuer, from string, pages Pages) (*Renderer, error) {
 		now:        time.Now,
 	}
 	if from == "" {
-		r.from = netmail.Address{Name: Product, Address: "noreply@" + u.Hostname()}
+		r.from = netmail.Address{Name: look.Brand.ProductName(), Address: "noreply@" + u.Hostname()}
 	} else {
 		if err := checkHeaderValue(from); err != nil {
 			return nil, fmt.Errorf("mail: LATCH_SMTP_FROM: %w", err)
@@ -205,7 +234,11 @@ func NewRenderer(issuer, from string, pages Pages) (*Renderer, error) {
 	}
 	for _, name := range Templates() {
 		if _, err := r.Render(sampleJob(name)); err != nil {
-			return nil, fmt.Errorf("mail: template %s does not render: %w", name, err)
+			err = fmt.Errorf("mail: template %s does not render: %w", name, err)
+			if over := look.Templates.Overrides("mail"); len(over) > 0 {
+				return nil, &brand.OverrideError{File: strings.Join(over, ", "), Err: err}
+			}
+			return nil, err
 		}
 	}
 	return r, nil
@@ -291,6 +324,7 @@ func prepare(job storage.MailJob) (*netmail.Address, map[string]string, error) {
 
 type view struct {
 	Product    string
+	Support    string // the support link, https or mailto; empty: none
 	Issuer     string
 	AccountURL string
 	ForgotURL  string
@@ -306,9 +340,10 @@ func (r *Renderer) Render(job storage.MailJob) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	t := parsed[job.Template]
+	t := r.templates[job.Template]
 	v := view{
-		Product:    Product,
+		Product:    r.brand.ProductName(),
+		Support:    r.brand.SupportURL,
 		Issuer:     r.issuer,
 		AccountURL: r.accountURL,
 		ForgotURL:  r.forgotURL,

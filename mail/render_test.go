@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -14,7 +15,7 @@ const testIssuer = "https://id.example.com"
 
 func newTestRenderer(t *testing.T) *Renderer {
 	t.Helper()
-	r, err := NewRenderer(testIssuer, "latch <noreply@example.com>", testPages)
+	r, err := NewRenderer(testIssuer, "latch <noreply@example.com>", testPages, brand.Look{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestRenderRefusesHeaderInjection(t *testing.T) {
 		}
 	}
 	for _, from := range []string{"latch <a@example.com>\r\nBcc: x@evil.example", "a@example.com\n"} {
-		if _, err := NewRenderer(testIssuer, from, testPages); !errors.Is(err, ErrHeaderInjection) {
+		if _, err := NewRenderer(testIssuer, from, testPages, brand.Look{}); !errors.Is(err, ErrHeaderInjection) {
 			t.Errorf("From %q: err = %v, want ErrHeaderInjection", from, err)
 		}
 	}
@@ -254,13 +255,13 @@ func TestRenderRefusesHeaderInjection(t *testing.T) {
 var testPages = Pages{Account: "/account", Forgot: "/forgot"}
 
 func TestNewRendererChecksConfiguration(t *testing.T) {
-	if _, err := NewRenderer("id.example.com", "", testPages); err == nil {
+	if _, err := NewRenderer("id.example.com", "", testPages, brand.Look{}); err == nil {
 		t.Error("an issuer without scheme was accepted")
 	}
-	if _, err := NewRenderer(testIssuer, "not an address", testPages); err == nil {
+	if _, err := NewRenderer(testIssuer, "not an address", testPages, brand.Look{}); err == nil {
 		t.Error("a bad From was accepted")
 	}
-	r, err := NewRenderer("http://localhost:8080/", "", testPages)
+	r, err := NewRenderer("http://localhost:8080/", "", testPages, brand.Look{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/latch-idp/latch/brand"
 )
 
 // A test SMTP server (github.com/emersion/go-smtp) on 127.0.0.1.
@@ -326,7 +328,7 @@ func parseMail(t *testing.T, raw []byte) parsedMail {
 	if out.text == "" || out.html == "" {
 		t.Fatalf("want both parts; text %d bytes, HTML %d bytes", len(out.text), len(out.html))
 	}
-	if !strings.Contains(out.text, Product) || !strings.Contains(out.html, Product) {
+	if !strings.Contains(out.text, brand.DefaultName) || !strings.Contains(out.html, brand.DefaultName) {
 		t.Errorf("the product name is missing from a part")
 	}
 	return out

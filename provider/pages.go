@@ -26,7 +26,7 @@ type sitePages struct {
 
 // NewPages returns provider's pages on site, parsed and checked now.
 func NewPages(site *web.Site) (Pages, error) {
-	p, err := site.Pages(templates, pageLogout, pageSignedOut, pageDevice, pageDevDone)
+	p, err := site.Pages("provider", templates, pageLogout, pageSignedOut, pageDevice, pageDevDone)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -33,18 +35,23 @@ const MaxFormBytes = 64 << 10
 // StaticPrefix is where the stylesheet is served.
 const StaticPrefix = "/static/"
 
-// layout is the shared layout; pages clone it and define "content". It is
-// never executed itself, so it can always be cloned.
-var layout = template.Must(template.ParseFS(templateFS, "templates/layout.html"))
+// Template files of this package, each replaceable from
+// LATCH_TEMPLATES_DIR/web/.
+const (
+	fileLayout = "templates/layout.html"
+	fileError  = "templates/error.html"
+)
 
-// errorPage is the one error page.
-var errorPage = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/error.html"))
-
-// View is what every page template receives: the layout reads Title and
-// CSRF, the page its own Data.
+// View is what every page template receives: the layout reads Title,
+// CSRF and Brand, the page its own Data.
 type View struct {
 	Title string
 	CSRF  string // the token every form carries in the field csrf_token
+	// Brand is the operator's product name, logo and support link;
+	// BrandCSS the path of the stylesheet with its colours, empty when
+	// the pages keep latch's.
+	Brand    brand.Brand
+	BrandCSS string
 	// Script names latch's own script the page loads from StaticPrefix
 	// (ScriptPasskey); empty on every page that needs none.
 	Script string
@@ -60,11 +67,23 @@ type Site struct {
 	secure bool // https issuer: Secure __Host- cookies and HSTS
 	csrf   *CSRF
 	log    *slog.Logger
+
+	brand     brand.Brand
+	brandCSS  []byte // the brand colours' stylesheet; nil: latch's own
+	cssPath   string // where brandCSS is served, its hash in the name
+	csp       string // ContentSecurityPolicy, plus the logo's origin
+	scriptCSP string
+	templates *brand.Templates
+	// layout is the shared layout; pages clone it and define "content".
+	// It is never executed itself, so it can always be cloned.
+	layout    *template.Template
+	errorPage *template.Template
 }
 
-// NewSite returns the plumbing for pages served under issuer. The box keys
-// the CSRF tokens.
-func NewSite(issuer string, box *secret.Box, log *slog.Logger) (*Site, error) {
+// NewSite returns the plumbing for pages served under issuer, looking as
+// look says. The box keys the CSRF tokens. A brand colour or a layout
+// override that cannot be used is an error.
+func NewSite(issuer string, box *secret.Box, log *slog.Logger, look brand.Look) (*Site, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("web: issuer %q is not an absolute http(s) URL", issuer)
@@ -76,8 +95,61 @@ func NewSite(issuer string, box *secret.Box, log *slog.Logger) (*Site, error) {
 		log = slog.Default()
 	}
 	secure := u.Scheme == "https"
-	return &Site{secure: secure, csrf: &CSRF{box: box, secure: secure}, log: log}, nil
+	s := &Site{secure: secure, csrf: &CSRF{box: box, secure: secure}, log: log, brand: look.Brand, templates: look.Templates,
+		csp: ContentSecurityPolicy, scriptCSP: ScriptContentSecurityPolicy}
+	s.brand.Name = look.Brand.ProductName()
+	if look.Brand.Color != "" {
+		p, err := brand.CheckColor(look.Brand.Color)
+		if err != nil {
+			return nil, fmt.Errorf("LATCH_BRAND_COLOR: %w", err)
+		}
+		s.brandCSS = p.Stylesheet()
+		s.cssPath = StaticPrefix + "brand-" + brand.Hash(s.brandCSS) + ".css"
+	}
+	if origin := brand.LogoOrigin(issuer, look.Brand.LogoURL); origin != "" {
+		s.csp = strings.Replace(s.csp, "img-src 'self' data:", "img-src 'self' data: "+origin, 1)
+		s.scriptCSP = strings.Replace(s.scriptCSP, "img-src 'self' data:", "img-src 'self' data: "+origin, 1)
+	}
+	fsys := look.Templates.FS("web", templateFS, "templates")
+	if s.layout, err = template.ParseFS(fsys, fileLayout); err != nil {
+		return nil, look.Templates.Err("web", "templates", fileLayout, fmt.Errorf("web: parse %s: %w", fileLayout, err))
+	}
+	if s.errorPage, err = s.page(fsys, "web", fileError); err != nil {
+		return nil, err
+	}
+	if err := s.check("web", fileError, s.errorPage); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
+
+// check executes t once, with no data, so that html/template escapes it
+// now: a template whose escaping fails (an action inside a tag's name, an
+// unclosed attribute) is refused at start rather than on its first
+// request. Errors from the missing data are expected and ignored. t can
+// no longer be cloned afterwards.
+func (s *Site) check(pkg, file string, t *template.Template) error {
+	var escape *template.Error
+	if err := t.ExecuteTemplate(io.Discard, "layout", View{}); errors.As(err, &escape) {
+		return s.templates.Err(pkg, "templates", file, err)
+	}
+	return nil
+}
+
+// page parses the page file of package pkg from fsys with the layout.
+func (s *Site) page(fsys fs.FS, pkg, file string) (*template.Template, error) {
+	t, err := s.layout.Clone()
+	if err != nil {
+		return nil, err
+	}
+	if t, err = t.ParseFS(fsys, file); err != nil {
+		return nil, s.templates.Err(pkg, "templates", file, err)
+	}
+	return t, nil
+}
+
+// Brand is the operator's brand the pages show (with its name filled in).
+func (s *Site) Brand() brand.Brand { return s.brand }
 
 // Secure reports whether cookies are Secure (the issuer is https).
 func (s *Site) Secure() bool { return s.secure }
@@ -89,7 +161,7 @@ func (s *Site) Logger() *slog.Logger { return s.log }
 // and, for unsafe methods, the CSRF check (403 on a missing or wrong token).
 func (s *Site) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		SetSecurityHeaders(w.Header(), s.secure)
+		s.SetSecurityHeaders(w.Header())
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
 		}
@@ -127,10 +199,11 @@ const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // origin only (never inline, never eval) and requests back to it.
 const ScriptContentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
 
-// SetSecurityHeaders sets the headers every page carries; hsts adds
-// Strict-Transport-Security (only when served over https).
-func SetSecurityHeaders(h http.Header, hsts bool) {
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+// SetSecurityHeaders sets the headers every page carries, with
+// Strict-Transport-Security when the site is served over https.
+func (s *Site) SetSecurityHeaders(h http.Header) {
+	hsts := s.secure
+	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -141,15 +214,27 @@ func SetSecurityHeaders(h http.Header, hsts bool) {
 	}
 }
 
-// MountAssets serves the stylesheet under StaticPrefix.
+// MountAssets serves the stylesheet and script under StaticPrefix, and
+// the brand colours' stylesheet, whose name changes with its content, so
+// browsers keep it for a year.
 func (s *Site) MountAssets(r *mux.Router) {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // the embedded directory exists at build time
 	}
+	if s.cssPath != "" {
+		r.Path(s.cssPath).Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.SetSecurityHeaders(w.Header())
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			w.Header().Set("Content-Type", "text/css; charset=utf-8")
+			if r.Method != http.MethodHead {
+				w.Write(s.brandCSS)
+			}
+		})
+	}
 	files := http.StripPrefix(StaticPrefix, http.FileServerFS(sub))
 	r.PathPrefix(StaticPrefix).Methods(http.MethodGet, http.MethodHead).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		SetSecurityHeaders(w.Header(), s.secure)
+		s.SetSecurityHeaders(w.Header())
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	}))
@@ -161,18 +246,21 @@ type Pages struct {
 	tmpl map[string]*template.Template
 }
 
-// Pages parses the named page files of fsys, each with the shared layout.
-// A page file defines "content". An error here is a build mistake: callers
-// fail at start.
-func (s *Site) Pages(fsys fs.FS, files ...string) (*Pages, error) {
+// Pages parses the named page files of fsys, the embedded templates of
+// package pkg, each with the shared layout; a file templates/NAME is
+// replaced by the override pkg/NAME of LATCH_TEMPLATES_DIR when there is
+// one. A page file defines "content". An error here is a build mistake or
+// a broken override: callers fail at start.
+func (s *Site) Pages(pkg string, fsys fs.FS, files ...string) (*Pages, error) {
 	p := &Pages{site: s, tmpl: make(map[string]*template.Template, len(files))}
+	fsys = s.templates.FS(pkg, fsys, "templates")
 	for _, f := range files {
-		t, err := layout.Clone()
+		t, err := s.page(fsys, pkg, f)
 		if err != nil {
 			return nil, err
 		}
-		if t, err = t.ParseFS(fsys, f); err != nil {
-			return nil, fmt.Errorf("web: parse %s: %w", f, err)
+		if err := s.check(pkg, f, t); err != nil {
+			return nil, err
 		}
 		p.tmpl[f] = t
 	}
@@ -204,6 +292,7 @@ func (p *Pages) RenderScript(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, v View) {
+	v.Brand, v.BrandCSS = s.brand, s.cssPath
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "err", err)
@@ -211,9 +300,9 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Templa
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	SetSecurityHeaders(w.Header(), s.secure)
+	s.SetSecurityHeaders(w.Header())
 	if v.Script != "" {
-		w.Header().Set("Content-Security-Policy", ScriptContentSecurityPolicy)
+		w.Header().Set("Content-Security-Policy", s.scriptCSP)
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
@@ -327,7 +416,7 @@ func (s *Site) Problem(w http.ResponseWriter, r *http.Request, status int, p Pro
 	if p.Heading == "" {
 		p.Heading = Heading(status)
 	}
-	s.render(w, r, errorPage, status, View{Title: p.Heading, Data: ErrorPage{Status: status, Problem: p}})
+	s.render(w, r, s.errorPage, status, View{Title: p.Heading, Data: ErrorPage{Status: status, Problem: p}})
 }
 
 // ScriptAnswer is what latch's script gets from an endpoint that has no

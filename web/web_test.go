@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/web"
 )
@@ -17,7 +18,7 @@ func newSite(t *testing.T, issuer string) *web.Site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.NewSite(issuer, box, nil)
+	s, err := web.NewSite(issuer, box, nil, brand.Look{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestHeadersAndCookies(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	s := newSite(t, "https://id.example.com")
-	pages, err := s.Pages(testPages, "testdata/form.html")
+	pages, err := s.Pages("web", testPages, "testdata/form.html")
 	if err != nil {
 		t.Fatal(err)
 	}

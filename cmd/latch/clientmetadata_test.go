@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeRefusesBadClientMetadataHosts pins the start-up check of
 // LATCH_CLIENT_METADATA_HOSTS: one line per bad entry, naming the variable.
 func TestServeRefusesBadClientMetadataHosts(t *testing.T) {
 	t.Setenv("LATCH_CLIENT_METADATA_HOSTS", "https://app.example.com, *.example.com, ok.example.com, *")
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	err := run(ctx, []string{"serve", "--dev"}, nil, &out, &errOut)
+	err := serveDevRefuses(t)
 	if err == nil {
 		t.Fatal("serve must refuse these hosts")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/registration"
@@ -275,6 +276,11 @@ func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_CLIENT_METADATA_HOSTS", "", "comma-separated hosts allowed to serve Client ID Metadata Documents (https URL client IDs); * allows any public host; empty: off", list(&c.ClientMetadataHosts))
 	cf.add("LATCH_WEBAUTHN_RP_ID", "", "relying party ID of passkeys: the issuer's host (default) or a parent domain of it; passkeys stay bound to it", str(&c.WebAuthnRPID))
 	cf.add("LATCH_WEBAUTHN_ORIGINS", "", "comma-separated origins passkey ceremonies may come from; default: the issuer's origin", list(&c.WebAuthnOrigins))
+	cf.add("LATCH_BRAND_NAME", brand.DefaultName, "product name on every page, in email subjects and in authenticator apps", str(&c.Brand.Name))
+	cf.add("LATCH_BRAND_LOGO_URL", "", "logo above every page: an https URL or a path on the issuer's host (empty: the name only)", str(&c.Brand.LogoURL))
+	cf.add("LATCH_BRAND_COLOR", "", "primary colour, #rrggbb, dark enough for white button text (WCAG AA); the dark-mode shade is derived (empty: latch's blue)", str(&c.Brand.Color))
+	cf.add("LATCH_BRAND_SUPPORT_URL", "", "support link in the footer of every page and email: https or mailto: (empty: none)", str(&c.Brand.SupportURL))
+	cf.add("LATCH_TEMPLATES_DIR", "", "directory of template overrides: DIR/login/login.html replaces the login page (see README)", str(&c.TemplatesDir))
 	cf.add("LATCH_LOG_LEVEL", "info", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error"))
 	return cf
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/passkey"
@@ -106,6 +107,12 @@ type Config struct {
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
 
+	// Brand is the product name, logo, colour and support link of every
+	// page and email (LATCH_BRAND_*); TemplatesDir a directory of
+	// template overrides (LATCH_TEMPLATES_DIR; empty: none).
+	Brand        brand.Brand
+	TemplatesDir string
+
 	LogLevel string
 }
 
@@ -198,6 +205,7 @@ func (c *Config) Validate() error {
 		}
 		bad(name, "%v", err)
 	}
+	c.validateBrand(bad)
 	for i, o := range c.CORSOrigins {
 		// Browsers send an origin without a trailing slash.
 		o = strings.TrimRight(o, "/")
@@ -208,6 +216,32 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateBrand checks the LATCH_BRAND_* settings and that the template
+// directory can be read (its files are parsed when the server is built).
+func (c *Config) validateBrand(bad func(env, format string, a ...any)) {
+	if err := brand.CheckName(c.Brand.ProductName()); err != nil {
+		bad("LATCH_BRAND_NAME", "%v", err)
+	}
+	if c.Brand.LogoURL != "" {
+		if err := brand.CheckLogo(c.Issuer, c.Brand.LogoURL); err != nil {
+			bad("LATCH_BRAND_LOGO_URL", "%v", err)
+		}
+	}
+	if c.Brand.Color != "" {
+		if _, err := brand.CheckColor(c.Brand.Color); err != nil {
+			bad("LATCH_BRAND_COLOR", "%v", err)
+		}
+	}
+	if c.Brand.SupportURL != "" {
+		if err := brand.CheckSupport(c.Brand.SupportURL); err != nil {
+			bad("LATCH_BRAND_SUPPORT_URL", "%v", err)
+		}
+	}
+	if _, err := brand.OpenTemplates(c.TemplatesDir); err != nil {
+		bad("LATCH_TEMPLATES_DIR", "%v", err)
+	}
 }
 
 func isLoopback(host string) bool {

@@ -26,7 +26,7 @@ type mounter interface {
 // routes in turn, then the few that belong to no package (health, the root
 // redirect, and the answers to unknown paths and methods), behind the
 // telemetry and panic-recovery middleware.
-func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.Handler {
+func (s *Server) routes(site *web.Site, handlers ...mounter) http.Handler {
 	// Routes match the encoded path, so that a path segment may hold an
 	// encoded slash (the admin API addresses resources by identifier).
 	r := mux.NewRouter().UseEncodedPath()
@@ -42,7 +42,7 @@ func (s *Server) routes(site *web.Site, secure bool, handlers ...mounter) http.H
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/", http.RedirectHandler(account.Path, http.StatusFound)).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		web.SetSecurityHeaders(w.Header(), secure)
+		site.SetSecurityHeaders(w.Header())
 		site.Error(w, r, http.StatusNotFound, "There is no page here.")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

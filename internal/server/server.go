@@ -24,6 +24,7 @@ import (
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/admin"
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
@@ -113,8 +114,17 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, fmt.Errorf("LATCH_SECRET: %w", err)
 	}
 
-	renderer, err := mail.NewRenderer(c.Issuer, c.SMTPFrom, mail.Pages{Account: account.Path, Forgot: login.PathForgot})
+	overrides, err := brand.OpenTemplates(c.TemplatesDir)
 	if err != nil {
+		return nil, fmt.Errorf("LATCH_TEMPLATES_DIR: %w", err)
+	}
+	look := brand.Look{Brand: c.Brand, Templates: overrides}
+	look.Brand.Name = c.Brand.ProductName()
+	renderer, err := mail.NewRenderer(c.Issuer, c.SMTPFrom, mail.Pages{Account: account.Path, Forgot: login.PathForgot}, look)
+	var override *brand.OverrideError
+	if errors.As(err, &override) {
+		return nil, err
+	} else if err != nil {
 		return nil, fmt.Errorf("LATCH_SMTP_FROM: %w", err)
 	}
 	sender, err := mail.NewSender(mail.SMTPConfig{URL: c.SMTPURL}, out)
@@ -180,7 +190,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 
-	site, err := web.NewSite(c.Issuer, box, log)
+	site, err := web.NewSite(c.Issuer, box, log, look)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +247,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		URL: c.HIBPURL, Enabled: c.HIBP, FailClosed: !c.HIBPFailOpen, Timeout: 2 * time.Second,
 		Redis: s.rdb, Client: &http.Client{Timeout: 3 * time.Second}, Logger: log, Metrics: metrics,
 	})}
-	totp := mfa.NewTOTP(s.rdb, box, "latch")
+	totp := mfa.NewTOTP(s.rdb, box, look.Brand.Name)
 	issuer := strings.TrimRight(c.Issuer, "/")
 	accts, err := accounts.New(accounts.Config{
 		Store: s.store, Hasher: hasher, Checker: checker, Revoker: s.revocation, Box: box,
@@ -248,6 +258,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	passkeys, err := passkey.New(passkey.Config{
 		Issuer: issuer, RPID: c.WebAuthnRPID, Origins: c.WebAuthnOrigins, Store: s.store, Redis: s.rdb, Log: log,
+		Name: look.Brand.Name,
 	})
 	if err != nil {
 		return nil, err
@@ -294,7 +305,10 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.routes(site, secure, s.provider, loginH, consentH, accountH, reg, adminH)
+	if unused := overrides.Unused(); len(unused) > 0 {
+		return nil, fmt.Errorf("LATCH_TEMPLATES_DIR: %s replaces no built-in template (see README, \"Branding\")", strings.Join(unused, ", "))
+	}
+	s.handler = s.routes(site, s.provider, loginH, consentH, accountH, reg, adminH)
 
 	s.accounts = accts
 	if c.AdminEmail != "" {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
@@ -121,7 +122,7 @@ func New(t testing.TB, o Options) *Env {
 	if o.Localhost {
 		e.URL = fmt.Sprintf("http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)
 	}
-	if e.Site, err = web.NewSite(e.URL, e.Box, log); err != nil {
+	if e.Site, err = web.NewSite(e.URL, e.Box, log, brand.Look{}); err != nil {
 		t.Fatal(err)
 	}
 	e.Flows = flow.NewStore(e.Redis, 10*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
