@@ -242,14 +242,14 @@ type sessionRow struct {
 
 // notices are the fixed confirmations a redirect back here may ask for.
 var notices = map[string]string{
-	"password": "Your password was changed. Every other session was signed out.",
-	"totp_off": "Two-step sign-in is off.",
-	"app":      "Access removed. The app was signed out.",
-	"session":  "The session was ended.",
+	"password": "account.notice.password",
+	"totp_off": "account.notice.totp_off",
+	"app":      "account.notice.app",
+	"session":  "account.notice.session",
 
-	"passkey_added":   "Your passkey was added. You can sign in with it.",
-	"passkey_renamed": "The passkey was renamed.",
-	"passkey_removed": "The passkey was removed. It can no longer sign in.",
+	"passkey_added":   "account.notice.passkey_added",
+	"passkey_renamed": "account.notice.passkey_renamed",
+	"passkey_removed": "account.notice.passkey_removed",
 }
 
 func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
@@ -257,7 +257,11 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.renderAccount(w, r, http.StatusOK, sess, u, accountPage{Notice: notices[r.URL.Query().Get("done")]})
+	var v accountPage
+	if id, ok := notices[r.URL.Query().Get("done")]; ok {
+		v.Notice = web.T(r, id)
+	}
+	h.renderAccount(w, r, http.StatusOK, sess, u, v)
 }
 
 func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status int, sess *session.Session, u storage.User, v accountPage) {
@@ -270,7 +274,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 	}
 	v.BackupCodesLeft = n
 	if v.PasskeysOn = h.c.Passkeys.Off() == ""; v.PasskeysOn {
-		if v.Passkeys, err = h.passkeyRows(ctx, u.ID); err != nil {
+		if v.Passkeys, err = h.passkeyRows(ctx, web.Lang(r), u.ID); err != nil {
 			h.internalError(w, r, "list passkeys", err)
 			return
 		}
@@ -299,7 +303,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 			a.Name = n
 		}
 		for _, s := range c.Scopes {
-			a.Scopes = append(a.Scopes, consent.Describe(s))
+			a.Scopes = append(a.Scopes, consent.Describe(web.Lang(r), s))
 		}
 		v.Apps = append(v.Apps, a)
 	}
@@ -310,19 +314,19 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	slices.SortFunc(list, func(a, b *session.Session) int { return b.LastSeen.Compare(a.LastSeen) })
-	now := time.Now()
+	now, l := time.Now(), web.Lang(r)
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, sessionRow{
-			ID: s.ID, Current: s.ID == sess.ID, IP: s.IP, Device: web.Device(s.UserAgent),
-			Started: web.Ago(s.CreatedAt, now), LastSeen: web.Ago(s.LastSeen, now),
+			ID: s.ID, Current: s.ID == sess.ID, IP: s.IP, Device: web.Device(l, s.UserAgent),
+			Started: web.Ago(l, s.CreatedAt, now), LastSeen: web.Ago(l, s.LastSeen, now),
 			StartedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeen.UTC(),
 		})
 	}
 	if !v.PasskeysOn {
-		h.pages.Render(w, r, status, pageAccount, "Your account", v)
+		h.pages.Render(w, r, status, pageAccount, "account.title", v)
 		return
 	}
-	h.pages.RenderScript(w, r, status, pageAccount, "Your account", web.ScriptPasskey, v)
+	h.pages.RenderScript(w, r, status, pageAccount, "account.title", web.ScriptPasskey, v)
 }
 
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
@@ -335,12 +339,12 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		User: u, Current: r.PostFormValue("current_password"), New: r.PostFormValue("new_password"), Attempts: h.attempts,
 	})
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: invalid[0].Message})
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewError: invalid[0].In(web.Lang(r))})
 		return
 	} else if errors.Is(err, accounts.ErrStale) {
-		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{CurrentError: "Your password was just changed elsewhere. Reload the page and try again."})
+		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{CurrentError: web.T(r, "account.password_stale")})
 		return
-	} else if !h.attempted(w, r, err, "Your current password is not correct.",
+	} else if !h.attempted(w, r, err, wrongPassword,
 		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CurrentError = msg })) {
 		return
 	}
@@ -353,6 +357,9 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, Path+"?done=password")
 }
 
+// wrongPassword answers a wrong current password.
+const wrongPassword = "account.wrong_password"
+
 // limited runs check through the attempt helper under the failure limit
 // of key, and answers a failure itself (see attempted). It reports whether
 // check passed.
@@ -363,15 +370,15 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, key, wrong str
 
 // attempted answers err of an attempt: while the key is locked, or when a
 // wrong answer locks it, fail gets 429 (with Retry-After set) and a message
-// saying when to retry; any other wrong answer gets 400 and wrong. It
-// reports whether err is nil.
+// saying when to retry; any other wrong answer gets 400 and the message
+// wrong (an ID), in the request's language. It reports whether err is nil.
 func (h *Handler) attempted(w http.ResponseWriter, r *http.Request, err error, wrong string, fail func(status int, msg string)) bool {
 	if wait, ok := accounts.Locked(err); ok {
 		web.SetRetryAfter(w.Header(), wait)
-		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again "+web.RetryText(wait)+".")
+		fail(http.StatusTooManyRequests, web.T(r, "login.locked", "When", web.RetryText(r, wait)))
 		return false
 	} else if errors.Is(err, accounts.ErrWrong) {
-		fail(http.StatusBadRequest, wrong)
+		fail(http.StatusBadRequest, web.T(r, wrong))
 		return false
 	} else if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
@@ -401,7 +408,7 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	clientID := r.PostFormValue("client_id")
 	if clientID == "" {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "No app was chosen.")
+		h.c.Site.Error(w, r, http.StatusBadRequest, "account.no_app")
 		return
 	}
 	if err := h.c.Accounts.RevokeClientGrant(ctx, actor(r), u.ID, clientID); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/session"
@@ -23,7 +24,7 @@ type passkeyRow struct {
 	AddedAt, LastUsedAt time.Time
 }
 
-func (h *Handler) passkeyRows(ctx context.Context, userID string) ([]passkeyRow, error) {
+func (h *Handler) passkeyRows(ctx context.Context, l locale.Lang, userID string) ([]passkeyRow, error) {
 	ps, err := h.c.Store.ListPasskeys(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -31,9 +32,9 @@ func (h *Handler) passkeyRows(ctx context.Context, userID string) ([]passkeyRow,
 	now := time.Now()
 	rows := make([]passkeyRow, 0, len(ps))
 	for _, p := range ps {
-		row := passkeyRow{ID: passkey.ID(p), Name: p.Name, Synced: p.BackupEligible, Added: web.Ago(p.CreatedAt, now), AddedAt: p.CreatedAt.UTC()}
+		row := passkeyRow{ID: passkey.ID(p), Name: p.Name, Synced: p.BackupEligible, Added: web.Ago(l, p.CreatedAt, now), AddedAt: p.CreatedAt.UTC()}
 		if !p.LastUsedAt.IsZero() {
-			row.LastUsed, row.LastUsedAt = web.Ago(p.LastUsedAt, now), p.LastUsedAt.UTC()
+			row.LastUsed, row.LastUsedAt = web.Ago(l, p.LastUsedAt, now), p.LastUsedAt.UTC()
 		}
 		rows = append(rows, row)
 	}
@@ -43,10 +44,10 @@ func (h *Handler) passkeyRows(ctx context.Context, userID string) ([]passkeyRow,
 // passkeyName is the name a new passkey gets: what the user typed, or the
 // browser and system it was made on.
 func passkeyName(r *http.Request) (string, error) {
-	return accounts.PasskeyName(r.PostFormValue("passkey_name"), web.Device(web.UserAgent(r)))
+	return accounts.PasskeyName(r.PostFormValue("passkey_name"), web.Device(web.Lang(r), web.UserAgent(r)))
 }
 
-const passkeyNameError = "Passkey names are at most 64 characters, without control characters."
+const passkeyNameError = "account.passkey.name_invalid"
 
 // passkeyOptions begins adding a passkey: the options for the browser, or
 // where to go first (a sign-in, a fresh one: a session cookie alone must
@@ -54,7 +55,7 @@ const passkeyNameError = "Passkey names are at most 64 characters, without contr
 func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if h.c.Passkeys.Off() != "" {
-		web.JSON(w, http.StatusNotFound, web.ScriptAnswer{Error: "Passkeys are off on this server."})
+		web.JSON(w, http.StatusNotFound, web.ScriptAnswer{Error: web.T(r, "passkey.off")})
 		return
 	}
 	sess, err := h.c.Sessions.Get(ctx, r)
@@ -78,7 +79,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := passkeyName(r); err != nil {
-		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: passkeyNameError})
+		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: web.T(r, passkeyNameError)})
 		return
 	}
 	have, err := h.c.Store.ListPasskeys(ctx, u.ID)
@@ -87,7 +88,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(have) >= accounts.MaxPasskeys {
-		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: tooManyPasskeys})
+		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: web.T(r, tooManyPasskeys)})
 		return
 	}
 	opts, err := h.c.Passkeys.BeginRegistration(ctx, u, have, sess.ID)
@@ -98,7 +99,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, opts)
 }
 
-var tooManyPasskeys = "You have the most passkeys an account may have. Remove one first."
+const tooManyPasskeys = "account.passkey.too_many"
 
 // addPasskey takes the browser's answer to a registration and stores the
 // passkey.
@@ -113,7 +114,7 @@ func (h *Handler) addPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := r.PostFormValue("credential")
 	if answer == "" {
-		fail("Adding a passkey needs JavaScript and a browser that supports passkeys.")
+		fail(web.T(r, "account.passkey.needs_script"))
 		return
 	}
 	if !login.Recent(sess, h.c.Reauth, false) {
@@ -122,15 +123,15 @@ func (h *Handler) addPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	name, err := passkeyName(r)
 	if err != nil {
-		fail(passkeyNameError)
+		fail(web.T(r, passkeyNameError))
 		return
 	}
 	p, err := h.c.Passkeys.FinishRegistration(ctx, u, sess.ID, r.PostFormValue("ceremony"), []byte(answer), name)
 	if errors.Is(err, passkey.ErrExpired) {
-		fail("This passkey set-up expired or was already used. Try again.")
+		fail(web.T(r, "account.passkey.expired"))
 		return
 	} else if errors.Is(err, passkey.ErrRefused) || errors.Is(err, passkey.ErrOff) {
-		fail("The passkey could not be added. Try again, or use another passkey.")
+		fail(web.T(r, "account.passkey.not_added"))
 		return
 	} else if err != nil {
 		h.internalError(w, r, "finish passkey registration", err)
@@ -138,10 +139,10 @@ func (h *Handler) addPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.c.Accounts.AddPasskey(ctx, actor(r), u, p)
 	if errors.Is(err, accounts.ErrTooManyPasskeys) {
-		fail(tooManyPasskeys)
+		fail(web.T(r, tooManyPasskeys))
 		return
 	} else if errors.Is(err, storage.ErrAlreadyExists) {
-		fail("This passkey is already registered.")
+		fail(web.T(r, "account.passkey.already"))
 		return
 	} else if err != nil {
 		h.internalError(w, r, "add passkey", err)
@@ -157,12 +158,12 @@ func (h *Handler) renamePasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ok := passkey.ParseID(r.PostFormValue("passkey_id"))
 	if !ok {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "No passkey was chosen.")
+		h.c.Site.Error(w, r, http.StatusBadRequest, "account.passkey.none_chosen")
 		return
 	}
 	name, err := accounts.PasskeyName(r.PostFormValue("passkey_rename"), "")
 	if err != nil || name == "" {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{PasskeyError: "Give the passkey a name of 1 to 64 characters."})
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{PasskeyError: web.T(r, "account.passkey.name_length")})
 		return
 	}
 	if err := h.c.Accounts.RenamePasskey(r.Context(), actor(r), u, id, name); err != nil && !errors.Is(err, accounts.ErrNotFound) {
@@ -181,7 +182,7 @@ func (h *Handler) removePasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ok := passkey.ParseID(r.PostFormValue("passkey_remove"))
 	if !ok {
-		h.c.Site.Error(w, r, http.StatusBadRequest, "No passkey was chosen.")
+		h.c.Site.Error(w, r, http.StatusBadRequest, "account.passkey.none_chosen")
 		return
 	}
 	if !login.Recent(sess, h.c.Reauth, false) {

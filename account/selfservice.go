@@ -24,7 +24,7 @@ func (h *Handler) changeName(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := h.c.Accounts.SetName(r.Context(), actor(r), u.ID, r.PostFormValue("name"))
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NameError: invalid[0].Message})
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NameError: invalid[0].In(web.Lang(r))})
 		return
 	} else if err != nil {
 		h.internalError(w, r, "change name", err)
@@ -45,14 +45,14 @@ func (h *Handler) requestEmailChange(w http.ResponseWriter, r *http.Request) {
 		User: u, Current: r.PostFormValue("current_password"), New: to, Attempts: h.attempts,
 	})
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewEmail: to, EmailError: invalid[0].Message})
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{NewEmail: to, EmailError: invalid[0].In(web.Lang(r))})
 		return
 	}
-	if !h.attempted(w, r, err, "Your current password is not correct.",
+	if !h.attempted(w, r, err, wrongPassword,
 		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.NewEmail, v.EmailPasswordError = to, msg })) {
 		return
 	}
-	h.renderAccount(w, r, http.StatusOK, sess, u, accountPage{Notice: "We sent a link to " + to + ". Your address changes when you open it (within 24 hours)."})
+	h.renderAccount(w, r, http.StatusOK, sess, u, accountPage{Notice: web.T(r, "account.email_sent", "Email", to)})
 }
 
 // emailConfirmPage asks to confirm the change a link names: opening the
@@ -68,14 +68,14 @@ func (h *Handler) showEmailConfirm(w http.ResponseWriter, r *http.Request) {
 		h.emailLinkExpired(w, r)
 		return
 	}
-	h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "Confirm your new address", emailConfirmPage{Token: token, From: u.Email, To: to})
+	h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "email_confirm.title", emailConfirmPage{Token: token, From: u.Email, To: to})
 }
 
 // emailLinkExpired answers a confirmation link for a new address that is
 // unknown, expired or used, and sends the user to ask for a new one.
 func (h *Handler) emailLinkExpired(w http.ResponseWriter, r *http.Request) {
 	p := web.ProblemExpiredLink
-	p.LinkHref, p.LinkText = Path, "Ask for a new one on your account page"
+	p.LinkHref, p.LinkText = Path, "email_confirm.ask_again"
 	h.c.Site.Problem(w, r, http.StatusBadRequest, p)
 }
 
@@ -85,11 +85,11 @@ func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, accounts.ErrStale):
 		h.emailLinkExpired(w, r)
 	case errors.Is(err, accounts.ErrEmailTaken):
-		h.c.Site.Error(w, r, http.StatusConflict, "Another account uses this address now. Choose another one on your account page.")
+		h.c.Site.Error(w, r, http.StatusConflict, "email_confirm.taken")
 	case err != nil:
 		h.internalError(w, r, "change email", err)
 	default:
-		h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "Address changed", emailConfirmPage{To: u.Email})
+		h.pages.Render(w, r, http.StatusOK, pageEmailConfirm, "email_confirm.done_title", emailConfirmPage{To: u.Email})
 	}
 }
 
@@ -103,10 +103,10 @@ func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := h.c.Accounts.DeleteAccount(ctx, actor(r), u, r.PostFormValue("current_password"), h.attempts)
 	if errors.Is(err, accounts.ErrLastAdmin) {
-		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{DeleteError: "You are the only administrator: make someone else an administrator first."})
+		h.renderAccount(w, r, http.StatusConflict, sess, u, accountPage{DeleteError: web.T(r, "account.only_admin")})
 		return
 	}
-	if !h.attempted(w, r, err, "Your current password is not correct.",
+	if !h.attempted(w, r, err, wrongPassword,
 		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.DeleteError = msg })) {
 		return
 	}

@@ -59,7 +59,7 @@ type totpPage struct {
 }
 
 func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, status int, v totpPage) {
-	h.pages.Render(w, r, status, pageTOTP, "Set up two-step sign-in", v)
+	h.pages.Render(w, r, status, pageTOTP, "totp.title", v)
 }
 
 func qrURL(png []byte) template.URL {
@@ -129,9 +129,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	en, ok := h.openEnrollment(sess, pending)
 	if !ok {
 		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
-			Heading:  "This set-up has expired",
-			Message:  "Setting up an authenticator app has to be finished within a few minutes.",
-			LinkText: "Start again from your account page", LinkHref: Path,
+			Heading: "totp.expired", Message: "totp.expired_text",
+			LinkText: "totp.start_again", LinkHref: Path,
 		})
 		return
 	}
@@ -144,7 +143,7 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		h.renderTOTP(w, r, status, totpPage{Secret: en.Secret, QR: qrURL(png), Link: otpauthURL(en.URL), Pending: pending, Error: msg})
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
-	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the 6-digit code your app shows now.", retry,
+	if !h.limited(w, r, "account-code:"+u.ID, "totp.wrong", retry,
 		func() (bool, error) {
 			if !mfa.LooksLikeTOTP(code) {
 				return false, nil
@@ -175,7 +174,7 @@ func (h *Handler) disableTOTP(w http.ResponseWriter, r *http.Request) {
 		web.Redirect(w, r, Path)
 		return
 	}
-	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the current code from your app, or a backup code.",
+	if !h.limited(w, r, "account-code:"+u.ID, "totp.wrong_or_backup",
 		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.DisableError = msg }),
 		func() (bool, error) {
 			ok, _, err := h.c.TOTP.CheckSecondFactor(ctx, h.c.Store, u, r.PostFormValue("code"))
@@ -197,7 +196,7 @@ type codesPage struct {
 }
 
 func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, v codesPage) {
-	h.pages.Render(w, r, http.StatusOK, pageCodes, "Your backup codes", v)
+	h.pages.Render(w, r, http.StatusOK, pageCodes, "codes.title", v)
 }
 
 // regenerateCodes replaces the backup codes. It asks for a current TOTP
@@ -210,10 +209,10 @@ func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if !u.TOTPEnabled() {
-		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{Notice: "Turn on two-step sign-in first: backup codes stand in for its codes."})
+		h.renderAccount(w, r, http.StatusBadRequest, sess, u, accountPage{Notice: web.T(r, "codes.totp_first")})
 		return
 	}
-	if !h.limited(w, r, "account-code:"+u.ID, "That code is not valid. Enter the 6-digit code your app shows now.",
+	if !h.limited(w, r, "account-code:"+u.ID, "totp.wrong",
 		h.onAccount(w, r, sess, u, func(v *accountPage, msg string) { v.CodesError = msg }),
 		func() (bool, error) {
 			code := r.PostFormValue("code")

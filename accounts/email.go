@@ -8,8 +8,12 @@ import (
 	"github.com/latch-idp/latch/web"
 )
 
-// EmailMessage is the answer to an address the rules refuse.
-const EmailMessage = "Enter an email address like name@example.com."
+// EmailMessage is the answer to an address the rules refuse;
+// EmailMessageID the same in the catalogs.
+const (
+	EmailMessage   = "Enter an email address like name@example.com."
+	EmailMessageID = "form.email_invalid"
+)
 
 // NormalizeEmail is the form emails are compared and rate-limited in. It is
 // valid UTF-8 without NUL, so that no typed email can fail a lookup in

@@ -7,6 +7,8 @@ import (
 
 	"github.com/latch-idp/latch/password"
 	"github.com/latch-idp/latch/storage"
+
+	"github.com/latch-idp/latch/locale"
 )
 
 // Errors the service returns; callers test them with errors.Is.
@@ -27,10 +29,22 @@ var (
 )
 
 // ValidationError is input the rules refuse. Message is written for the
-// person who typed it; Field names the input it is about.
+// person who typed it, in English (the API and the CLI show it); ID and
+// Args are the same message in the catalogs, for pages in any language
+// (In); Field names the input it is about.
 type ValidationError struct {
 	Field   string // FieldEmail, FieldPassword, FieldNewPassword, FieldRole, FieldName
 	Message string
+	ID      string
+	Args    []any
+}
+
+// In is the message in l.
+func (e *ValidationError) In(l locale.Lang) string {
+	if e.ID == "" {
+		return e.Message
+	}
+	return l.T(e.ID, e.Args...)
 }
 
 // Fields a ValidationError is about.

@@ -127,7 +127,7 @@ func (s *Service) acceptable(ctx context.Context, pw string, current func() (boo
 		return err
 	}
 	if same {
-		return &ValidationError{Field: FieldNewPassword, Message: SameMessage}
+		return &ValidationError{Field: FieldNewPassword, Message: SameMessage, ID: "form.password_same"}
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func (s *Service) Register(ctx context.Context, a Actor, r Registration, admit f
 	email := NormalizeEmail(r.Email)
 	var invalid []error
 	if !newEmail(email) {
-		invalid = append(invalid, &ValidationError{Field: FieldEmail, Message: EmailMessage})
+		invalid = append(invalid, &ValidationError{Field: FieldEmail, Message: EmailMessage, ID: EmailMessageID})
 	}
 	if err := s.checkNew(ctx, FieldPassword, r.Password); len(Invalid(err)) > 0 {
 		invalid = append(invalid, err)

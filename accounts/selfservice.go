@@ -55,10 +55,10 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Actor, c EmailChange
 	}
 	to := NormalizeEmail(c.New)
 	if !newEmail(to) {
-		return &ValidationError{Field: FieldEmail, Message: EmailMessage}
+		return &ValidationError{Field: FieldEmail, Message: EmailMessage, ID: EmailMessageID}
 	}
 	if strings.EqualFold(to, c.User.Email) {
-		return &ValidationError{Field: FieldEmail, Message: "That is your address already."}
+		return &ValidationError{Field: FieldEmail, Message: "That is your address already.", ID: "form.email_same"}
 	}
 	if err := s.checkCurrent(ctx, c.Attempts, c.User, c.Current); err != nil {
 		return err

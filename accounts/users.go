@@ -64,10 +64,10 @@ type NewUser struct {
 func (s *Service) Create(ctx context.Context, a Actor, n NewUser) (storage.User, error) {
 	email, ok := AccountEmail(n.Email)
 	if !ok {
-		return storage.User{}, &ValidationError{Field: FieldEmail, Message: EmailMessage}
+		return storage.User{}, &ValidationError{Field: FieldEmail, Message: EmailMessage, ID: EmailMessageID}
 	}
 	if !ValidRole(n.Role) {
-		return storage.User{}, &ValidationError{Field: FieldRole, Message: "Choose the role user or admin."}
+		return storage.User{}, &ValidationError{Field: FieldRole, Message: "Choose the role user or admin.", ID: "form.role_invalid"}
 	}
 	if err := s.checkNew(ctx, FieldPassword, n.Password); err != nil {
 		return storage.User{}, err
@@ -104,7 +104,7 @@ func (s *Service) checkNew(ctx context.Context, field, pw string) error {
 	if err := s.c.Checker.Check(ctx, pw); err != nil {
 		var perr *password.Error
 		if errors.As(err, &perr) {
-			return &ValidationError{Field: field, Message: perr.Message}
+			return &ValidationError{Field: field, Message: perr.Message, ID: perr.ID, Args: perr.Args}
 		}
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Service) checkNew(ctx context.Context, field, pw string) error {
 // SetRole gives user id the role.
 func (s *Service) SetRole(ctx context.Context, a Actor, id, role string) (storage.User, error) {
 	if !ValidRole(role) {
-		return storage.User{}, &ValidationError{Field: FieldRole, Message: "Choose the role user or admin."}
+		return storage.User{}, &ValidationError{Field: FieldRole, Message: "Choose the role user or admin.", ID: "form.role_invalid"}
 	}
 	fx := storage.Effects{Audit: []storage.AuditEvent{a.event("role_changed", id, map[string]string{"role": role})}}
 	return s.c.Store.UpdateUser(ctx, id, fx, func(u *storage.User) error {
@@ -130,7 +130,7 @@ const maxNameLength = 200
 func (s *Service) SetName(ctx context.Context, a Actor, id, name string) (storage.User, error) {
 	name = strings.TrimSpace(name)
 	if len(name) > maxNameLength || strings.ContainsFunc(name, unicode.IsControl) {
-		return storage.User{}, &ValidationError{Field: FieldName, Message: "Use at most 200 characters, without control characters."}
+		return storage.User{}, &ValidationError{Field: FieldName, Message: "Use at most 200 characters, without control characters.", ID: "form.name_invalid"}
 	}
 	fx := storage.Effects{Audit: []storage.AuditEvent{a.event("name_changed", id, nil)}}
 	return s.c.Store.UpdateUser(ctx, id, fx, func(u *storage.User) error {

@@ -111,7 +111,7 @@ func (h *Handler) console(f func(*call)) http.Handler {
 		u, err := h.c.Store.GetUser(ctx, sess.UserID)
 		switch {
 		case errors.Is(err, storage.ErrNotFound) || (err == nil && (u.Disabled || u.Role != storage.RoleAdmin)):
-			h.c.Site.Error(w, r, http.StatusForbidden, "The admin console is for administrators.")
+			h.c.Site.Error(w, r, http.StatusForbidden, "error.admins_only")
 			return
 		case err != nil:
 			h.pageError(w, r, "load user", err)

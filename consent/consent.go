@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
@@ -74,19 +75,20 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(Path, h.c.Site.Wrap(http.HandlerFunc(h.decide))).Methods(http.MethodPost)
 }
 
-// scopeText says what a scope lets the client do, in plain words.
+// scopeText says what a scope lets the client do, in plain words (the
+// message IDs).
 var scopeText = map[string]string{
-	"openid":         "Confirm your identity",
-	"profile":        "Your name",
-	"email":          "Your email address",
-	"offline_access": "Stay signed in (access while you're away)",
+	"openid":         "consent.scope.openid",
+	"profile":        "consent.scope.profile",
+	"email":          "consent.scope.email",
+	"offline_access": "consent.scope.offline_access",
 }
 
-// Describe returns the plain-words line for scope: a known scope's
+// Describe returns the plain-words line for scope in l: a known scope's
 // description, or else its name.
-func Describe(scope string) string {
-	if s, ok := scopeText[scope]; ok {
-		return s
+func Describe(l locale.Lang, scope string) string {
+	if id, ok := scopeText[scope]; ok {
+		return l.T(id)
 	}
 	return scope
 }
@@ -110,9 +112,9 @@ type page struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v page) {
-	title := "Allow access?"
+	title := "consent.title"
 	if v.Device {
-		title = "Allow a device to access your account?"
+		title = "consent.device_title"
 	}
 	h.pages.Render(w, r, status, pageConsent, title, v)
 }
@@ -140,7 +142,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request, id string) (*flow
 	}
 	u, err := h.c.Store.GetUser(ctx, f.UserID)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled) {
-		h.c.Site.Error(w, r, http.StatusForbidden, "This account cannot grant access.")
+		h.c.Site.Error(w, r, http.StatusForbidden, "consent.cannot_grant")
 		return nil, storage.User{}, false
 	} else if err != nil {
 		h.internalError(w, r, "load user", err)
@@ -160,7 +162,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 		v.Issuer = "this server"
 	}
 	for _, s := range f.Scopes {
-		v.Scopes = append(v.Scopes, Describe(s))
+		v.Scopes = append(v.Scopes, Describe(web.Lang(r), s))
 	}
 	h.render(w, r, http.StatusOK, v)
 }
@@ -198,7 +200,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		f.GrantedScopes = nil
 		e.Kind = "consent_denied"
 	default:
-		h.c.Site.Error(w, r, http.StatusBadRequest, "Choose Allow or Deny.")
+		h.c.Site.Error(w, r, http.StatusBadRequest, "consent.choose")
 		return
 	}
 	f.Stage = flow.StageResume

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch-idp/latch/consent"
 	"github.com/latch-idp/latch/flow"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web/webtest"
 )
@@ -137,7 +138,7 @@ func TestConsentUnregisteredClient(t *testing.T) {
 		_, _, _, page := toConsentOf(t, e, id, []string{"openid", "email"}, unregistered)
 		for _, want := range []string{"<strong>app.example.com</strong> wants to access your account",
 			"This application is not registered with " + e.URL, "identified by its web address <strong>app.example.com</strong>",
-			"calls itself &ldquo;Totally Official Bank&rdquo;", "Continue only if you trust it",
+			"calls itself “Totally Official Bank”", "Continue only if you trust it",
 			`name="decision" value="allow"`, `name="decision" value="deny"`} {
 			if !strings.Contains(page.Body, want) {
 				t.Errorf("consent page lacks %q:\n%s", want, page.Body)
@@ -165,8 +166,11 @@ func TestConsentUnregisteredClient(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	for scope, want := range map[string]string{"openid": "Confirm your identity", "profile": "Your name", "email": "Your email address",
 		"offline_access": "Stay signed in (access while you're away)", "calendar.read": "calendar.read"} {
-		if got := consent.Describe(scope); got != want {
+		if got := consent.Describe(locale.Get("en"), scope); got != want {
 			t.Errorf("Describe(%q) = %q, want %q", scope, got, want)
 		}
+	}
+	if got := consent.Describe(locale.Get("de"), "email"); got != "Ihre E-Mail-Adresse sehen" {
+		t.Errorf("Describe in German = %q", got)
 	}
 }

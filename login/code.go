@@ -35,11 +35,13 @@ func (h *Handler) renderSecondStep(w http.ResponseWriter, r *http.Request, statu
 	v.Passkey, v.PasskeyRequired = len(ps) > 0, p.ACR != ""
 	v.TOTP = u.TOTPEnabled() && !v.PasskeyRequired
 	if v.PasskeyRequired && !v.Passkey {
-		v.NoPasskey = passkeyRequiredNoPasskey
+		v.NoPasskey = web.T(r, passkeyRequiredNoPasskey)
 	}
-	title := "Enter your code"
+	title := "code.title"
 	if v.Passkey && !v.TOTP {
-		title = "Use your passkey"
+		title = "code.title_passkey"
+	} else if v.Passkey {
+		title = "code.title_either"
 	}
 	if v.Passkey {
 		h.pages.RenderScript(w, r, status, pageCode, title, web.ScriptPasskey, v)
@@ -82,7 +84,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		h.renderSecondStep(w, r, status, p, u, v)
 	}
 	if p.ACR != "" || !u.TOTPEnabled() {
-		renderCode(w, r, http.StatusBadRequest, codePage{PasskeyError: "Use your passkey to continue."})
+		renderCode(w, r, http.StatusBadRequest, codePage{PasskeyError: web.T(r, "code.use_passkey")})
 		return
 	}
 	var kind, reason string
@@ -105,7 +107,7 @@ func (h *Handler) postCode(w http.ResponseWriter, r *http.Request) {
 		h.tooMany(w, r, wait, func(msg string) { renderCode(w, r, http.StatusTooManyRequests, codePage{Error: msg}) })
 		return
 	} else if errors.Is(err, accounts.ErrWrong) {
-		renderCode(w, r, http.StatusUnauthorized, codePage{Error: "That code is not valid. Enter the current code from your app, or an unused backup code."})
+		renderCode(w, r, http.StatusUnauthorized, codePage{Error: web.T(r, "code.wrong")})
 		return
 	} else if err != nil {
 		h.internalError(w, r, "check code", err)

@@ -163,7 +163,9 @@ func (h *Handler) Mount(r *mux.Router) {
 	r.Handle(PathCodePasskeyOptions, w(http.HandlerFunc(h.passkeyVerifyOptions))).Methods(http.MethodPost)
 }
 
-// messagePage is a page of plain information with an optional link.
+// messagePage is a page of plain information with an optional link:
+// Heading and LinkText are message IDs, Message is in the request's
+// language already (it carries values).
 type messagePage struct {
 	Heading  string
 	Message  string

@@ -19,7 +19,7 @@ type newPasswordPage struct {
 }
 
 func (h *Handler) renderNewPassword(w http.ResponseWriter, r *http.Request, status int, v newPasswordPage) {
-	h.pages.Render(w, r, status, pageNewPassword, "Choose a new password", v)
+	h.pages.Render(w, r, status, pageNewPassword, "new_password.title", v)
 }
 
 func (h *Handler) showNewPassword(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +41,7 @@ func (h *Handler) showNewPassword(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "load user", err)
 		return
 	}
-	h.renderNewPassword(w, r, http.StatusOK, newPasswordPage{Reason: p.MustChange, Email: u.Email})
+	h.renderNewPassword(w, r, http.StatusOK, newPasswordPage{Reason: web.T(r, p.MustChange), Email: u.Email})
 }
 
 func (h *Handler) postNewPassword(w http.ResponseWriter, r *http.Request) {
@@ -54,10 +54,10 @@ func (h *Handler) postNewPassword(w http.ResponseWriter, r *http.Request) {
 		h.next(w, r, p, false)
 		return
 	}
-	v := newPasswordPage{Reason: p.MustChange, Email: u.Email}
+	v := newPasswordPage{Reason: web.T(r, p.MustChange), Email: u.Email}
 	phc, err := h.c.Accounts.SetNewPassword(ctx, actor(r), u, r.PostFormValue("new_password"))
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
-		v.Error = invalid[0].Message
+		v.Error = invalid[0].In(web.Lang(r))
 		h.renderNewPassword(w, r, http.StatusBadRequest, v)
 		return
 	} else if errors.Is(err, password.ErrBusy) {

@@ -21,11 +21,11 @@ const (
 	PathPasskeyOptions       = "/login/passkey/options"
 	PathCodePasskey          = "/login/code/passkey"
 	PathCodePasskeyOptions   = "/login/code/passkey/options"
-	passkeyNeedsScript       = "Signing in with a passkey needs JavaScript and a browser that supports passkeys."
-	passkeyNotAccepted       = "That passkey could not be used. Try again, or use another way to sign in."
-	passkeyCeremonyExpired   = "That attempt expired or was already used. Try again."
-	passkeyTooWeak           = "This app asks for a passkey bound to one device, such as a security key; this passkey may be synced between devices. Use another passkey."
-	passkeyRequiredNoPasskey = "This app asks you to sign in with a passkey, and your account has none yet. Sign in without the app, add a passkey on your account page, then go back to the app."
+	passkeyNeedsScript       = "passkey.needs_script"
+	passkeyNotAccepted       = "passkey.not_accepted"
+	passkeyCeremonyExpired   = "passkey.ceremony_expired"
+	passkeyTooWeak           = "passkey.too_weak"
+	passkeyRequiredNoPasskey = "passkey.required_none"
 )
 
 // listPasskeys returns the user's passkeys while passkeys are on, and none
@@ -41,7 +41,7 @@ func (h *Handler) listPasskeys(ctx context.Context, userID string) ([]storage.Pa
 // browser.
 func (h *Handler) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
 	if h.c.Passkeys.Off() != "" {
-		web.JSON(w, http.StatusNotFound, web.ScriptAnswer{Error: "Passkeys are off on this server."})
+		web.JSON(w, http.StatusNotFound, web.ScriptAnswer{Error: web.T(r, "passkey.off")})
 		return
 	}
 	ctx := r.Context()
@@ -55,12 +55,12 @@ func (h *Handler) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if wait > 0 {
 		web.SetRetryAfter(w.Header(), wait)
-		web.JSON(w, http.StatusTooManyRequests, web.ScriptAnswer{Error: "Too many attempts. Try again " + web.RetryText(wait) + "."})
+		web.JSON(w, http.StatusTooManyRequests, web.ScriptAnswer{Error: web.T(r, "passkey.too_many", "When", web.RetryText(r, wait))})
 		return
 	}
 	state := h.c.Site.BrowserState(r)
 	if state == "" {
-		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: "Reload the page and try again."})
+		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: web.T(r, "passkey.reload")})
 		return
 	}
 	opts, err := h.c.Passkeys.BeginSignIn(r.Context(), state)
@@ -94,7 +94,7 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := r.PostFormValue("credential")
 	if answer == "" {
-		fail(http.StatusBadRequest, passkeyNeedsScript)
+		fail(http.StatusBadRequest, web.T(r, passkeyNeedsScript))
 		return
 	}
 	network := web.ClientNetwork(r)
@@ -107,7 +107,7 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.c.Store.GetUser(ctx, a.UserID)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled) {
-		fail(http.StatusUnauthorized, passkeyNotAccepted)
+		fail(http.StatusUnauthorized, web.T(r, passkeyNotAccepted))
 		return
 	} else if err != nil {
 		h.internalError(w, r, "load user", err)
@@ -119,12 +119,12 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	amr := append(a.AMR(), "mfa")
 	if !passkey.Satisfies(acr, amr) {
-		fail(http.StatusUnauthorized, passkeyTooWeak)
+		fail(http.StatusUnauthorized, web.T(r, passkeyTooWeak))
 		return
 	}
 	p := &pending{UserID: u.ID, FlowID: v.FlowID, ReturnTo: v.ReturnTo, AMR: amr, ACR: acr, Password: h.passwordBinding(u.PasswordHash)}
 	if u.PasswordMustChange {
-		p.MustChange = "You need to choose a new password before you continue."
+		p.MustChange = mustChangeMessage
 	}
 	h.next(w, r, p, true)
 }
@@ -156,7 +156,7 @@ func (h *Handler) passkeyVerifyOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ps) == 0 {
-		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: "Your account has no passkey. Enter a code instead."})
+		web.JSON(w, http.StatusBadRequest, web.ScriptAnswer{Error: web.T(r, "passkey.none")})
 		return
 	}
 	opts, err := h.c.Passkeys.BeginVerify(ctx, u, ps, h.pendingToken(r))
@@ -181,7 +181,7 @@ func (h *Handler) postCodePasskey(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) { h.renderSecondStep(w, r, status, p, u, codePage{PasskeyError: msg}) }
 	answer := r.PostFormValue("credential")
 	if answer == "" {
-		fail(http.StatusBadRequest, passkeyNeedsScript)
+		fail(http.StatusBadRequest, web.T(r, passkeyNeedsScript))
 		return
 	}
 	ps, err := h.listPasskeys(ctx, u.ID)
@@ -197,7 +197,7 @@ func (h *Handler) postCodePasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !passkey.Satisfies(p.ACR, a.AMR()) {
-		fail(http.StatusUnauthorized, passkeyTooWeak)
+		fail(http.StatusUnauthorized, web.T(r, passkeyTooWeak))
 		return
 	}
 	p.NeedCode = false
@@ -238,9 +238,9 @@ func (h *Handler) checkPasskey(w http.ResponseWriter, r *http.Request, keys acco
 	if wait, locked := accounts.Locked(err); locked {
 		h.tooMany(w, r, wait, func(msg string) { fail(http.StatusTooManyRequests, msg) })
 	} else if errors.Is(err, accounts.ErrWrong) && expired {
-		fail(http.StatusBadRequest, passkeyCeremonyExpired)
+		fail(http.StatusBadRequest, web.T(r, passkeyCeremonyExpired))
 	} else if errors.Is(err, accounts.ErrWrong) {
-		fail(http.StatusUnauthorized, passkeyNotAccepted)
+		fail(http.StatusUnauthorized, web.T(r, passkeyNotAccepted))
 	} else if err != nil {
 		h.internalError(w, r, "check passkey", err)
 	}

@@ -19,7 +19,11 @@ import (
 
 // failedMessage is the one answer to a wrong email, a wrong password and a
 // disabled account alike.
-const failedMessage = "The email or password is incorrect."
+const failedMessage = "login.failed"
+
+// mustChangeMessage says why a password must change: an administrator
+// asked for it.
+const mustChangeMessage = "login.must_change"
 
 // loginPage is the data of the sign-in page.
 type loginPage struct {
@@ -42,10 +46,10 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	v.Trip = h.trip(v.FlowID, v.ReturnTo)
 	v.Passkeys = h.c.Passkeys.Off() == ""
 	if !v.Passkeys {
-		h.pages.Render(w, r, status, pageLogin, "Sign in", v)
+		h.pages.Render(w, r, status, pageLogin, "login.title", v)
 		return
 	}
-	h.pages.RenderScript(w, r, status, pageLogin, "Sign in", web.ScriptPasskey, v)
+	h.pages.RenderScript(w, r, status, pageLogin, "login.title", web.ScriptPasskey, v)
 }
 
 // returnTo is the local path to go to after a sign-in without a flow.
@@ -56,19 +60,28 @@ func (h *Handler) returnTo(s string) string {
 	return h.c.Home
 }
 
-// notices are the fixed messages other pages may ask the login page to show.
+// notices are the fixed messages other pages may ask the login page to
+// show, by the value of done=.
 var notices = map[string]string{
-	"reset":        "Your password was changed. Sign in with your new password.",
-	"reset_factor": "Your password was changed and the recently added sign-in factors are removed. Sign in with your new password, then set up your own from your account page.",
-	"verified":     "Your email address is confirmed. You can sign in.",
-	"signout":      "You are signed out.",
-	"deleted":      "Your account is deleted. We sent a confirmation to its address.",
+	"reset":        "login.notice.reset",
+	"reset_factor": "login.notice.reset_factor",
+	"verified":     "login.notice.verified",
+	"signout":      "login.notice.signout",
+	"deleted":      "login.notice.deleted",
+}
+
+// notice is the notice done= asks for, in r's language; "" for none.
+func notice(r *http.Request) string {
+	if id, ok := notices[r.URL.Query().Get("done")]; ok {
+		return web.T(r, id)
+	}
+	return ""
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	v := loginPage{FlowID: q.Get("flow"), ReturnTo: h.returnTo(q.Get("return_to")), Notice: notices[q.Get("done")]}
+	v := loginPage{FlowID: q.Get("flow"), ReturnTo: h.returnTo(q.Get("return_to")), Notice: notice(r)}
 	var f *flow.Flow
 	if v.FlowID != "" {
 		var err error
@@ -123,7 +136,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		v.ClientName, v.PasskeyRequired, acr = f.ClientName, f.ACR != "", f.ACR
 	}
 	if email == "" || pw == "" {
-		v.Error = "Enter your email and password."
+		v.Error = web.T(r, "login.missing_fields")
 		h.renderLogin(w, r, http.StatusBadRequest, v)
 		return
 	}
@@ -148,7 +161,7 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	} else if errors.Is(err, accounts.ErrWrong) {
-		v.Error = failedMessage
+		v.Error = web.T(r, failedMessage)
 		h.renderLogin(w, r, http.StatusUnauthorized, v)
 		return
 	} else if errors.Is(err, password.ErrBusy) {
@@ -173,9 +186,9 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	p.NeedCode = u.TOTPEnabled() || len(passkeys) > 0 || acr != ""
 	switch h.c.Accounts.NewPasswordNeeded(ctx, u, pw) {
 	case accounts.PasswordMustChange:
-		p.MustChange = "You need to choose a new password before you continue."
+		p.MustChange = mustChangeMessage
 	case accounts.PasswordRefused:
-		p.MustChange = "Your password no longer meets our rules or has appeared in a data breach. Choose a new one to continue."
+		p.MustChange = "login.password_refused"
 	}
 	h.next(w, r, p, true)
 }
@@ -220,9 +233,8 @@ func (h *Handler) next(w http.ResponseWriter, r *http.Request, p *pending, fresh
 
 func (h *Handler) pendingExpired(w http.ResponseWriter, r *http.Request) {
 	h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
-		Heading:  "This sign-in has expired",
-		Message:  "It took too long or was already completed. Sign in again.",
-		LinkText: "Sign in", LinkHref: PathLogin,
+		Heading: "problem.expired_sign_in", Message: "login.pending_expired",
+		LinkText: "message.sign_in", LinkHref: PathLogin,
 	})
 }
 
@@ -248,7 +260,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, p *pending) {
 	u, err := h.c.Accounts.CompleteSignIn(ctx, actor(r), in)
 	var unverified *accounts.UnverifiedError
 	if errors.Is(err, accounts.ErrDisabled) || errors.Is(err, accounts.ErrNotFound) {
-		h.renderLogin(w, r, http.StatusUnauthorized, loginPage{FlowID: p.FlowID, ReturnTo: p.ReturnTo, Error: failedMessage})
+		h.renderLogin(w, r, http.StatusUnauthorized, loginPage{FlowID: p.FlowID, ReturnTo: p.ReturnTo, Error: web.T(r, failedMessage)})
 		return
 	} else if errors.Is(err, accounts.ErrStale) {
 		// The password changed since the password step.
@@ -304,7 +316,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, f *flow.Flow, s
 // retry. It says nothing about whether the account exists.
 func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, render func(msg string)) {
 	web.SetRetryAfter(w.Header(), wait)
-	render("Too many failed attempts. Try again " + web.RetryText(wait) + ".")
+	render(web.T(r, "login.locked", "When", web.RetryText(r, wait)))
 }
 
 // loginURL is the sign-in page for a flow or a return path.

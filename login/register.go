@@ -22,7 +22,7 @@ type registerPage struct {
 }
 
 func (h *Handler) renderRegister(w http.ResponseWriter, r *http.Request, status int, v registerPage) {
-	h.pages.Render(w, r, status, pageRegister, "Create an account", v)
+	h.pages.Render(w, r, status, pageRegister, "register.title", v)
 }
 
 func (h *Handler) closed(w http.ResponseWriter, r *http.Request) bool {
@@ -30,9 +30,8 @@ func (h *Handler) closed(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	h.c.Site.Problem(w, r, http.StatusNotFound, web.Problem{
-		Heading:  "Registration is closed",
-		Message:  "Accounts here are created by an administrator. Ask yours for one.",
-		LinkText: "Sign in", LinkHref: PathLogin,
+		Heading: "register.closed", Message: "register.closed_text",
+		LinkText: "message.sign_in", LinkHref: PathLogin,
 	})
 	return true
 }
@@ -76,16 +75,16 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
 		for _, e := range invalid {
 			if e.Field == accounts.FieldEmail {
-				v.EmailError = e.Message
+				v.EmailError = e.In(web.Lang(r))
 			} else {
-				v.PassError = e.Message
+				v.PassError = e.In(web.Lang(r))
 			}
 		}
 		h.renderRegister(w, r, http.StatusBadRequest, v)
 		return
 	} else if errors.Is(err, errTooManyRegistrations) {
 		web.SetRetryAfter(w.Header(), wait)
-		v.EmailError = "Too many accounts were created from your network. Try again " + web.RetryText(wait) + "."
+		v.EmailError = web.T(r, "register.too_many", "When", web.RetryText(r, wait))
 		h.renderRegister(w, r, http.StatusTooManyRequests, v)
 		return
 	} else if errors.Is(err, password.ErrBusy) {
@@ -98,7 +97,7 @@ func (h *Handler) postRegister(w http.ResponseWriter, r *http.Request) {
 	// A taken email gets the same answer, so registration does not tell
 	// who has an account.
 	h.leave(w, v.Trip.FlowID, v.Trip.ReturnTo)
-	h.registered(w, r, http.StatusOK, v.Email, v.Trip, "We sent a confirmation link to "+v.Email+". Open it to confirm your address before you sign in; the link works for 24 hours.")
+	h.registered(w, r, http.StatusOK, v.Email, v.Trip, web.T(r, "register.sent", "Email", v.Email))
 }
 
 // verifyPage is the data of the verification page.
@@ -116,7 +115,7 @@ func (h *Handler) showVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	// A button, not the GET itself, confirms: mail scanners that fetch
 	// links must not use the token up.
-	h.pages.Render(w, r, http.StatusOK, pageVerify, "Confirm your email", verifyPage{Token: token, Email: u.Email})
+	h.pages.Render(w, r, http.StatusOK, pageVerify, "verify.title", verifyPage{Token: token, Email: u.Email})
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
@@ -142,11 +141,11 @@ func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, again, againTe
 // Where a new link is got: a reset link from the forgotten-password page,
 // a confirmation link by signing in (which offers to send one).
 func (h *Handler) badResetLink(w http.ResponseWriter, r *http.Request) {
-	h.badLink(w, r, PathForgot, "Ask for a new link")
+	h.badLink(w, r, PathForgot, "forgot.ask_again")
 }
 
 func (h *Handler) badVerifyLink(w http.ResponseWriter, r *http.Request) {
-	h.badLink(w, r, PathLogin, "Sign in to get a new link")
+	h.badLink(w, r, PathLogin, "verify.sign_in_for_link")
 }
 
 // PathRegisterResend takes the "send again" button of the page that
@@ -167,13 +166,13 @@ type registration struct {
 var registrationAD = []byte("latch register-resend v1")
 
 // registered renders the "check your email" page that follows a
-// registration of email, with message.
+// registration of email, with message (in the request's language).
 func (h *Handler) registered(w http.ResponseWriter, r *http.Request, status int, email string, t trip, message string) {
 	token := h.c.Box.SealString(registration{Email: email, FlowID: t.FlowID, ReturnTo: t.ReturnTo, Expires: time.Now().Add(resendTTL)}, registrationAD)
 	h.renderMessage(w, r, status, messagePage{
-		Heading: "Check your email", Message: message,
+		Heading: "message.check_email", Message: message,
 		Again:    &againForm{Action: PathRegisterResend, Fields: map[string]string{"token": token}},
-		LinkText: "Back to sign in", LinkHref: t.Back,
+		LinkText: "forgot.back", LinkHref: t.Back,
 	})
 }
 
@@ -182,9 +181,8 @@ func (h *Handler) postRegisterResend(w http.ResponseWriter, r *http.Request) {
 	var v registration
 	if !h.c.Box.OpenString(r.PostFormValue("token"), registrationAD, &v) || time.Now().After(v.Expires) || !accounts.ValidEmail(v.Email) {
 		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
-			Heading:  "This page has expired",
-			Message:  "Sign in to get a new confirmation link.",
-			LinkText: "Sign in", LinkHref: PathLogin,
+			Heading: "unverified.expired", Message: "unverified.expired_text",
+			LinkText: "message.sign_in", LinkHref: PathLogin,
 		})
 		return
 	}
@@ -196,7 +194,7 @@ func (h *Handler) postRegisterResend(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if wait > 0 {
 		web.SetRetryAfter(w.Header(), wait)
-		h.registered(w, r, http.StatusTooManyRequests, v.Email, t, "We sent several links recently. Check your inbox and spam folder, or try again "+web.RetryText(wait)+".")
+		h.registered(w, r, http.StatusTooManyRequests, v.Email, t, web.T(r, "unverified.too_many", "When", web.RetryText(r, wait)))
 		return
 	}
 	// As at registration, the answer comes before the lookup, so it takes
@@ -213,5 +211,5 @@ func (h *Handler) postRegisterResend(w http.ResponseWriter, r *http.Request) {
 		return h.c.Accounts.ResendVerification(ctx, a, u)
 	})
 	h.leave(w, t.FlowID, t.ReturnTo)
-	h.registered(w, r, http.StatusOK, v.Email, t, "If "+v.Email+" still needs confirming, we sent it a new link. It works for 24 hours.")
+	h.registered(w, r, http.StatusOK, v.Email, t, web.T(r, "register.resent", "Email", v.Email))
 }

@@ -22,7 +22,7 @@ type forgotPage struct {
 }
 
 func (h *Handler) renderForgot(w http.ResponseWriter, r *http.Request, status int, v forgotPage) {
-	h.pages.Render(w, r, status, pageForgot, "Reset your password", v)
+	h.pages.Render(w, r, status, pageForgot, "forgot.title", v)
 }
 
 func (h *Handler) showForgot(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +35,7 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	email := accounts.NormalizeEmail(r.PostFormValue("email"))
 	t := h.trip(r.PostFormValue("flow"), r.PostFormValue("return_to"))
 	if !accounts.ValidEmail(email) {
-		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: accounts.EmailMessage, Trip: t})
+		h.renderForgot(w, r, http.StatusBadRequest, forgotPage{Email: email, Error: web.T(r, accounts.EmailMessageID), Trip: t})
 		return
 	}
 	// Every request counts against the client's address, so /forgot cannot
@@ -77,15 +77,15 @@ func (h *Handler) postForgot(w http.ResponseWriter, r *http.Request) {
 	h.leave(w, t.FlowID, t.ReturnTo)
 	again := map[string]string{"email": email}
 	maps.Copy(again, t.Fields())
-	link := "a link"
+	sent := "forgot.sent"
 	if r.PostFormValue("again") != "" {
-		link = "another link"
+		sent = "forgot.sent_again"
 	}
 	h.renderMessage(w, r, http.StatusOK, messagePage{
-		Heading:  "Check your email",
-		Message:  "If an account exists for " + email + ", we sent it " + link + " to choose a new password. The link works for 30 minutes.",
+		Heading:  "message.check_email",
+		Message:  web.T(r, sent, "Email", email),
 		Again:    &againForm{Action: PathForgot, Fields: again},
-		LinkText: "Back to sign in", LinkHref: t.Back,
+		LinkText: "forgot.back", LinkHref: t.Back,
 	})
 }
 
@@ -96,15 +96,15 @@ func (h *Handler) showReset(w http.ResponseWriter, r *http.Request) {
 		h.badResetLink(w, r)
 		return
 	}
-	h.pages.Render(w, r, http.StatusOK, pageReset, "Choose a new password", newPasswordPage{Email: u.Email, Token: token})
+	h.pages.Render(w, r, http.StatusOK, pageReset, "new_password.title", newPasswordPage{Email: u.Email, Token: token})
 }
 
 func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 	token := r.PostFormValue("token")
 	u, err := h.c.Accounts.ResetPassword(r.Context(), actor(r), token, r.PostFormValue("new_password"))
 	if invalid := accounts.Invalid(err); len(invalid) > 0 {
-		v := newPasswordPage{Email: u.Email, Token: token, Error: invalid[0].Message}
-		h.pages.Render(w, r, http.StatusBadRequest, pageReset, "Choose a new password", v)
+		v := newPasswordPage{Email: u.Email, Token: token, Error: invalid[0].In(web.Lang(r))}
+		h.pages.Render(w, r, http.StatusBadRequest, pageReset, "new_password.title", v)
 		return
 	} else if errors.Is(err, password.ErrBusy) {
 		h.busy(w, r)
@@ -136,7 +136,7 @@ func (h *Handler) postReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Recovery = h.sealRecovery(rec)
-	h.pages.Render(w, r, http.StatusOK, pageResetFactor, "Your password is changed", v)
+	h.pages.Render(w, r, http.StatusOK, pageResetFactor, "reset_factors.title", v)
 }
 
 // recoveryTTL bounds how long the offer to remove a recent second factor

@@ -53,7 +53,7 @@ func (h *Handler) unverified(w http.ResponseWriter, r *http.Request, u storage.U
 func (h *Handler) renderUnverified(w http.ResponseWriter, r *http.Request, status int, u storage.User, signIn string, v unverifiedPage) {
 	v.Email, v.SignIn = u.Email, signIn
 	v.Token = accounts.SignLink(h.c.Box, purposeResend, u.ID+"\x00"+signIn, time.Now().Add(resendTTL), u.PasswordHash)
-	h.pages.Render(w, r, status, pageUnverified, "Confirm your email first", v)
+	h.pages.Render(w, r, status, pageUnverified, "unverified.title", v)
 }
 
 // resendUser returns the user a resend token was made for and the sign-in
@@ -80,16 +80,15 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 	u, signIn, ok := h.resendUser(r, r.PostFormValue("token"))
 	if !ok {
 		h.c.Site.Problem(w, r, http.StatusBadRequest, web.Problem{
-			Heading:  "This page has expired",
-			Message:  "Sign in again to get a new confirmation link.",
-			LinkText: "Sign in", LinkHref: PathLogin,
+			Heading: "unverified.expired", Message: "unverified.expired_text",
+			LinkText: "message.sign_in", LinkHref: PathLogin,
 		})
 		return
 	}
 	if u.EmailVerified {
 		h.renderMessage(w, r, http.StatusOK, messagePage{
-			Heading: "Your email address is confirmed", Message: "You can sign in now.",
-			LinkText: "Sign in", LinkHref: signIn,
+			Heading: "unverified.confirmed", Message: web.T(r, "unverified.confirmed_text"),
+			LinkText: "message.sign_in", LinkHref: signIn,
 		})
 		return
 	}
@@ -101,7 +100,7 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 	} else if wait > 0 {
 		web.SetRetryAfter(w.Header(), wait)
 		h.renderUnverified(w, r, http.StatusTooManyRequests, u, signIn, unverifiedPage{
-			Error: "We sent several links recently. Check your inbox and spam folder, or try again " + web.RetryText(wait) + ".",
+			Error: web.T(r, "unverified.too_many", "When", web.RetryText(r, wait)),
 		})
 		return
 	}
@@ -110,6 +109,6 @@ func (h *Handler) postResendVerification(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	h.renderUnverified(w, r, http.StatusOK, u, signIn, unverifiedPage{
-		Notice: "We sent a new link to " + u.Email + ". It works for 24 hours.",
+		Notice: web.T(r, "unverified.sent", "Email", u.Email),
 	})
 }

@@ -63,18 +63,22 @@ func (p Policy) Check(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < p.MinLength:
-		return &Error{Message: fmt.Sprintf("Use at least %d characters.", p.MinLength)}
+		return &Error{Message: fmt.Sprintf("Use at least %d characters.", p.MinLength), ID: "password.too_short", Args: []any{"Count", p.MinLength}}
 	case n > p.MaxLength:
-		return &Error{Message: fmt.Sprintf("Use at most %d characters.", p.MaxLength)}
+		return &Error{Message: fmt.Sprintf("Use at most %d characters.", p.MaxLength), ID: "password.too_long", Args: []any{"Count", p.MaxLength}}
 	}
 	return nil
 }
 
-// Error is a refusal of a new password, with a message written for the page.
-// Err, when set, is the underlying cause (for example ErrBreachUnavailable)
-// for errors.Is; it is not for display.
+// Error is a refusal of a new password, with a message written for the
+// page in English; ID and Args are the same message in latch's catalogs
+// (package locale), for pages in other languages. Err, when set, is the
+// underlying cause (for example ErrBreachUnavailable) for errors.Is; it is
+// not for display.
 type Error struct {
 	Message string
+	ID      string
+	Args    []any
 	Err     error
 }
 
@@ -112,10 +116,10 @@ func (c Checker) Check(ctx context.Context, pw string) error {
 		breached = Common(pw)
 	}
 	if err != nil {
-		return &Error{Message: UnavailableMessage, Err: err}
+		return &Error{Message: UnavailableMessage, ID: "password.check_unavailable", Err: err}
 	}
 	if breached {
-		return &Error{Message: BreachedMessage}
+		return &Error{Message: BreachedMessage, ID: "password.breached"}
 	}
 	return nil
 }

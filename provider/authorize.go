@@ -32,6 +32,11 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, "redeem pushed request", err)
 		return
 	}
+	if err := r.ParseForm(); err == nil {
+		// The pages of this sign-in, and its errors, in the language the
+		// application asked for.
+		r = h.pages.RememberLanguage(w, r, r.Form.Get("ui_locales"))
+	}
 	ar, err := h.authorizeRequest(ctx, r)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
@@ -443,5 +448,5 @@ func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.logError(r.Context(), what, err)
-	h.pages.Problem(w, r, http.StatusServiceUnavailable, web.Problem{Message: "Something went wrong on our side. Please try again in a moment."})
+	h.pages.Problem(w, r, http.StatusServiceUnavailable, web.Problem{Message: web.InternalMessage})
 }

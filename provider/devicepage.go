@@ -41,32 +41,32 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request) {
 	}
 	code, ok := normalizeUserCode(typed)
 	if !ok {
-		h.pages.DeviceCode(w, r, http.StatusBadRequest, typed, "That is not a code latch gives out: a code has 8 letters, like BCDF-GHJK. Check the code on your device.")
+		h.pages.DeviceCode(w, r, http.StatusBadRequest, typed, web.T(r, "device_page.not_a_code"))
 		return
 	}
 	d, err := h.lookUpUserCode(r, code)
 	if wait, locked := accounts.Locked(err); locked {
 		web.SetRetryAfter(w.Header(), wait)
-		h.pages.DeviceCode(w, r, http.StatusTooManyRequests, typed, "Too many wrong codes. Try again in "+web.RetryText(wait)+".")
+		h.pages.DeviceCode(w, r, http.StatusTooManyRequests, typed, web.T(r, "device_page.too_many", "When", web.RetryText(r, wait)))
 		return
 	}
 	switch {
 	case errors.Is(err, accounts.ErrWrong):
-		h.pages.DeviceCode(w, r, http.StatusBadRequest, typed, "This code is not right. Check the code on your device and type it again.")
+		h.pages.DeviceCode(w, r, http.StatusBadRequest, typed, web.T(r, "device_page.wrong"))
 		return
 	case err != nil:
 		h.serverError(w, r, "look up user code", err)
 		return
 	case d.Status != redisstore.DevicePending:
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code was already used", Message: "If you want to connect a device, start again on the device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemCodeUsed)
 		return
 	case !time.Now().Before(d.Expires):
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code has expired", Message: "Start again on your device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemCodeExpired)
 		return
 	}
 	f, err := h.deviceFlow(r.Context(), d, code)
 	if isNotFound(err) {
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This application is no longer registered", Message: "The application that asked for this code cannot sign in here any more. Tell its developer."})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemClientGone)
 		return
 	} else if err != nil {
 		h.serverError(w, r, "start device flow", err)
@@ -128,10 +128,10 @@ func (h *Handler) advanceDevice(w http.ResponseWriter, r *http.Request, f *flow.
 	user, signedIn, err := h.flowUser(r, f)
 	switch {
 	case errors.Is(err, errOtherSession):
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This request has expired", Message: "It belongs to another browser session. Enter the code from your device again.", LinkText: "Enter the code", LinkHref: PathDevice})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemOtherSession)
 		return
 	case errors.Is(err, errUserGone):
-		h.pages.Problem(w, r, http.StatusForbidden, web.Problem{Heading: "This account cannot grant access", Message: "It is disabled or no longer exists."})
+		h.pages.Problem(w, r, http.StatusForbidden, problemCannotGrant)
 		return
 	case err != nil:
 		h.serverError(w, r, "load session", err)
@@ -145,12 +145,12 @@ func (h *Handler) advanceDevice(w http.ResponseWriter, r *http.Request, f *flow.
 		return
 	}
 	if !h.takeFlow(ctx, f) {
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This request was already answered", Message: "Look at your device: it has the answer."})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemAnswered)
 		return
 	}
 	err = h.decideDevice(ctx, f, user)
 	if isNotFound(err) {
-		h.pages.Problem(w, r, http.StatusBadRequest, web.Problem{Heading: "This code has expired", Message: "It has expired or was already used. Start again on your device to get a new code.", LinkText: "Enter another code", LinkHref: PathDevice})
+		h.pages.Problem(w, r, http.StatusBadRequest, problemExpiredOrUsed)
 		return
 	} else if err != nil {
 		h.serverError(w, r, "record device decision", err)
@@ -249,3 +249,14 @@ func grantScopes(ar fosite.Requester, c client, user storage.User, consented []s
 		}
 	}
 }
+
+// The device page's problems.
+var (
+	problemCodeUsed      = web.Problem{Heading: "device_page.used", Message: "device_page.used_text", LinkText: "device_page.another_code", LinkHref: PathDevice}
+	problemCodeExpired   = web.Problem{Heading: "device_page.expired", Message: "device_page.expired_text", LinkText: "device_page.another_code", LinkHref: PathDevice}
+	problemExpiredOrUsed = web.Problem{Heading: "device_page.expired", Message: "device_page.expired_or_used_text", LinkText: "device_page.another_code", LinkHref: PathDevice}
+	problemClientGone    = web.Problem{Heading: "device_page.client_gone", Message: "device_page.client_gone_text"}
+	problemOtherSession  = web.Problem{Heading: "device_page.other_session", Message: "device_page.other_session_text", LinkText: "device_page.enter_code", LinkHref: PathDevice}
+	problemCannotGrant   = web.Problem{Heading: "consent.cannot_grant", Message: "consent.cannot_grant_text"}
+	problemAnswered      = web.Problem{Heading: "device_page.answered", Message: "device_page.answered_text"}
+)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
@@ -33,6 +34,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"device_authorization_endpoint":                            iss + PathDeviceAuthorization,
 		"require_pushed_authorization_requests":                    false,
 		"scopes_supported":                                         resources.OIDCScopes(),
+		"ui_locales_supported":                                     locale.Codes(),
 		"claims_supported":                                         []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "name", "preferred_username", "updated_at", "email", "email_verified"},
 		"response_types_supported":                                 []string{"code"},
 		"response_modes_supported":                                 []string{"query"},

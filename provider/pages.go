@@ -37,27 +37,31 @@ func (p *sitePages) Problem(w http.ResponseWriter, r *http.Request, status int, 
 	p.site.Problem(w, r, status, pr)
 }
 
+func (p *sitePages) RememberLanguage(w http.ResponseWriter, r *http.Request, uiLocales string) *http.Request {
+	return p.site.RememberLanguage(w, r, uiLocales)
+}
+
 func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
-	p.pages.Render(w, r, http.StatusOK, pageLogout, "Sign out", struct {
+	p.pages.Render(w, r, http.StatusOK, pageLogout, "logout.title", struct {
 		Action string
 		Fields map[string]string
 	}{action, fields})
 }
 
 func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request) {
-	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "Signed out", nil)
+	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "logout.signed_out_title", nil)
 }
 
 func (p *sitePages) CSRFValid(r *http.Request) bool { return p.site.CSRFValid(r) }
 
 func (p *sitePages) DeviceCode(w http.ResponseWriter, r *http.Request, status int, code, problem string) {
-	p.pages.Render(w, r, status, pageDevice, "Connect a device", struct{ Code, Problem string }{code, problem})
+	p.pages.Render(w, r, status, pageDevice, "device_page.title", struct{ Code, Problem string }{code, problem})
 }
 
 func (p *sitePages) DeviceDone(w http.ResponseWriter, r *http.Request, approved bool, clientName string) {
-	title := "Device connected"
+	title := "device_page.connected"
 	if !approved {
-		title = "Request denied"
+		title = "device_page.denied"
 	}
 	p.pages.Render(w, r, http.StatusOK, pageDevDone, title, struct {
 		Approved   bool

@@ -99,6 +99,9 @@ type Verifier interface {
 type Pages interface {
 	// Problem shows the error page for a problem (web.Problem).
 	Problem(w http.ResponseWriter, r *http.Request, status int, p web.Problem)
+	// RememberLanguage keeps the language the application asked for
+	// (ui_locales) for the pages of the sign-in, and returns r in it.
+	RememberLanguage(w http.ResponseWriter, r *http.Request, uiLocales string) *http.Request
 	// ConfirmLogout asks the user to confirm signing out; the form posts
 	// fields back to the logout endpoint.
 	ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
@@ -107,7 +110,8 @@ type Pages interface {
 	// CSRFValid reports whether a post came from latch's own form.
 	CSRFValid(r *http.Request) bool
 	// DeviceCode asks for the code a device shows (RFC 8628), with the
-	// code typed so far and a problem with it to tell.
+	// code typed so far and a problem with it to tell, in the request's
+	// language.
 	DeviceCode(w http.ResponseWriter, r *http.Request, status int, code, problem string)
 	// DeviceDone says that the device's request was approved or denied.
 	DeviceDone(w http.ResponseWriter, r *http.Request, approved bool, clientName string)

@@ -129,6 +129,10 @@ type User struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastLoginAt   time.Time // zero when the user never logged in
+	// Locale is the language code ("en", "de") of the user's emails when
+	// no request of theirs causes one: that of their last sign-in or of
+	// their registration; empty for English.
+	Locale string
 }
 
 // TOTPEnabled reports whether the user has a confirmed TOTP secret.
@@ -226,6 +230,8 @@ type MailJob struct {
 	To       string            `json:"to"`
 	Template string            `json:"template"`
 	Data     map[string]string `json:"data"`
+	// Locale is the language code of the email ("de"); empty: English.
+	Locale string `json:"locale,omitempty"`
 }
 
 // Kind names the job for the queue (river.JobArgs).

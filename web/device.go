@@ -1,16 +1,16 @@
 package web
 
 import (
-	"fmt"
 	"strings"
-	"time"
+
+	"github.com/latch-idp/latch/locale"
 )
 
 // Device names the browser and system a User-Agent header describes, in
-// the words a person recognises ("Firefox on Linux", "Safari on iPhone"),
-// for lists of sessions. It is a label, never a security decision: the
-// header is whatever the client sent.
-func Device(ua string) string {
+// the words a person recognises ("Firefox on Linux", "Safari on iPhone")
+// in l, for lists of sessions. It is a label, never a security decision:
+// the header is whatever the client sent.
+func Device(l locale.Lang, ua string) string {
 	browser, system := "", ""
 	for _, b := range browsers {
 		if strings.Contains(ua, b.token) {
@@ -26,13 +26,13 @@ func Device(ua string) string {
 	}
 	switch {
 	case browser != "" && system != "":
-		return browser + " on " + system
+		return l.T("device.browser_on", "Browser", browser, "System", system)
 	case browser != "":
 		return browser
 	case system != "":
-		return "A browser on " + system
+		return l.T("device.some_browser_on", "System", system)
 	}
-	return "An unknown browser"
+	return l.T("device.unknown")
 }
 
 type uaToken struct{ token, name string }
@@ -53,27 +53,4 @@ var systems = []uaToken{
 	{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"},
 	{"CrOS", "ChromeOS"}, {"Windows", "Windows"}, {"Macintosh", "macOS"},
 	{"Linux", "Linux"},
-}
-
-// Ago says how long before now t was, roughly, in words ("just now",
-// "5 minutes ago", "3 days ago"): a time that needs no time zone.
-func Ago(t, now time.Time) string {
-	d := now.Sub(t)
-	unit := func(n int, name string) string {
-		if n == 1 {
-			return "1 " + name + " ago"
-		}
-		return fmt.Sprintf("%d %ss ago", n, name)
-	}
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return unit(int(d/time.Minute), "minute")
-	case d < 24*time.Hour:
-		return unit(int(d/time.Hour), "hour")
-	case d < 60*24*time.Hour:
-		return unit(int(d/(24*time.Hour)), "day")
-	}
-	return "on " + t.UTC().Format("2 Jan 2006")
 }

@@ -3,6 +3,8 @@ package web
 import (
 	"testing"
 	"time"
+
+	"github.com/latch-idp/latch/locale"
 )
 
 func TestDevice(t *testing.T) {
@@ -18,7 +20,7 @@ func TestDevice(t *testing.T) {
 		"":                              "An unknown browser",
 		"Mozilla/5.0 (Windows NT 10.0)": "A browser on Windows",
 	} {
-		if got := Device(ua); got != want {
+		if got := Device(locale.Get("en"), ua); got != want {
 			t.Errorf("Device(%q) = %q, want %q", ua, got, want)
 		}
 	}
@@ -26,17 +28,34 @@ func TestDevice(t *testing.T) {
 
 func TestAgo(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	for d, want := range map[time.Duration]string{
-		10 * time.Second:    "just now",
-		time.Minute:         "1 minute ago",
-		59 * time.Minute:    "59 minutes ago",
-		3 * time.Hour:       "3 hours ago",
-		49 * time.Hour:      "2 days ago",
-		90 * 24 * time.Hour: "on 4 Sep 2026",
-		-5 * time.Second:    "just now",
+	for lang, cases := range map[string]map[time.Duration]string{
+		"en": {
+			10 * time.Second:    "just now",
+			time.Minute:         "1 minute ago",
+			59 * time.Minute:    "59 minutes ago",
+			3 * time.Hour:       "3 hours ago",
+			49 * time.Hour:      "2 days ago",
+			90 * 24 * time.Hour: "on 4 September 2026",
+			-5 * time.Second:    "just now",
+		},
+		"de": {
+			10 * time.Second:    "gerade eben",
+			time.Minute:         "vor 1 Minute",
+			3 * time.Hour:       "vor 3 Stunden",
+			24 * time.Hour:      "vor 1 Tag",
+			90 * 24 * time.Hour: "am 4. September 2026",
+		},
 	} {
-		if got := Ago(now.Add(-d), now); got != want {
-			t.Errorf("Ago(now-%v) = %q, want %q", d, got, want)
+		for d, want := range cases {
+			if got := Ago(locale.Get(lang), now.Add(-d), now); got != want {
+				t.Errorf("%s: Ago(now-%v) = %q, want %q", lang, d, got, want)
+			}
 		}
+	}
+}
+
+func TestDeviceInGerman(t *testing.T) {
+	if got := Device(locale.Get("de"), "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"); got != "Firefox unter Linux" {
+		t.Errorf("Device = %q", got)
 	}
 }

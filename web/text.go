@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,18 +30,6 @@ func Clip(s string, n int) string {
 	return s[:n]
 }
 
-// RetryText says when to try again after a lockout of d, in words.
-func RetryText(d time.Duration) string {
-	switch {
-	case d <= time.Minute:
-		return "in a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("in %d minutes", int(d.Round(time.Minute)/time.Minute))
-	default:
-		return "later"
-	}
-}
-
 // SetRetryAfter sets the Retry-After header to d in whole seconds.
 func SetRetryAfter(h http.Header, d time.Duration) {
 	h.Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
@@ -52,8 +39,5 @@ func SetRetryAfter(h http.Header, d time.Duration) {
 // with a short Retry-After.
 func (s *Site) Busy(w http.ResponseWriter, r *http.Request) {
 	SetRetryAfter(w.Header(), 2*time.Second)
-	s.Problem(w, r, http.StatusTooManyRequests, Problem{
-		Heading: "We are very busy right now",
-		Message: "Wait a moment and try again.",
-	})
+	s.Problem(w, r, http.StatusTooManyRequests, Problem{Heading: "problem.busy", Message: "error.busy"})
 }

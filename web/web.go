@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/latch-idp/latch/brand"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/secret"
 	"github.com/latch-idp/latch/storage"
 )
@@ -43,10 +45,14 @@ const (
 )
 
 // View is what every page template receives: the layout reads Title,
-// CSRF and Brand, the page its own Data.
+// CSRF, Lang, Languages and Brand, the page its own Data.
 type View struct {
 	Title string
 	CSRF  string // the token every form carries in the field csrf_token
+	// Lang is the code of the page's language (<html lang>); Languages
+	// the switcher's entries, one per shipped language.
+	Lang      string
+	Languages []LanguageLink
 	// Brand is the operator's product name, logo and support link;
 	// BrandCSS the path of the stylesheet with its colours, empty when
 	// the pages keep latch's.
@@ -77,7 +83,7 @@ type Site struct {
 	// layout is the shared layout; pages clone it and define "content".
 	// It is never executed itself, so it can always be cloned.
 	layout    *template.Template
-	errorPage *template.Template
+	errorPage map[string]*template.Template // by language code
 }
 
 // NewSite returns the plumbing for pages served under issuer, looking as
@@ -111,16 +117,36 @@ func NewSite(issuer string, box *secret.Box, log *slog.Logger, look brand.Look) 
 		s.scriptCSP = strings.Replace(s.scriptCSP, "img-src 'self' data:", "img-src 'self' data: "+origin, 1)
 	}
 	fsys := look.Templates.FS("web", templateFS, "templates")
-	if s.layout, err = template.ParseFS(fsys, fileLayout); err != nil {
+	// Parsed with English's functions; each language's clone gets its own.
+	if s.layout, err = template.New("layout").Funcs(funcs(locale.Get(locale.Default))).ParseFS(fsys, fileLayout); err != nil {
 		return nil, look.Templates.Err("web", "templates", fileLayout, fmt.Errorf("web: parse %s: %w", fileLayout, err))
 	}
-	if s.errorPage, err = s.page(fsys, "web", fileError); err != nil {
-		return nil, err
-	}
-	if err := s.check("web", fileError, s.errorPage); err != nil {
+	if s.errorPage, err = s.languages(fsys, "web", fileError); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// languages parses the page file of package pkg from fsys with the
+// layout, once for every shipped language, each checked.
+func (s *Site) languages(fsys fs.FS, pkg, file string) (map[string]*template.Template, error) {
+	t, err := s.page(fsys, pkg, file)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]*template.Template, len(locale.Codes()))
+	for _, l := range locale.All() {
+		c, err := t.Clone()
+		if err != nil {
+			return nil, err
+		}
+		c.Funcs(funcs(l))
+		if err := s.check(pkg, file, c); err != nil {
+			return nil, err
+		}
+		m[l.Code()] = c
+	}
+	return m, nil
 }
 
 // check executes t once, with no data, so that html/template escapes it
@@ -162,6 +188,7 @@ func (s *Site) Logger() *slog.Logger { return s.log }
 func (s *Site) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.SetSecurityHeaders(w.Header())
+		r = r.WithContext(locale.WithLang(r.Context(), Lang(r)))
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
 		}
@@ -171,14 +198,14 @@ func (s *Site) Wrap(h http.Handler) http.Handler {
 			if err := r.ParseForm(); err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
-					s.Error(w, r, http.StatusRequestEntityTooLarge, "This form is too large.")
+					s.Error(w, r, http.StatusRequestEntityTooLarge, "error.form_too_large")
 					return
 				}
-				s.Error(w, r, http.StatusBadRequest, "This form could not be read. Go back and try again.")
+				s.Error(w, r, http.StatusBadRequest, "error.form_unreadable")
 				return
 			}
 			if !s.csrf.Valid(r) {
-				s.Error(w, r, http.StatusForbidden, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+				s.Problem(w, r, http.StatusForbidden, ProblemExpiredForm)
 				return
 			}
 		}
@@ -214,10 +241,11 @@ func (s *Site) SetSecurityHeaders(h http.Header) {
 	}
 }
 
-// MountAssets serves the stylesheet and script under StaticPrefix, and
-// the brand colours' stylesheet, whose name changes with its content, so
-// browsers keep it for a year.
+// MountAssets serves the stylesheet and script under StaticPrefix, the
+// brand colours' stylesheet, whose name changes with its content, so
+// browsers keep it for a year, and the language switcher.
 func (s *Site) MountAssets(r *mux.Router) {
+	r.HandleFunc(PathLanguage, s.switchLanguage).Methods(http.MethodGet)
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // the embedded directory exists at build time
@@ -240,10 +268,11 @@ func (s *Site) MountAssets(r *mux.Router) {
 	}))
 }
 
-// Pages is a set of page templates, each parsed with the layout at start.
+// Pages is a set of page templates, each parsed with the layout at start,
+// one copy per language.
 type Pages struct {
 	site *Site
-	tmpl map[string]*template.Template
+	tmpl map[string]map[string]*template.Template // page -> language -> template
 }
 
 // Pages parses the named page files of fsys, the embedded templates of
@@ -252,31 +281,23 @@ type Pages struct {
 // one. A page file defines "content". An error here is a build mistake or
 // a broken override: callers fail at start.
 func (s *Site) Pages(pkg string, fsys fs.FS, files ...string) (*Pages, error) {
-	p := &Pages{site: s, tmpl: make(map[string]*template.Template, len(files))}
+	p := &Pages{site: s, tmpl: make(map[string]map[string]*template.Template, len(files))}
 	fsys = s.templates.FS(pkg, fsys, "templates")
 	for _, f := range files {
-		t, err := s.page(fsys, pkg, f)
+		m, err := s.languages(fsys, pkg, f)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.check(pkg, f, t); err != nil {
-			return nil, err
-		}
-		p.tmpl[f] = t
+		p.tmpl[f] = m
 	}
 	return p, nil
 }
 
-// Render writes page with status. The page is executed into a buffer first,
-// so a template error becomes a clean 500 rather than half a page.
+// Render writes page with status, in the request's language; title is the
+// message ID of its title. The page is executed into a buffer first, so a
+// template error becomes a clean 500 rather than half a page.
 func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
-	t, ok := p.tmpl[page]
-	if !ok {
-		p.site.log.ErrorContext(r.Context(), "unknown page template", "page", page)
-		p.site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
-		return
-	}
-	p.site.render(w, r, t, status, View{Title: title, CSRF: p.site.csrf.Token(w, r), Data: data})
+	p.RenderScript(w, r, status, page, title, "", data)
 }
 
 // RenderScript is Render for a page that runs latch's script named script
@@ -285,13 +306,16 @@ func (p *Pages) RenderScript(w http.ResponseWriter, r *http.Request, status int,
 	t, ok := p.tmpl[page]
 	if !ok {
 		p.site.log.ErrorContext(r.Context(), "unknown page template", "page", page)
-		p.site.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
+		p.site.Error(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	p.site.render(w, r, t, status, View{Title: title, CSRF: p.site.csrf.Token(w, r), Script: script, Data: data})
+	p.site.render(w, r, t, status, View{Title: T(r, title), CSRF: p.site.csrf.Token(w, r), Script: script, Data: data})
 }
 
-func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, v View) {
+func (s *Site) render(w http.ResponseWriter, r *http.Request, ts map[string]*template.Template, status int, v View) {
+	l := Lang(r)
+	t := ts[l.Code()]
+	v.Lang, v.Languages = l.Code(), languageLinks(r, l, status)
 	v.Brand, v.BrandCSS = s.brand, s.cssPath
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -313,77 +337,76 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, t *template.Templa
 // Problem is what an error page tells people: what happened (Heading),
 // what it means for them and what to do (Message), and where to go next
 // (an optional link). It is written for the person in front of the page,
-// never in the words of a status code.
+// never in the words of a status code. Heading, Message and LinkText are
+// message IDs of the catalog (package locale), shown in the request's
+// language; Args fill Message (see locale.Lang.T).
 type Problem struct {
-	Heading  string
+	Heading  string // empty: the status's heading (Heading)
 	Message  string
+	Args     []any
 	LinkText string
 	LinkHref string // a path of latch's own
 }
 
-// ErrorPage is the data of the error page.
+// ErrorPage is the data of the error page: a Problem in the request's
+// language.
 type ErrorPage struct {
-	Status int
-	Problem
+	Status                               int
+	Heading, Message, LinkText, LinkHref string
 }
 
-// Headings of the error page for the statuses that have no heading of
-// their own (see Site.Error).
-var headings = map[int]string{
-	http.StatusBadRequest:          "That did not work",
-	http.StatusForbidden:           "You cannot do this here",
-	http.StatusNotFound:            "Page not found",
-	http.StatusConflict:            "That did not work",
-	http.StatusTooManyRequests:     "Too many attempts",
-	http.StatusInternalServerError: "Something went wrong",
-	http.StatusServiceUnavailable:  "Try again in a moment",
+// headed are the statuses with a heading of their own in the catalog
+// ("status.400"); any other takes its class's (Heading).
+var headed = map[int]bool{
+	http.StatusBadRequest:            true,
+	http.StatusForbidden:             true,
+	http.StatusNotFound:              true,
+	http.StatusConflict:              true,
+	http.StatusRequestEntityTooLarge: true,
+	http.StatusTooManyRequests:       true,
+	http.StatusInternalServerError:   true,
+	http.StatusServiceUnavailable:    true,
 }
 
-// Heading is the error page's heading for status when the problem has none.
+// Heading is the message ID of the error page's heading for status when
+// the problem has none.
 func Heading(status int) string {
-	if h, ok := headings[status]; ok {
-		return h
+	switch {
+	case headed[status]:
+	case status >= 500:
+		status = http.StatusInternalServerError
+	default:
+		status = http.StatusBadRequest
 	}
-	if status >= 500 {
-		return headings[http.StatusInternalServerError]
-	}
-	return headings[http.StatusBadRequest]
+	return "status." + strconv.Itoa(status)
 }
 
 // Common problems, each written once for every page that meets it.
 var (
 	// ProblemExpiredLink: a link from an email that is unknown, expired
 	// or used.
-	ProblemExpiredLink = Problem{
-		Heading: "This link has expired",
-		Message: "Links we email work once, for a limited time. This one has expired, was already used, or was copied incompletely.",
-	}
+	ProblemExpiredLink = Problem{Heading: "problem.expired_link", Message: "problem.expired_link_text"}
 	// ProblemExpiredSignIn: a sign-in request that is unknown, expired,
 	// used, or of another browser.
-	ProblemExpiredSignIn = Problem{
-		Heading: "This sign-in has expired",
-		Message: "It took too long, was already completed, or was started in another browser. Go back to the application and sign in again.",
-	}
+	ProblemExpiredSignIn = Problem{Heading: "problem.expired_sign_in", Message: "problem.expired_sign_in_text"}
 	// ProblemExpiredForm: a form whose CSRF token does not match.
-	ProblemExpiredForm = Problem{
-		Heading: "This form has expired",
-		Message: "It was open too long, or was not sent from this site. Go back, reload the page and try again.",
-	}
+	ProblemExpiredForm = Problem{Heading: "problem.expired_form", Message: "problem.expired_form_text"}
 )
 
 // Misconfigured is the problem of an application whose request cannot be
 // answered by redirecting back to it: only its developer can fix it, and
-// detail is what they need to know.
+// detail is what they need to know (the protocol's own words, in English,
+// as it is meant for the developer).
 func Misconfigured(detail string) Problem {
-	p := Problem{Heading: "This application is misconfigured", Message: "It sent a request that cannot be answered. Tell its developer."}
+	p := Problem{Heading: "problem.misconfigured", Message: "problem.misconfigured_text"}
 	if detail != "" {
-		p.Message = "It sent a request that cannot be answered. Tell its developer what went wrong: " + detail
+		p.Message, p.Args = "problem.misconfigured_detail", []any{"Detail", detail}
 	}
 	return p
 }
 
 // UnavailableMessage is what a page says while a store cannot be reached.
-const UnavailableMessage = "latch cannot reach its storage right now. Try again in a moment."
+const UnavailableMessage = "error.unavailable"
 
 // Fail answers a request that failed on latch's side, logging what failed
 // with err: 503 with a Retry-After when a store could not be reached (an
@@ -402,21 +425,30 @@ func (s *Site) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, wh
 		return
 	}
 	log.ErrorContext(r.Context(), what, "err", err)
-	s.Error(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	s.Error(w, r, http.StatusInternalServerError, InternalMessage)
 }
 
-// Error writes the error page: a status and a message meant for people,
-// under the status's heading (Heading).
-func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	s.Problem(w, r, status, Problem{Message: message})
+// InternalMessage is what a page says when latch failed on its side.
+const InternalMessage = "error.internal_retry"
+
+// Error writes the error page: a status and the message meant for people
+// with the ID message, filled with args, under the status's heading.
+func (s *Site) Error(w http.ResponseWriter, r *http.Request, status int, message string, args ...any) {
+	s.Problem(w, r, status, Problem{Message: message, Args: args})
 }
 
-// Problem writes the error page for p with status.
+// Problem writes the error page for p with status, in the request's
+// language.
 func (s *Site) Problem(w http.ResponseWriter, r *http.Request, status int, p Problem) {
 	if p.Heading == "" {
 		p.Heading = Heading(status)
 	}
-	s.render(w, r, s.errorPage, status, View{Title: p.Heading, Data: ErrorPage{Status: status, Problem: p}})
+	l := Lang(r)
+	page := ErrorPage{Status: status, Heading: l.T(p.Heading), Message: l.T(p.Message, p.Args...), LinkHref: p.LinkHref}
+	if p.LinkText != "" {
+		page.LinkText = l.T(p.LinkText)
+	}
+	s.render(w, r, s.errorPage, status, View{Title: page.Heading, Data: page})
 }
 
 // ScriptAnswer is what latch's script gets from an endpoint that has no
@@ -433,11 +465,11 @@ func (s *Site) ScriptFailed(w http.ResponseWriter, r *http.Request, log *slog.Lo
 	if storage.Unavailable(err) || r.Context().Err() != nil {
 		log.WarnContext(r.Context(), what+": storage unavailable", "err", err)
 		w.Header().Set("Retry-After", "5")
-		JSON(w, http.StatusServiceUnavailable, ScriptAnswer{Error: UnavailableMessage})
+		JSON(w, http.StatusServiceUnavailable, ScriptAnswer{Error: T(r, UnavailableMessage)})
 		return
 	}
 	log.ErrorContext(r.Context(), what, "err", err)
-	JSON(w, http.StatusInternalServerError, ScriptAnswer{Error: "Something went wrong on our side. Try again in a moment."})
+	JSON(w, http.StatusInternalServerError, ScriptAnswer{Error: T(r, InternalMessage)})
 }
 
 // JSON writes v as a JSON answer to latch's own script (ScriptPasskey).

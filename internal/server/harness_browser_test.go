@@ -21,6 +21,8 @@ type browser struct {
 	// forwardedFor, when set, is sent as X-Forwarded-For, as a reverse
 	// proxy would.
 	forwardedFor string
+	// languages, when set, is sent as Accept-Language.
+	languages string
 }
 
 func (s *testServer) browser() *browser {
@@ -45,6 +47,9 @@ func (b *browser) do(t testing.TB, req *http.Request) *page {
 	t.Helper()
 	if b.forwardedFor != "" {
 		req.Header.Set("X-Forwarded-For", b.forwardedFor)
+	}
+	if b.languages != "" {
+		req.Header.Set("Accept-Language", b.languages)
 	}
 	resp, err := b.c.Do(req)
 	if err != nil {

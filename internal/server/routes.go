@@ -43,7 +43,7 @@ func (s *Server) routes(site *web.Site, handlers ...mounter) http.Handler {
 	r.Handle("/", http.RedirectHandler(account.Path, http.StatusFound)).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		site.SetSecurityHeaders(w.Header())
-		site.Error(w, r, http.StatusNotFound, "There is no page here.")
+		site.Error(w, r, http.StatusNotFound, "error.not_found")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -12,7 +12,7 @@ import (
 )
 
 const userColumns = `id, email, name, role, password_hash, password_must_change, disabled,
-	email_verified, totp_secret, totp_enabled_at, created_at, updated_at, last_login_at`
+	email_verified, totp_secret, totp_enabled_at, created_at, updated_at, last_login_at, locale`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var (
@@ -21,14 +21,14 @@ func scanUser(row pgx.Row) (storage.User, error) {
 		totpAt    *time.Time
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.PasswordMustChange, &u.Disabled,
-		&u.EmailVerified, &u.TOTPSecret, &totpAt, &u.CreatedAt, &u.UpdatedAt, &lastLogin)
+		&u.EmailVerified, &u.TOTPSecret, &totpAt, &u.CreatedAt, &u.UpdatedAt, &lastLogin, &u.Locale)
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), fromNullTime(lastLogin)
 	u.TOTPEnabledAt = fromNullTime(totpAt)
 	return u, err
 }
 
 const createUserSQL = `INSERT INTO users (` + userColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 // CreateUser inserts u with a new ID and timestamps (role "user" when
 // empty), atomically with fx; audit events without a user get the new ID.
@@ -45,7 +45,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User, fx storage.Effec
 	fx = withUser(fx, u.ID)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, createUserSQL, u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.PasswordMustChange,
-			u.Disabled, u.EmailVerified, u.TOTPSecret, nullTime(u.TOTPEnabledAt), u.CreatedAt, u.UpdatedAt, nullTime(u.LastLoginAt))
+			u.Disabled, u.EmailVerified, u.TOTPSecret, nullTime(u.TOTPEnabledAt), u.CreatedAt, u.UpdatedAt, nullTime(u.LastLoginAt), u.Locale)
 		if err != nil {
 			return translate(err)
 		}
@@ -114,7 +114,7 @@ const (
 	lockUserSQL   = `SELECT ` + userColumns + ` FROM users WHERE id = $1 FOR UPDATE`
 	updateUserSQL = `UPDATE users SET email = $2, name = $3, role = $4, password_hash = $5,
 		password_must_change = $6, disabled = $7, email_verified = $8, totp_secret = $9,
-		updated_at = $10, last_login_at = $11, totp_enabled_at = $12
+		updated_at = $10, last_login_at = $11, totp_enabled_at = $12, locale = $13
 		WHERE id = $1`
 )
 
@@ -136,7 +136,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fx storage.Effects, m
 		u.ID, u.CreatedAt, u.UpdatedAt = id, created, now()
 		u.SettleTOTP(u.UpdatedAt)
 		_, err = tx.Exec(ctx, updateUserSQL, u.ID, u.Email, u.Name, u.Role, u.PasswordHash, u.PasswordMustChange,
-			u.Disabled, u.EmailVerified, u.TOTPSecret, u.UpdatedAt, nullTime(u.LastLoginAt), nullTime(u.TOTPEnabledAt))
+			u.Disabled, u.EmailVerified, u.TOTPSecret, u.UpdatedAt, nullTime(u.LastLoginAt), nullTime(u.TOTPEnabledAt), u.Locale)
 		if err != nil {
 			return fmt.Errorf("postgres: update user: %w", translate(err))
 		}

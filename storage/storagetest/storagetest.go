@@ -199,7 +199,7 @@ func audit(t *testing.T, s Backend, userID string) []storage.AuditEvent {
 func effects(kind, to string) storage.Effects {
 	return storage.Effects{
 		Audit: []storage.AuditEvent{{Kind: kind, IP: "192.0.2.1", Detail: map[string]string{"why": kind}}},
-		Mail:  []storage.MailJob{{To: to, Template: kind, Data: map[string]string{"k": "v"}}},
+		Mail:  []storage.MailJob{{To: to, Template: kind, Data: map[string]string{"k": "v"}, Locale: "de"}},
 	}
 }
 
@@ -360,7 +360,7 @@ func userCases() []testCase {
 		{name: "user-create-assigns-id-timestamps-and-default-role", run: func(t *testing.T, s Backend) {
 			in := storage.User{
 				Email: "Alice@Example.com", Name: "Alice", PasswordHash: "$argon2id$x",
-				PasswordMustChange: true, EmailVerified: true, TOTPSecret: []byte("sealed"),
+				PasswordMustChange: true, EmailVerified: true, TOTPSecret: []byte("sealed"), Locale: "de",
 			}
 			u, err := s.CreateUser(t.Context(), in, storage.Effects{})
 			noErr(t, "CreateUser", err)
@@ -446,7 +446,7 @@ func userCases() []testCase {
 			if len(a) != 1 || a[0].Kind != "user_created" {
 				t.Errorf("audit of the new user = %+v", a)
 			}
-			if m := outbox(t, s); len(m) != 1 || m[0].To != "a@example.com" || m[0].Template != "user_created" || m[0].Data["k"] != "v" {
+			if m := outbox(t, s); len(m) != 1 || m[0].To != "a@example.com" || m[0].Template != "user_created" || m[0].Data["k"] != "v" || m[0].Locale != "de" {
 				t.Errorf("mail = %+v", m)
 			}
 		}},
@@ -466,6 +466,7 @@ func userUpdateCases() []testCase {
 				v.PasswordHash = "$argon2id$new"
 				v.Role = storage.RoleAdmin
 				v.LastLoginAt = login
+				v.Locale = "de"
 				v.ID = "hijacked"             // ignored
 				v.CreatedAt = time.Unix(0, 0) // ignored
 				return nil
@@ -478,7 +479,7 @@ func userUpdateCases() []testCase {
 			}
 			if stored.ID != u.ID || stored.PasswordHash != "$argon2id$new" || stored.Role != storage.RoleAdmin ||
 				!stored.CreatedAt.Equal(u.CreatedAt) || !stored.UpdatedAt.After(u.UpdatedAt) ||
-				stored.LastLoginAt.Sub(login).Abs() > time.Millisecond {
+				stored.LastLoginAt.Sub(login).Abs() > time.Millisecond || stored.Locale != "de" {
 				t.Errorf("after UpdateUser: %+v", stored)
 			}
 			if a := audit(t, s, u.ID); len(a) != 1 || a[0].Kind != "password_changed" || a[0].IP != "192.0.2.1" {

@@ -55,6 +55,12 @@
     }
     return out;
   }
+  // text is the form's data-passkey-NAME message, in the page's language,
+  // or the English fallback.
+  function text(form, name, fallback) {
+    return form.getAttribute("data-passkey-" + name) || fallback;
+  }
+
   function say(form, message) {
     var p = form.querySelector("[data-passkey-status]");
     if (!p) return;
@@ -75,7 +81,7 @@
       });
       data = await res.json();
     } catch (e) {
-      say(form, "latch could not be reached. Check your connection and try again.");
+      say(form, text(form, "unreachable", "The sign-in service could not be reached. Check your connection and try again."));
       return;
     }
     if (data.redirect) {
@@ -83,7 +89,7 @@
       return;
     }
     if (!res.ok || !data.options) {
-      say(form, data.error || "Something went wrong. Reload the page and try again.");
+      say(form, data.error || text(form, "failed", "Something went wrong. Reload the page and try again."));
       return;
     }
     var cred;
@@ -93,9 +99,9 @@
         : await navigator.credentials.get(request(data.options));
     } catch (e) {
       if (e && e.name === "InvalidStateError") {
-        say(form, "This passkey is already registered to your account.");
+        say(form, text(form, "already", "This passkey is already registered to your account."));
       } else {
-        say(form, "No passkey was used: it was cancelled, timed out, or none is available here.");
+        say(form, text(form, "cancelled", "No passkey was used: it was cancelled, timed out, or none is available here."));
       }
       return;
     }
