@@ -185,7 +185,7 @@ func (h *Handler) busy(w http.ResponseWriter, r *http.Request) { h.c.Site.Busy(w
 
 // actor is who makes a change through r, for the account service.
 func actor(r *http.Request) accounts.Actor {
-	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
+	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r), Lang: web.Lang(r).Code()}
 }
 
 func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent {

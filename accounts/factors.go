@@ -48,7 +48,7 @@ func (s *Service) EnableTOTP(ctx context.Context, a Actor, u storage.User, seale
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("totp_enabled", u.ID, nil)},
-		Mail:  []storage.MailJob{a.notice(u.Email, "totp_enabled")},
+		Mail:  []storage.MailJob{a.notice(u, "totp_enabled")},
 	}
 	if _, err := s.c.Store.SetTOTP(ctx, u.ID, sealedSecret, hashes, fx); errors.Is(err, storage.ErrAlreadyExists) {
 		return nil, ErrFactorExists
@@ -68,7 +68,7 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u storage.User) erro
 func (s *Service) disableTOTP(ctx context.Context, a Actor, u storage.User, detail map[string]string) error {
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("totp_disabled", u.ID, detail)},
-		Mail:  []storage.MailJob{a.notice(u.Email, "totp_disabled")},
+		Mail:  []storage.MailJob{a.notice(u, "totp_disabled")},
 	}
 	_, err := s.c.Store.SetTOTP(ctx, u.ID, nil, nil, fx)
 	return err
@@ -85,7 +85,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, a Actor, u storage.
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("backup_codes_regenerated", u.ID, nil)},
-		Mail:  []storage.MailJob{a.notice(u.Email, "backup_codes_regenerated")},
+		Mail:  []storage.MailJob{a.notice(u, "backup_codes_regenerated")},
 	}
 	if err := s.c.Store.ReplaceBackupCodes(ctx, u.ID, hashes, fx); err != nil {
 		return nil, err

@@ -44,8 +44,8 @@ func PasskeyName(typed, def string) (string, error) {
 	return name, nil
 }
 
-func (a Actor) passkeyNotice(to, template, name string) storage.MailJob {
-	m := a.notice(to, template)
+func (a Actor) passkeyNotice(u storage.User, template, name string) storage.MailJob {
+	m := a.notice(u, template)
 	m.Data["name"] = name
 	return m
 }
@@ -64,7 +64,7 @@ func (s *Service) AddPasskey(ctx context.Context, a Actor, u storage.User, p sto
 	p.UserID = u.ID
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("passkey_added", u.ID, map[string]string{"name": p.Name})},
-		Mail:  []storage.MailJob{a.passkeyNotice(u.Email, "passkey_added", p.Name)},
+		Mail:  []storage.MailJob{a.passkeyNotice(u, "passkey_added", p.Name)},
 	}
 	return ps.CreatePasskey(ctx, p, fx)
 }
@@ -102,7 +102,7 @@ func (s *Service) RemoveRecentPasskeys(ctx context.Context, a Actor, userID stri
 		}
 		fx := storage.Effects{
 			Audit: []storage.AuditEvent{a.event("passkey_removed", u.ID, map[string]string{"name": p.Name, "via": "password_reset"})},
-			Mail:  []storage.MailJob{a.passkeyNotice(u.Email, "passkey_removed", p.Name)},
+			Mail:  []storage.MailJob{a.passkeyNotice(u, "passkey_removed", p.Name)},
 		}
 		if err := s.c.Store.DeletePasskey(ctx, u.ID, p.ID, fx); errors.Is(err, storage.ErrNotFound) {
 			continue
@@ -146,7 +146,7 @@ func (s *Service) RemovePasskey(ctx context.Context, a Actor, u storage.User, id
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("passkey_removed", u.ID, map[string]string{"name": name})},
-		Mail:  []storage.MailJob{a.passkeyNotice(u.Email, "passkey_removed", name)},
+		Mail:  []storage.MailJob{a.passkeyNotice(u, "passkey_removed", name)},
 	}
 	if err := ps.DeletePasskey(ctx, u.ID, id, fx); errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound

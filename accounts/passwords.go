@@ -155,7 +155,7 @@ func (s *Service) setPassword(ctx context.Context, a Actor, u storage.User, pw, 
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event(auditKind, u.ID, nil)},
-		Mail:  []storage.MailJob{a.notice(u.Email, "password_changed")},
+		Mail:  []storage.MailJob{a.notice(u, "password_changed")},
 	}
 	_, err = s.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
 		if cur.PasswordHash != u.PasswordHash {
@@ -226,8 +226,8 @@ func (s *Service) SendPasswordReset(ctx context.Context, a Actor, u storage.User
 	}
 	exp := time.Now().Add(resetTTL)
 	link := s.c.ResetURL + "?token=" + url.QueryEscape(SignLink(s.c.Box, purposeReset, u.ID, exp, u.PasswordHash))
-	if err := s.c.Store.EnqueueMail(ctx, storage.MailJob{To: u.Email, Template: "password_reset", Data: map[string]string{
-		"link": link, "expires": "30 minutes",
+	if err := s.c.Store.EnqueueMail(ctx, storage.MailJob{To: u.Email, Template: "password_reset", Locale: a.locale(u), Data: map[string]string{
+		"link": link, "expires": resetTTL.String(),
 	}}); err != nil {
 		return err
 	}

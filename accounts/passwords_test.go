@@ -152,7 +152,7 @@ func TestResetPassword(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := e.sent()
-		if len(m) != 1 || m[0].Template != "password_reset" || !strings.HasPrefix(m[0].Data["link"], "https://id.example.com/reset?token=") || m[0].Data["expires"] != "30 minutes" {
+		if len(m) != 1 || m[0].Template != "password_reset" || !strings.HasPrefix(m[0].Data["link"], "https://id.example.com/reset?token=") || m[0].Data["expires"] != "30m0s" {
 			t.Fatalf("mails = %+v", m)
 		}
 		tok := linkToken(t, m[0])

@@ -69,10 +69,10 @@ func (s *Service) Register(ctx context.Context, a Actor, r Registration, admit f
 		if err != nil {
 			return err
 		}
-		u := storage.User{Email: email, Name: NormalizeName(r.Name), Role: storage.RoleUser, PasswordHash: phc}
+		u := storage.User{Email: email, Name: NormalizeName(r.Name), Role: storage.RoleUser, PasswordHash: phc, Locale: a.Lang}
 		fx := storage.Effects{
 			Audit: []storage.AuditEvent{a.event("user_registered", "", nil)},
-			Mail:  []storage.MailJob{s.verifyMail(email)},
+			Mail:  []storage.MailJob{s.verifyMail(email, a.Lang)},
 		}
 		if _, err := s.c.Store.CreateUser(ctx, u, fx); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 			return err
@@ -82,10 +82,11 @@ func (s *Service) Register(ctx context.Context, a Actor, r Registration, admit f
 	return nil
 }
 
-// verifyMail is the mail with a link that confirms email.
-func (s *Service) verifyMail(email string) storage.MailJob {
+// verifyMail is the mail with a link that confirms email, in the
+// language locale.
+func (s *Service) verifyMail(email, locale string) storage.MailJob {
 	link := s.c.VerifyURL + "?token=" + url.QueryEscape(SignLink(s.c.Box, purposeVerify, email, time.Now().Add(verifyTTL), verifyBound))
-	return storage.MailJob{To: email, Template: "verify_email", Data: map[string]string{"link": link}}
+	return storage.MailJob{To: email, Template: "verify_email", Locale: locale, Data: map[string]string{"link": link}}
 }
 
 // ResendVerification mails u, whose address is unverified, a new link.
@@ -93,7 +94,7 @@ func (s *Service) ResendVerification(ctx context.Context, a Actor, u storage.Use
 	if err := s.needBox(); err != nil {
 		return err
 	}
-	if err := s.c.Store.EnqueueMail(ctx, s.verifyMail(u.Email)); err != nil {
+	if err := s.c.Store.EnqueueMail(ctx, s.verifyMail(u.Email, a.locale(u))); err != nil {
 		return err
 	}
 	s.audit(ctx, a.event("email_verification_resent", u.ID, nil))

@@ -64,8 +64,8 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Actor, c EmailChange
 		return err
 	}
 	token := SignLink(s.c.Box, purposeEmailChange, c.User.ID+"\n"+to, time.Now().Add(emailChangeTTL), c.User.Email)
-	if err := s.c.Store.EnqueueMail(ctx, storage.MailJob{To: to, Template: "email_change", Data: map[string]string{
-		"link": s.c.EmailChangeURL + "?token=" + url.QueryEscape(token), "expires": "24 hours",
+	if err := s.c.Store.EnqueueMail(ctx, storage.MailJob{To: to, Template: "email_change", Locale: a.locale(c.User), Data: map[string]string{
+		"link": s.c.EmailChangeURL + "?token=" + url.QueryEscape(token), "expires": emailChangeTTL.String(),
 	}}); err != nil {
 		return err
 	}
@@ -110,8 +110,8 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Actor, token string)
 	old := u.Email
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("email_changed", u.ID, nil)},
-		Mail: []storage.MailJob{{To: old, Template: "email_changed", Data: map[string]string{
-			"at": time.Now().UTC().Format(time.RFC1123), "ip": a.IP, "email": to,
+		Mail: []storage.MailJob{{To: old, Template: "email_changed", Locale: a.locale(u), Data: map[string]string{
+			"at": time.Now().UTC().Format(time.RFC3339), "ip": a.IP, "email": to,
 		}}},
 	}
 	u, err := s.c.Store.UpdateUser(ctx, u.ID, fx, func(cur *storage.User) error {
@@ -158,7 +158,7 @@ func (s *Service) DeleteAccount(ctx context.Context, a Actor, u storage.User, pw
 	}
 	fx := storage.Effects{
 		Audit: []storage.AuditEvent{a.event("account_deleted", u.ID, nil)},
-		Mail:  []storage.MailJob{a.notice(u.Email, "account_deleted")},
+		Mail:  []storage.MailJob{a.notice(u, "account_deleted")},
 	}
 	return s.c.Store.DeleteUser(ctx, u.ID, fx)
 }

@@ -108,6 +108,18 @@ func New(c Config) (*Service, error) {
 type Actor struct {
 	IP, UserAgent string
 	By            string
+	// Lang is the language code of the request that acts ("de"), for the
+	// emails it causes; empty (the CLI, the admin API): the user's own.
+	Lang string
+}
+
+// locale is the language of an email to u that a causes: the request's,
+// or else u's own.
+func (a Actor) locale(u storage.User) string {
+	if a.Lang != "" {
+		return a.Lang
+	}
+	return u.Locale
 }
 
 // event is an audit event of kind about userID, made by a. detail is
@@ -125,11 +137,11 @@ func (a Actor) event(kind, userID string, detail map[string]string) storage.Audi
 	return e
 }
 
-// notice is a security notice mail with the time and the address it came
-// from.
-func (a Actor) notice(to, template string) storage.MailJob {
-	return storage.MailJob{To: to, Template: template, Data: map[string]string{
-		"at": time.Now().UTC().Format(time.RFC1123), "ip": a.IP,
+// notice is a security notice mail to u with the time and the address it
+// came from.
+func (a Actor) notice(u storage.User, template string) storage.MailJob {
+	return storage.MailJob{To: u.Email, Template: template, Locale: a.locale(u), Data: map[string]string{
+		"at": time.Now().UTC().Format(time.RFC3339), "ip": a.IP,
 	}}
 }
 

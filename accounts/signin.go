@@ -42,6 +42,10 @@ func (s *Service) CompleteSignIn(ctx context.Context, a Actor, in SignIn) (stora
 			return errUnverified
 		}
 		u.LastLoginAt = now
+		if a.Lang != "" {
+			// The language of the emails no request of theirs causes.
+			u.Locale = a.Lang
+		}
 		return nil
 	})
 	if errors.Is(err, errUnverified) {

@@ -120,7 +120,7 @@ func TestEveryMessageRendersInEveryLanguage(t *testing.T) {
 
 // templateID finds the message IDs templates use: {{t "id" ...}} and
 // {{th "id" ...}}.
-var templateID = regexp.MustCompile(`\bth? "([^"]+)"`)
+var templateID = regexp.MustCompile(`\b(?:th?|With) "([^"]+)"`)
 
 // goID is the shape of a message ID in Go code: section.name[.name].
 var goID = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$`)

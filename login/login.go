@@ -225,5 +225,5 @@ func (h *Handler) event(r *http.Request, kind, userID string) storage.AuditEvent
 
 // actor is who makes a change through r, for the account service.
 func actor(r *http.Request) accounts.Actor {
-	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r)}
+	return accounts.Actor{IP: web.ClientIP(r), UserAgent: web.UserAgent(r), Lang: web.Lang(r).Code()}
 }

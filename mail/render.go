@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/latch-idp/latch/brand"
+	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -117,20 +118,26 @@ type templatePair struct {
 	html *htmltemplate.Template // defines "layout"
 }
 
+// funcs are the template functions of emails in l: t, a message of the
+// catalog (see locale.Lang.T).
+func funcs(l locale.Lang) map[string]any { return map[string]any{"t": l.T} }
+
 // parse parses every template, each file replaced by its override in
-// templates (LATCH_TEMPLATES_DIR/mail/NAME) when there is one.
-func parse(templates *brand.Templates) (map[string]templatePair, error) {
+// templates (LATCH_TEMPLATES_DIR/mail/NAME) when there is one, once for
+// every shipped language: by template, then by language code.
+func parse(templates *brand.Templates) (map[string]map[string]templatePair, error) {
 	fsys := templates.FS("mail", templateFS, "templates")
-	m := make(map[string]templatePair, len(specs))
+	en := funcs(locale.Get(locale.Default))
+	m := make(map[string]map[string]templatePair, len(specs))
 	for _, name := range Templates() {
 		files := func(ext string) []string {
 			return []string{"templates/layout." + ext, "templates/notice." + ext, "templates/" + name + "." + ext}
 		}
-		text, err := texttemplate.New(name).Option("missingkey=error").ParseFS(fsys, files("txt")...)
+		text, err := texttemplate.New(name).Option("missingkey=error").Funcs(en).ParseFS(fsys, files("txt")...)
 		if err != nil {
 			return nil, templates.Err("mail", "templates", templateFile(err, files("txt")), err)
 		}
-		html, err := htmltemplate.New(name).Option("missingkey=error").ParseFS(fsys, files("html")...)
+		html, err := htmltemplate.New(name).Option("missingkey=error").Funcs(en).ParseFS(fsys, files("html")...)
 		if err != nil {
 			return nil, templates.Err("mail", "templates", templateFile(err, files("html")), err)
 		}
@@ -146,7 +153,18 @@ func parse(templates *brand.Templates) (map[string]templatePair, error) {
 				return nil, templates.Err("mail", "templates", f, fmt.Errorf("mail: %s does not define %q", f, def))
 			}
 		}
-		m[name] = templatePair{text: text, html: html}
+		m[name] = map[string]templatePair{}
+		for _, l := range locale.All() {
+			t, err := text.Clone()
+			if err != nil {
+				return nil, err
+			}
+			h, err := html.Clone()
+			if err != nil {
+				return nil, err
+			}
+			m[name][l.Code()] = templatePair{text: t.Funcs(funcs(l)), html: h.Funcs(funcs(l))}
+		}
 	}
 	return m, nil
 }
@@ -171,6 +189,7 @@ type Message struct {
 	MessageID string // with angle brackets
 	Text      string // plain-text part, "\n" line ends
 	HTML      string // HTML part
+	Language  string // its language code, the Content-Language header
 	// Raw is the complete RFC 5322 message (multipart/alternative,
 	// quoted-printable parts, CRLF line ends), ready for SMTP DATA.
 	Raw []byte
@@ -179,7 +198,7 @@ type Message struct {
 // Renderer renders mail jobs into complete messages.
 type Renderer struct {
 	brand      brand.Brand
-	templates  map[string]templatePair
+	templates  map[string]map[string]templatePair // by template, then language
 	issuer     string
 	accountURL string
 	forgotURL  string
@@ -233,12 +252,16 @@ func NewRenderer(issuer, from string, pages Pages, look brand.Look) (*Renderer, 
 		r.from = *a
 	}
 	for _, name := range Templates() {
-		if _, err := r.Render(sampleJob(name)); err != nil {
-			err = fmt.Errorf("mail: template %s does not render: %w", name, err)
-			if over := look.Templates.Overrides("mail"); len(over) > 0 {
-				return nil, &brand.OverrideError{File: strings.Join(over, ", "), Err: err}
+		for _, l := range locale.Codes() {
+			job := sampleJob(name)
+			job.Locale = l
+			if _, err := r.Render(job); err != nil {
+				err = fmt.Errorf("mail: template %s does not render in %s: %w", name, l, err)
+				if over := look.Templates.Overrides("mail"); len(over) > 0 {
+					return nil, &brand.OverrideError{File: strings.Join(over, ", "), Err: err}
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 	}
 	return r, nil
@@ -267,13 +290,13 @@ func sampleJob(name string) storage.MailJob {
 // needs and a valid recipient, without rendering it. Enqueuers call it so
 // that a bad job fails where it is made, not in the background.
 func Validate(job storage.MailJob) error {
-	_, _, err := prepare(job)
+	_, _, err := prepare(job, locale.Get(job.Locale))
 	return err
 }
 
 // prepare checks the job and returns the parsed recipient and the data with
-// optional keys filled in.
-func prepare(job storage.MailJob) (*netmail.Address, map[string]string, error) {
+// optional keys filled in, and times and durations in l's words.
+func prepare(job storage.MailJob, l locale.Lang) (*netmail.Address, map[string]string, error) {
 	s, ok := specs[job.Template]
 	if !ok {
 		return nil, nil, fmt.Errorf("mail: unknown template %q (known: %s)", job.Template, strings.Join(Templates(), ", "))
@@ -304,7 +327,7 @@ func prepare(job storage.MailJob) (*netmail.Address, map[string]string, error) {
 	}
 	for _, k := range s.optional {
 		if data[k] == "" {
-			data[k] = "unknown"
+			data[k] = l.T("mail.unknown")
 		}
 	}
 	if link, ok := data[keyLink]; ok {
@@ -315,14 +338,40 @@ func prepare(job storage.MailJob) (*netmail.Address, map[string]string, error) {
 		}
 	}
 	if at, ok := data[keyAt]; ok {
+		// RFC 1123 is how jobs queued by earlier versions carry it.
 		if t, err := time.Parse(time.RFC3339, at); err == nil {
-			data[keyAt] = t.UTC().Format("Monday 2 January 2006, 15:04 UTC")
+			data[keyAt] = when(l, t)
+		} else if t, err := time.Parse(time.RFC1123, at); err == nil {
+			data[keyAt] = when(l, t)
+		}
+	}
+	if exp, ok := data[keyExpires]; ok {
+		// Text is how jobs queued by earlier versions carry it.
+		if d, err := time.ParseDuration(exp); err == nil {
+			data[keyExpires] = duration(l, d)
 		}
 	}
 	return to, data, nil
 }
 
+// when is t as an email says it, in UTC: "Tuesday 4 March 2025, 05:06 UTC".
+func when(l locale.Lang, t time.Time) string {
+	t = t.UTC()
+	return l.T("mail.at", "Weekday", l.T(fmt.Sprintf("mail.weekday.%d", t.Weekday())), "Day", t.Day(),
+		"Month", l.T(fmt.Sprintf("date.month.%d", t.Month())), "Year", t.Year(), "Time", t.Format("15:04"))
+}
+
+// duration is how long a link lives, in whole hours or minutes.
+func duration(l locale.Lang, d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return l.T("mail.hours", "Count", int(d/time.Hour))
+	}
+	return l.T("mail.minutes", "Count", int(d.Round(time.Minute)/time.Minute))
+}
+
 type view struct {
+	Lang       string // the language code, for <html lang>
+	Button     string // the message ID of the link's button (With)
 	Product    string
 	Support    string // the support link, https or mailto; empty: none
 	Issuer     string
@@ -333,15 +382,26 @@ type view struct {
 	Data       map[string]string
 }
 
-// Render renders job into a complete message. An unknown template, missing
-// data, an invalid recipient or a line break in a header value is an error.
+// With is v with the button of its link labelled by the message id, for
+// the "button" template.
+func (v view) With(id string) view {
+	v.Button = id
+	return v
+}
+
+// Render renders job into a complete message, in the language of
+// job.Locale (English when it names none latch ships). An unknown
+// template, missing data, an invalid recipient or a line break in a header
+// value is an error.
 func (r *Renderer) Render(job storage.MailJob) (Message, error) {
-	to, data, err := prepare(job)
+	l := locale.Get(job.Locale)
+	to, data, err := prepare(job, l)
 	if err != nil {
 		return Message{}, err
 	}
-	t := r.templates[job.Template]
+	t := r.templates[job.Template][l.Code()]
 	v := view{
+		Lang:       l.Code(),
 		Product:    r.brand.ProductName(),
 		Support:    r.brand.SupportURL,
 		Issuer:     r.issuer,
@@ -372,6 +432,7 @@ func (r *Renderer) Render(job storage.MailJob) (Message, error) {
 		MessageID: "<" + randomHex(16) + "@" + r.idDomain + ">",
 		Text:      text.String(),
 		HTML:      html.String(),
+		Language:  l.Code(),
 	}
 	msg.Raw, err = encode(msg)
 	if err != nil {
@@ -391,10 +452,14 @@ func encode(msg Message) ([]byte, error) {
 		{"Date", msg.Date.Format(time.RFC1123Z)},
 		{"Message-ID", msg.MessageID},
 		{"MIME-Version", "1.0"},
+		{"Content-Language", msg.Language},
 		{"Auto-Submitted", "auto-generated"}, // RFC 3834: no auto-replies
 		{"Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": body.Boundary()})},
 	}
 	for _, h := range headers {
+		if h[1] == "" {
+			continue // a Message made without a language
+		}
 		if err := checkHeaderValue(h[1]); err != nil {
 			return nil, fmt.Errorf("header %s: %w", h[0], err)
 		}

@@ -187,7 +187,7 @@ func TestRenderHTMLEscapesData(t *testing.T) {
 	if strings.Contains(msg.HTML, "<script>") {
 		t.Error("client_name reached the HTML part unescaped")
 	}
-	if !strings.Contains(msg.Text, "Device:   unknown") {
+	if !strings.Contains(msg.Text, "Device:  unknown") {
 		t.Errorf("absent user_agent should read unknown:\n%s", msg.Text)
 	}
 }
@@ -267,5 +267,41 @@ func TestNewRendererChecksConfiguration(t *testing.T) {
 	}
 	if from := r.From(); from.String() != `"latch" <noreply@localhost>` {
 		t.Errorf("default From = %s", from.String())
+	}
+}
+
+// TestRenderInTheJobsLanguage pins that a job's Locale picks the language
+// of the whole email, its dates and durations too, and says it in
+// Content-Language; a locale latch does not ship gives English.
+func TestRenderInTheJobsLanguage(t *testing.T) {
+	r := newTestRenderer(t)
+	for _, tc := range []struct {
+		locale, subject, lang string
+		says                  []string
+	}{
+		{"de", "Setzen Sie Ihr latch-Passwort zurück", "de", []string{"Guten Tag,", "läuft in 30 Minuten ab", "Antworten werden nicht gelesen"}},
+		{"", "Reset your latch password", "en", []string{"Hello,", "expires in 30 minutes"}},
+		{"fr", "Reset your latch password", "en", []string{"Hello,"}},
+	} {
+		msg, err := r.Render(storage.MailJob{To: "ann@example.com", Template: TemplatePasswordReset, Locale: tc.locale,
+			Data: map[string]string{"link": "https://id.example.com/reset?token=t", "expires": "30m0s"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Subject != tc.subject || !bytes.Contains(msg.Raw, []byte("Content-Language: "+tc.lang+"\r\n")) {
+			t.Errorf("%q: subject %q, header %q", tc.locale, msg.Subject, msg.Raw[:bytes.Index(msg.Raw, []byte("\r\n\r\n"))])
+		}
+		for _, want := range tc.says {
+			if !strings.Contains(msg.Text, want) {
+				t.Errorf("%q: the text lacks %q:\n%s", tc.locale, want, msg.Text)
+			}
+		}
+		if !strings.Contains(msg.HTML, `<html lang="`+tc.lang+`">`) {
+			t.Errorf("%q: the HTML part is not marked %s", tc.locale, tc.lang)
+		}
+	}
+	msg, err := r.Render(storage.MailJob{To: "ann@example.com", Template: TemplatePasswordChanged, Locale: "de", Data: map[string]string{"at": "2025-03-04T05:06:07Z"}})
+	if err != nil || !strings.Contains(msg.Text, "Dienstag, 4. März 2025, 05:06 Uhr UTC") || !strings.Contains(msg.Text, "Von IP:  unbekannt") {
+		t.Errorf("a German notice: %v\n%s", err, msg.Text)
 	}
 }

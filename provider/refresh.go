@@ -198,7 +198,7 @@ func (s *fositeStore) reuse(ctx context.Context, t storage.RefreshToken) error {
 			if c, err := s.clients.getClient(ctx, t.ClientID); err == nil && c.Name != "" {
 				name = c.Name
 			}
-			fx.Mail = append(fx.Mail, storage.MailJob{To: u.Email, Template: "refresh_reuse", Data: map[string]string{
+			fx.Mail = append(fx.Mail, storage.MailJob{To: u.Email, Template: "refresh_reuse", Locale: u.Locale, Data: map[string]string{
 				"client_name": name, "client_id": t.ClientID, "at": at.Format(time.RFC3339),
 				"ip": tr.ip, "user_agent": tr.userAgent,
 			}})

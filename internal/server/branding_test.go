@@ -83,7 +83,7 @@ func TestBrandIsInEmailSubjects(t *testing.T) {
 	if m.Subject != "Reset your Acme ID password" {
 		t.Errorf("subject %q", m.Subject)
 	}
-	if !strings.Contains(m.Text, "Help: mailto:help@acme.example") || !strings.Contains(m.HTML, `href="mailto:help@acme.example"`) {
+	if !strings.Contains(m.Text, "Help and support: mailto:help@acme.example") || !strings.Contains(m.HTML, `href="mailto:help@acme.example"`) {
 		t.Errorf("the email lacks the support link:\n%s", m.Text)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latch-idp/latch/clients"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/storage"
 )
@@ -34,7 +35,8 @@ func TestAcceptLanguageChoosesThePagesLanguage(t *testing.T) {
 		`name="email" type="email" autocomplete="username"`, `name="password" type="password" autocomplete="current-password"`)
 	wrong := b.submit(t, de.formWith(t, "password"), map[string]string{"email": u.Email, "password": "wrong"}, [2]string{})
 	mustSay(t, "a failed German sign-in", wrong, "E-Mail-Adresse oder Passwort ist falsch.")
-	mustSay(t, "the German error page", b.get(t, s.URL+"/no-such-page"), "Nicht gefunden", "Hier gibt es keine Seite.")
+	mustSay(t, "the German error page", b.get(t, s.URL+"/no-such-page"), "<h1>Seite nicht gefunden</h1>", "Hier gibt es keine Seite.", "Fehler 404")
+	mustSay(t, "a German problem page", b.get(t, s.URL+login.PathReset+"?token=bogus"), "<h1>Dieser Link ist abgelaufen</h1>", "Einen neuen Link anfordern")
 
 	b.languages = "fr-FR,fr;q=0.9" // not shipped: English
 	mustSay(t, "the French request", b.get(t, s.URL+login.PathLogin), `<html lang="en">`)
@@ -85,5 +87,42 @@ func TestDiscoveryListsTheShippedLanguages(t *testing.T) {
 	s := startServer(t, nil)
 	if got := toStrings(discovery(t, s)["ui_locales_supported"]); !slices.Equal(got, []string{"en", "de"}) {
 		t.Errorf("ui_locales_supported = %v", got)
+	}
+}
+
+func TestEmailsAreInTheLanguageOfTheirRequest(t *testing.T) {
+	mb := startMailbox(t)
+	s := startServer(t, func(c *Config) { c.SMTPURL = mb.url })
+	u := s.user(t, storage.RoleUser)
+	b := s.browser()
+	b.languages = "de"
+	p := b.get(t, s.URL+login.PathForgot)
+	mustSay(t, "the German forgot page", b.submit(t, p.formWith(t, "email"), map[string]string{"email": u.Email}, [2]string{}), "Falls es ein Konto")
+	m := mb.waitFor(t, u.Email)
+	if m.Subject != "Setzen Sie Ihr latch-Passwort zurück" || m.Language != "de" || !strings.Contains(m.Text, "Guten Tag,") {
+		t.Errorf("a German request's email: %q (%s)\n%s", m.Subject, m.Language, m.Text)
+	}
+}
+
+// TestEmailsWithoutARequestAreInTheUsersLanguage pins the refresh-token
+// reuse alert, which the token endpoint causes without a page: it is in
+// the language of the user's last sign-in.
+func TestEmailsWithoutARequestAreInTheUsersLanguage(t *testing.T) {
+	mb := startMailbox(t)
+	s := startServer(t, func(c *Config) { c.SMTPURL = mb.url })
+	app := s.client(t, clients.Metadata{TokenEndpointAuthMethod: storage.AuthMethodNone, Scope: "openid offline_access"})
+	u := s.user(t, storage.RoleUser)
+	b := s.browser()
+	b.languages = "de-AT"
+	tok := app.login(t, b, u, []string{"openid", "offline_access"}, nil)
+	if got, err := s.store.GetUser(t.Context(), u.ID); err != nil || got.Locale != "de" {
+		t.Fatalf("the sign-in did not record German: %q %v", got.Locale, err)
+	}
+	if status, body := app.refresh(t, tok.RefreshToken); status != http.StatusOK {
+		t.Fatalf("refresh: %s", describe(status, body))
+	}
+	app.refresh(t, tok.RefreshToken) // reuse
+	if m := mb.waitFor(t, u.Email); !strings.HasPrefix(m.Subject, "Sicherheitshinweis") || m.Language != "de" {
+		t.Errorf("the reuse alert: %q (%s)", m.Subject, m.Language)
 	}
 }
