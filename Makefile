@@ -1,4 +1,4 @@
-.PHONY: build run demo test lint bench fuzz clean
+.PHONY: build run demo test lint bench bench-compare fuzz clean
 
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -22,6 +22,10 @@ lint:
 
 bench:
 	./scripts/bench.sh
+
+# make bench-compare A=bench-results/old.json B=bench-results/new.json
+bench-compare:
+	go run ./internal/bench compare "$(A)" "$(B)"
 
 fuzz:
 	./scripts/fuzz.sh

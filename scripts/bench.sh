@@ -7,7 +7,11 @@
 # load generator in internal/bench: once with RS256 access tokens, then
 # client_credentials again with ES256, followed by a soak: mixed traffic
 # at 80% of its measured capacity for SOAK (default 3m; 0 skips it).
-# BENCH_DURATION (default 5s) is the measured time of each scenario.
+# BENCH_DURATION (default 5s) is the measured time of each scenario, at
+# each of BENCH_CONNECTIONS (default 16,64) concurrent connections. The
+# figures are also written as JSON to BENCH_JSON (default
+# bench-results/DATE.json), which `make bench-compare A=old.json
+# B=new.json` compares with another run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -15,6 +19,9 @@ services_name=bench
 . scripts/services.sh
 
 duration="${BENCH_DURATION:-5s}"
+connections="${BENCH_CONNECTIONS:-16,64}"
+json="${BENCH_JSON:-bench-results/$(date -u +%Y%m%d-%H%M%S).json}"
+rm -f "$json"
 soak="${SOAK:-3m}"
 
 latch_pid=""
@@ -92,7 +99,7 @@ email=bench@example.com
 password="bench-$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')"
 bin/latch users create --email "$email" --password-stdin >/dev/null <<<"$password"
 
-bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration"
+bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "$connections" -json "$json"
   -client-id bench-service -client-secret "$secret"
   -public-client-id bench-spa -redirect-uri "$redirect_uri"
   -email "$email" -password "$password")
@@ -105,7 +112,7 @@ idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$latch_pid/status")
 stop_latch
 
 start_latch ES256
-"${bench[@]}" -alg ES256 -scenarios client_credentials -table-header=false -pid "$latch_pid" -soak "$soak"
+"${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh -table-header=false -pid "$latch_pid" -soak "$soak"
 stop_latch
 
 for alg in RS256 ES256; do
@@ -115,3 +122,5 @@ for alg in RS256 ES256; do
     grep '"level":"ERROR"\|"level":"WARN"' "$tmp/latch-$alg.log" | head -n 5
   fi
 done
+echo
+echo "figures written to $json (compare two runs: make bench-compare A=old.json B=$json)"

@@ -4,10 +4,13 @@
 //	go run ./internal/bench -issuer URL -client-id ID -client-secret S \
 //	    -public-client-id ID -redirect-uri URI -email E -password P
 //
-// Each scenario runs several workers, each with its own keep-alive HTTP
-// connection, for a fixed duration after a short warm-up, and prints one
-// line: successful requests per second, p50/p99 latency, errors, and the
-// roadmap's target. A response with an unexpected status is an error; the
+// Each scenario runs at each number of connections (-connections, 16 and
+// 64 by default: a worker per keep-alive HTTP connection) for a fixed
+// duration after a short warm-up, and prints one line: successful requests
+// per second, p50/p99 latency, errors, latch's CPU per request (read from
+// /proc for its process, -pid) and the targets. -json appends the figures
+// to a report that `bench compare OLD.json NEW.json` (make bench-compare)
+// sets beside another, scenario by scenario. A response with an unexpected status is an error; the
 // first few distinct errors are printed. Nothing here asserts a timing: the
 // figures are for people to read.
 //
@@ -44,6 +47,9 @@ func main() {
 		case "cleanup":
 			exitOn(cleanup(os.Args[2:]))
 			return
+		case "compare":
+			exitOn(compare(os.Args[2:]))
+			return
 		}
 	}
 	exitOn(runBench(os.Args[1:]))
@@ -61,7 +67,9 @@ type config struct {
 	issuer         string
 	duration       time.Duration
 	warmup         time.Duration
-	workers        int
+	connections    []int
+	workers        int // the soak's: the first of connections
+	jsonPath       string
 	flowWorkers    int
 	clientID       string
 	clientSecret   string
@@ -94,7 +102,8 @@ func runBench(args []string) error {
 	fs.StringVar(&c.issuer, "issuer", "", "latch's issuer URL (required)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured duration of each scenario")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
-	fs.IntVar(&c.workers, "workers", 16, "concurrent workers (one keep-alive connection each)")
+	conns := fs.String("connections", "16,64", "comma-separated numbers of concurrent workers (one keep-alive connection each) to run each scenario at")
+	fs.StringVar(&c.jsonPath, "json", "", "append the figures to this JSON report (created if missing)")
 	fs.IntVar(&c.flowWorkers, "flow-workers", 8, "concurrent workers of the code flow and of the refresh set-up")
 	fs.StringVar(&c.clientID, "client-id", "", "confidential client with the client_credentials grant (client_secret_basic)")
 	fs.StringVar(&c.clientSecret, "client-secret", "", "its secret")
@@ -114,6 +123,14 @@ func runBench(args []string) error {
 	if c.issuer == "" {
 		return errors.New("-issuer is required")
 	}
+	for _, f := range strings.Split(*conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return fmt.Errorf("-connections: %q is not a number from 1 to 1024", f)
+		}
+		c.connections = append(c.connections, n)
+	}
+	c.workers = c.connections[0]
 	c.issuer = strings.TrimSuffix(c.issuer, "/")
 	want := strings.Split(c.scenarios, ",")
 	for _, s := range want {
@@ -129,37 +146,48 @@ func runBench(args []string) error {
 	}
 
 	if c.tableHeader {
-		fmt.Printf("Each scenario: %d workers (code flow: %d), each with its own keep-alive connection; %s warm-up, then %s measured.\n",
-			c.workers, c.flowWorkers, c.warmup, c.duration)
+		fmt.Printf("Each scenario at %v concurrent workers (code flow: %d), each with its own keep-alive connection; %s warm-up, then %s measured.\n",
+			c.connections, c.flowWorkers, c.warmup, c.duration)
 		fmt.Printf("req/s counts successful requests (code flow: whole flows); \"latch\" is the cores latch's process used, CPU/req its CPU time per request.\n\n")
 		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "scenario", "req/s", "p50", "p99", "errors", "latch", "CPU/req", "target")
 	}
 	if c.idleRSSKB > 0 {
 		mb := float64(c.idleRSSKB) / 1024
-		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "idle RSS", fmt.Sprintf("%.1f MB", mb), "", "", "", "", "", verdict(mb <= 40, "≤ 40 MB"))
+		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "idle RSS", fmt.Sprintf("%.1f MB", mb), "", "", "", "", "", verdict(mb <= 30, "≤ 30 MB"))
 	}
 
 	b := &bench{c: c, ep: ep}
-	rsaLimit := 0.0
 	for _, s := range want {
 		switch s {
 		case "crypto":
-			rsaLimit = b.cryptoLimits()
-		case "client_credentials":
-			b.clientCredentials(ctx, rsaLimit)
-		case "introspection":
-			b.introspection(ctx)
-		case "refresh":
-			b.refresh(ctx)
-		case "jwks":
-			b.get(ctx, "jwks", ep.JWKS, 25000, "≥ 25,000/s")
-		case "discovery":
-			b.get(ctx, "discovery", ep.Discovery, 25000, "≥ 25,000/s")
+			b.limits = b.cryptoLimits()
+			continue
 		case "code_flow":
 			b.codeFlow(ctx)
+			continue
+		}
+		for _, n := range c.connections {
+			b.workers = n
+			switch s {
+			case "client_credentials":
+				b.clientCredentials(ctx)
+			case "introspection":
+				b.introspection(ctx)
+			case "refresh":
+				b.refresh(ctx)
+			case "jwks":
+				b.get(ctx, "jwks", ep.JWKS)
+			case "discovery":
+				b.get(ctx, "discovery", ep.Discovery)
+			}
 		}
 	}
 	b.soak(ctx)
+	if c.jsonPath != "" {
+		if err := appendReport(c.jsonPath, b.results); err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
+	}
 	if c.pid > 0 && c.idleRSSKB > 0 {
 		rss, hwm := procStatus(c.pid, "VmRSS"), procStatus(c.pid, "VmHWM")
 		if rss > 0 {
@@ -268,12 +296,18 @@ type scenario struct {
 	workers   int
 	newWorker func(ctx context.Context, i int) (op func(ctx context.Context) error, err error)
 	target    float64 // requests/s; 0 for none
+	targetCPU time.Duration
+	// targetTxt explains target; maxP99 is the latency target, 0 for none.
 	targetTxt string
+	maxP99    time.Duration
 }
 
 type bench struct {
-	c  config
-	ep endpoints
+	c       config
+	ep      endpoints
+	workers int         // of the scenario being set up
+	limits  cryptoRates // zero until the crypto scenario ran
+	results []result
 }
 
 // run measures s: every worker repeats its operation through the warm-up
@@ -295,7 +329,7 @@ func (b *bench) run(ctx context.Context, s scenario) {
 	}
 	wg.Wait()
 	if errs.n > 0 {
-		fmt.Printf("%-28s set-up failed (%d of %d workers)\n", s.name, errs.n, s.workers)
+		fmt.Printf("%-28s set-up failed (%d of %d workers)\n", label(s), errs.n, s.workers)
 		for _, m := range errs.first {
 			fmt.Printf("    error: %s\n", m)
 		}
@@ -342,21 +376,54 @@ func (b *bench) run(ctx context.Context, s scenario) {
 
 	all := slices.Concat(lats...)
 	slices.Sort(all)
-	rate := float64(len(all)) / b.c.duration.Seconds()
+	res := result{
+		Scenario: s.name, Connections: s.workers, ReqPerSec: float64(len(all)) / b.c.duration.Seconds(),
+		P50us: percentile(all, 0.50).Microseconds(), P99us: percentile(all, 0.99).Microseconds(), Errors: errs.n,
+		TargetRPS: s.target, TargetCPUus: float64(s.targetCPU) / float64(time.Microsecond),
+	}
 	cores, perReq := "-", "-"
+	var cpu time.Duration
 	if cpu1 > cpu0 {
 		used := cpu1 - cpu0
-		cores = fmt.Sprintf("%.2f", used.Seconds()/b.c.duration.Seconds())
+		res.Cores = used.Seconds() / b.c.duration.Seconds()
+		cores = fmt.Sprintf("%.2f", res.Cores)
 		if len(all) > 0 {
-			perReq = formatDur(used / time.Duration(len(all)))
+			cpu = used / time.Duration(len(all))
+			res.CPUus = float64(used) / float64(len(all)) / float64(time.Microsecond)
+			perReq = formatDur(cpu)
 		}
 	}
-	fmt.Printf("%-28s %10s %9s %9s %7d %6s %8s  %s\n", s.name, formatRate(rate),
+	b.results = append(b.results, res)
+	ok := (s.target == 0 || res.ReqPerSec >= s.target) && (s.targetCPU == 0 || cpu == 0 || cpu <= s.targetCPU) &&
+		(s.maxP99 == 0 || percentile(all, 0.99) < s.maxP99)
+	fmt.Printf("%-28s %10s %9s %9s %7d %6s %8s  %s\n", label(s), formatRate(res.ReqPerSec),
 		formatDur(percentile(all, 0.50)), formatDur(percentile(all, 0.99)), errs.n, cores, perReq,
-		verdict(s.target == 0 || rate >= s.target, s.targetTxt))
+		verdict(ok, targetText(s)))
 	for _, m := range errs.first {
 		fmt.Printf("    error: %s\n", m)
 	}
+}
+
+// label is the scenario's name in the table, with its connections.
+func label(s scenario) string { return fmt.Sprintf("%s @%d", s.name, s.workers) }
+
+// targetText lists the scenario's targets: rate, CPU per request, p99.
+func targetText(s scenario) string {
+	var parts []string
+	if s.target > 0 {
+		parts = append(parts, "≥ "+thousands(int(s.target))+"/s")
+	}
+	if s.targetCPU > 0 {
+		parts = append(parts, "CPU ≤ "+formatDur(s.targetCPU))
+	}
+	if s.maxP99 > 0 {
+		parts = append(parts, "p99 < "+formatDur(s.maxP99))
+	}
+	t := strings.Join(parts, ", ")
+	if s.targetTxt != "" {
+		t += " (" + s.targetTxt + ")"
+	}
+	return t
 }
 
 func verdict(ok bool, target string) string {
