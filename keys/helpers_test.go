@@ -56,7 +56,7 @@ func (c *clock) Add(d time.Duration) {
 
 const testSecret = "0123456789abcdef0123456789abcdef-test-secret"
 
-func testBox(t *testing.T, s string) *secret.Box {
+func testBox(t testing.TB, s string) *secret.Box {
 	t.Helper()
 	b, err := secret.New([]byte(s))
 	if err != nil {
@@ -75,7 +75,7 @@ type env struct {
 	logs  *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	return &env{store: testStore{memory.New(memory.Options{})}, clock: newClock(), box: testBox(t, testSecret), logs: &syncBuffer{}}
 }
 

@@ -59,24 +59,22 @@ func (s *Session) Clone() fosite.Session {
 
 // storedRequest is the JSON form of a fosite request.
 type storedRequest struct {
-	ID                string          `json:"id"`
-	RequestedAt       time.Time       `json:"requested_at"`
-	ClientID          string          `json:"client_id"`
-	RequestedScope    []string        `json:"requested_scope"`
-	GrantedScope      []string        `json:"granted_scope"`
-	RequestedAudience []string        `json:"requested_audience"`
-	GrantedAudience   []string        `json:"granted_audience"`
-	Form              url.Values      `json:"form"`
-	Session           json.RawMessage `json:"session"`
+	ID                string     `json:"id"`
+	RequestedAt       time.Time  `json:"requested_at"`
+	ClientID          string     `json:"client_id"`
+	RequestedScope    []string   `json:"requested_scope"`
+	GrantedScope      []string   `json:"granted_scope"`
+	RequestedAudience []string   `json:"requested_audience"`
+	GrantedAudience   []string   `json:"granted_audience"`
+	Form              url.Values `json:"form"`
+	// Session is the fosite.Session, encoded and decoded in the same pass
+	// as the rest: decoding fills the session the field holds.
+	Session any `json:"session"`
 }
 
 // MarshalRequest serializes a fosite request with its session.
 func MarshalRequest(r fosite.Requester) ([]byte, error) {
-	sess, err := json.Marshal(r.GetSession())
-	if err != nil {
-		return nil, fmt.Errorf("provider: encode session: %w", err)
-	}
-	return json.Marshal(storedRequest{
+	data, err := json.Marshal(storedRequest{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
 		ClientID:          r.GetClient().GetID(),
@@ -85,8 +83,12 @@ func MarshalRequest(r fosite.Requester) ([]byte, error) {
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Form:              r.GetRequestForm(),
-		Session:           sess,
+		Session:           r.GetSession(),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("provider: encode request: %w", err)
+	}
+	return data, nil
 }
 
 // RefreshFacts reads the subject and the refresh-token expiry of req's
@@ -119,17 +121,14 @@ func RequestClientID(data []byte) (string, error) {
 // UnmarshalRequest rebuilds a fosite request. The session is decoded into
 // session, or into a new *Session when session is nil.
 func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client) (*fosite.Request, error) {
-	var sr storedRequest
-	if err := json.Unmarshal(data, &sr); err != nil {
-		return nil, fmt.Errorf("provider: decode request: %w", err)
-	}
 	if session == nil {
 		session = NewSession("")
 	}
-	if len(sr.Session) > 0 && string(sr.Session) != "null" {
-		if err := json.Unmarshal(sr.Session, session); err != nil {
-			return nil, fmt.Errorf("provider: decode session: %w", err)
-		}
+	// A session that is a non-nil pointer is decoded into in place (a
+	// JSON null leaves it as it is).
+	sr := storedRequest{Session: session}
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return nil, fmt.Errorf("provider: decode request: %w", err)
 	}
 	if sr.Form == nil {
 		sr.Form = url.Values{}

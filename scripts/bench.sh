@@ -11,7 +11,9 @@
 # each of BENCH_CONNECTIONS (default 16,64) concurrent connections. The
 # figures are also written as JSON to BENCH_JSON (default
 # bench-results/DATE.json), which `make bench-compare A=old.json
-# B=new.json` compares with another run.
+# B=new.json` compares with another run. BENCH_PROFILE=DIR also saves a
+# CPU profile of latch over each scenario's measured window in DIR (latch
+# runs with its profiler on; read one with `go tool pprof -top FILE`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -99,7 +101,15 @@ email=bench@example.com
 password="bench-$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')"
 bin/latch users create --email "$email" --password-stdin >/dev/null <<<"$password"
 
-bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "$connections" -json "$json"
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  mport=$(free_port)
+  export LATCH_METRICS_LISTEN="127.0.0.1:$mport" LATCH_PPROF=on
+  profile=(-pprof "http://127.0.0.1:$mport" -profile-dir "$BENCH_PROFILE")
+else
+  profile=()
+fi
+
+bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "$connections" -json "$json" "${profile[@]}"
   -client-id bench-service -client-secret "$secret"
   -public-client-id bench-spa -redirect-uri "$redirect_uri"
   -email "$email" -password "$password")

@@ -5,7 +5,9 @@
 # tests) with apt-get where they are missing. Set TEST_DATABASE_URL and
 # TEST_REDIS_URL to use servers of your own instead. Arguments are passed to
 # go test in place of ./... (and skip the lint step, and the tests of the
-# rs and deploy modules, each tested from its own directory).
+# rs and deploy modules, each tested from its own directory, and the
+# microbenchmarks, which a full run runs once each so they never rot; `go
+# test -run '^$' -bench . -benchmem PKG` measures them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/services.sh
@@ -25,3 +27,10 @@ if [ $# -eq 0 ]; then
   set -- ./...
 fi
 go test -race -count=1 -timeout 20m "$@"
+if [ "$*" = "./..." ]; then
+  # One iteration of every microbenchmark: they must keep compiling and
+  # working. The figures of a run this short mean nothing.
+  mapfile -t benched < <(grep -rl --include='*_test.go' '^func Benchmark' . | grep -v '^\./rs/' | xargs -n1 dirname | sort -u)
+  go test -race -count=1 -run '^$' -bench . -benchtime 1x "${benched[@]}" | grep -E '^(Benchmark|FAIL|ok|---)'
+  (cd rs && go test -race -count=1 -run '^$' -bench . -benchtime 1x ./... | grep -E '^(Benchmark|FAIL|ok)')
+fi

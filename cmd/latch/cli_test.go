@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,18 +323,25 @@ func TestCLIKeysAndMigrate(t *testing.T) {
 	mustCLI(t, "", "migrate") // idempotent
 	var before []map[string]any
 	json.Unmarshal([]byte(mustCLI(t, "", "keys", "rotate", "--json")), &before)
-	if len(before) != 1 || before[0]["alg"] != "RS256" {
-		t.Fatalf("rotate on an empty store creates one key, got %v", before)
+	// By default ID tokens are signed with RS256 and access tokens with
+	// ES256: a key for each.
+	if len(before) != 2 || !slices.ContainsFunc(before, hasAlg("RS256")) || !slices.ContainsFunc(before, hasAlg("ES256")) {
+		t.Fatalf("rotate on an empty store creates an RS256 and an ES256 key, got %v", before)
 	}
 	mustCLI(t, "", "keys", "rotate")
 	var after []map[string]any
 	json.Unmarshal([]byte(mustCLI(t, "", "keys", "list", "--json")), &after)
-	if len(after) != 2 {
-		t.Fatalf("want 2 keys after a second rotation, got %v", after)
+	if len(after) != 4 {
+		t.Fatalf("want 4 keys after a second rotation, got %v", after)
 	}
 	if out := mustCLI(t, "", "keys", "list"); !strings.Contains(out, "KID") {
 		t.Fatalf("table: %q", out)
 	}
+}
+
+// hasAlg matches a key of `latch keys ... --json` by its algorithm.
+func hasAlg(alg string) func(map[string]any) bool {
+	return func(k map[string]any) bool { return k["alg"] == alg }
 }
 
 func TestCLIErrors(t *testing.T) {

@@ -239,7 +239,7 @@ func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_DEVICE_CODE_TTL", "10m", "how long a device code and its user code live (device authorization grant), 1m to 1h", dur(&c.DeviceCodeTTL))
 	cf.add("LATCH_KEY_ROTATION", "720h", "how often signing keys rotate (0 = never)", dur(&c.KeyRotation))
 	cf.add("LATCH_ID_TOKEN_ALG", "RS256", "ID token signing algorithm: RS256 or ES256", alg(&c.IDTokenAlg))
-	cf.add("LATCH_ACCESS_TOKEN_ALG", "RS256", "access token signing algorithm: RS256 or ES256", alg(&c.AccessTokenAlg))
+	cf.add("LATCH_ACCESS_TOKEN_ALG", "ES256", "access token signing algorithm: ES256 or RS256", alg(&c.AccessTokenAlg))
 	cf.add("LATCH_SESSION_IDLE_TTL", "24h", "a browser session unused this long ends", dur(&c.SessionIdleTTL))
 	cf.add("LATCH_SESSION_TTL", "336h", "a browser session ends this long after login", dur(&c.SessionTTL))
 	cf.add("LATCH_HIBP_URL", "https://api.pwnedpasswords.com/range/", "Have I Been Pwned range API base URL", str(&c.HIBPURL))

@@ -70,6 +70,8 @@ type config struct {
 	connections    []int
 	workers        int // the soak's: the first of connections
 	jsonPath       string
+	pprofURL       string // latch's metrics listener with its profiler
+	profileDir     string
 	flowWorkers    int
 	clientID       string
 	clientSecret   string
@@ -104,6 +106,8 @@ func runBench(args []string) error {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured warm-up before each scenario")
 	conns := fs.String("connections", "16,64", "comma-separated numbers of concurrent workers (one keep-alive connection each) to run each scenario at")
 	fs.StringVar(&c.jsonPath, "json", "", "append the figures to this JSON report (created if missing)")
+	fs.StringVar(&c.pprofURL, "pprof", "", "base URL of latch's profiler (LATCH_PPROF=on): a CPU profile of each scenario's measured window goes to -profile-dir")
+	fs.StringVar(&c.profileDir, "profile-dir", "bench-results/profiles", "where -pprof writes the profiles")
 	fs.IntVar(&c.flowWorkers, "flow-workers", 8, "concurrent workers of the code flow and of the refresh set-up")
 	fs.StringVar(&c.clientID, "client-id", "", "confidential client with the client_credentials grant (client_secret_basic)")
 	fs.StringVar(&c.clientSecret, "client-secret", "", "its secret")
@@ -345,6 +349,14 @@ func (b *bench) run(ctx context.Context, s scenario) {
 			cpu0 = procCPU(b.c.pid)
 			time.Sleep(time.Until(end))
 			cpu1 = procCPU(b.c.pid)
+		})
+	}
+	if b.c.pprofURL != "" {
+		wg.Go(func() {
+			time.Sleep(time.Until(start))
+			if err := b.profile(ctx, s); err != nil {
+				errs.add(fmt.Errorf("profile: %w", err))
+			}
 		})
 	}
 	runCtx, cancel := context.WithDeadline(ctx, end.Add(5*time.Second))

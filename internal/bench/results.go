@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -153,4 +156,36 @@ func cpuText(us float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0fµs", us)
+}
+
+// profile saves a CPU profile of latch over s's measured window, from
+// its profiler, as -profile-dir/SCENARIO@N.pprof (read it with go tool
+// pprof).
+func (b *bench) profile(ctx context.Context, s scenario) error {
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.c.pprofURL, "/"), int(b.c.duration.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	name := strings.NewReplacer(" ", "_", "(", "", ")", "", "+", "").Replace(s.name)
+	if err := os.MkdirAll(b.c.profileDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(b.c.profileDir, fmt.Sprintf("%s@%d.pprof", name, s.workers)))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

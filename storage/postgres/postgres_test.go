@@ -20,7 +20,7 @@ import (
 )
 
 // newStore returns a store on a fresh, migrated database of the test's own.
-func newStore(t *testing.T, opts postgres.Options) *postgres.Store {
+func newStore(t testing.TB, opts postgres.Options) *postgres.Store {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	s, err := postgres.New(t.Context(), url, opts)
