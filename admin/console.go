@@ -169,6 +169,7 @@ type clientsPage struct {
 // option is a choice on a form, and whether it is chosen.
 type option struct {
 	Value string
+	Label string // what the form shows; Value when empty
 	On    bool
 }
 
@@ -176,6 +177,18 @@ func options(values []string, on func(string) bool) []option {
 	out := make([]option, 0, len(values))
 	for _, v := range values {
 		out = append(out, option{Value: v, On: on(v)})
+	}
+	return out
+}
+
+// grantOptions are the form's grant type checkboxes, with on checked. The
+// device grant's URN is shown by the name people know it by.
+func grantOptions(on []string) []option {
+	out := options(clients.GrantTypes(), func(g string) bool { return slices.Contains(on, g) })
+	for i := range out {
+		if out[i].Value == clients.GrantDeviceCode {
+			out[i].Label = "device_code (device authorization, RFC 8628)"
+		}
 	}
 	return out
 }
@@ -198,7 +211,7 @@ func (h *Handler) clientsPage(c *call, status int, f clientForm, msg string) {
 		return
 	}
 	v := clientsPage{Form: f,
-		Grants:      options(clients.GrantTypes(), func(g string) bool { return slices.Contains(f.Grants, g) }),
+		Grants:      grantOptions(f.Grants),
 		AuthMethods: options([]string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone}, func(m string) bool { return m == f.AuthMethod }),
 	}
 	for _, cl := range cs {

@@ -103,6 +103,13 @@ func TestConsoleClients(t *testing.T) {
 			t.Fatalf("%d\n%s", p.Status, p.Body)
 		}
 	})
+	t.Run("case=the device grant's checkbox is named for people and posts its URN", func(t *testing.T) {
+		p := consolePost(t, b, "/admin/ui/clients", "/admin/ui/clients", url.Values{"redirect_uris": {"http://evil.example/cb"}, "grant_types": {"authorization_code"}})
+		want := `value="urn:ietf:params:oauth:grant-type:device_code"> device_code (device authorization, RFC 8628)</label>`
+		if !strings.Contains(p.Body, want) {
+			t.Fatalf("the form lacks %s:\n%s", want, p.Body)
+		}
+	})
 	t.Run("case=delete, and the audit log shows who did it", func(t *testing.T) {
 		p := consolePost(t, b, "/admin/ui/clients/"+id, "/admin/ui/clients/"+id+"/delete", url.Values{})
 		if p.Status != http.StatusSeeOther {
