@@ -39,6 +39,11 @@ type Metadata struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
 	FirstParty              bool     `json:"first_party"`
+	// OpenID Connect Back-Channel Logout 1.0: where latch posts a logout
+	// token when a session the client took part in ends, and whether the
+	// token must carry the session's sid.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty"`
 	// MinimumACRValue is the authentication context class every sign-in
 	// to the client must reach: "phr" (a passkey) or "phrh" (a passkey
 	// bound to one device); empty for none.
@@ -116,21 +121,23 @@ func NewID() string {
 func fromMetadata(m Metadata) storage.Client {
 	now := time.Now().UTC()
 	return storage.Client{
-		ID:                          m.ClientID,
-		Name:                        m.ClientName,
-		RedirectURIs:                m.RedirectURIs,
-		GrantTypes:                  m.GrantTypes,
-		ResponseTypes:               m.ResponseTypes,
-		Scopes:                      strings.Fields(m.Scope),
-		TokenEndpointAuthMethod:     m.TokenEndpointAuthMethod,
-		PostLogoutRedirectURIs:      m.PostLogoutRedirectURIs,
-		FirstParty:                  m.FirstParty,
-		MinimumACR:                  m.MinimumACRValue,
-		JWKS:                        string(m.JWKS),
-		JWKSURI:                     m.JWKSURI,
-		TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
-		CreatedAt:                   now,
-		UpdatedAt:                   now,
+		ID:                               m.ClientID,
+		Name:                             m.ClientName,
+		RedirectURIs:                     m.RedirectURIs,
+		GrantTypes:                       m.GrantTypes,
+		ResponseTypes:                    m.ResponseTypes,
+		Scopes:                           strings.Fields(m.Scope),
+		TokenEndpointAuthMethod:          m.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:           m.PostLogoutRedirectURIs,
+		FirstParty:                       m.FirstParty,
+		MinimumACR:                       m.MinimumACRValue,
+		BackchannelLogoutURI:             m.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
+		JWKS:                             string(m.JWKS),
+		JWKSURI:                          m.JWKSURI,
+		TokenEndpointAuthSigningAlg:      m.TokenEndpointAuthSigningAlg,
+		CreatedAt:                        now,
+		UpdatedAt:                        now,
 	}
 }
 
@@ -207,6 +214,13 @@ func Validate(m *Metadata) error {
 			bad("post_logout_redirect_uris: %v", err)
 		}
 	}
+	if m.BackchannelLogoutURI != "" {
+		if err := checkBackchannelURI(m.BackchannelLogoutURI); err != nil {
+			bad("backchannel_logout_uri: %v", err)
+		}
+	} else if m.BackchannelLogoutSessionRequired {
+		bad("backchannel_logout_session_required: needs a backchannel_logout_uri")
+	}
 	return errors.Join(errs...)
 }
 
@@ -246,15 +260,9 @@ func checkClientKeys(m *Metadata, bad func(string, ...any)) {
 // only on a loopback host (RFC 8252), or a private-use scheme of a native
 // app (containing a dot, RFC 8252 section 7.1).
 func checkRedirectURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("%q is not an absolute URI", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%q must not contain a fragment", raw)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%q must not contain user information", raw)
+	u, err := parseAbsolute(raw)
+	if err != nil {
+		return err
 	}
 	switch u.Scheme {
 	case "https":
@@ -262,8 +270,7 @@ func checkRedirectURI(raw string) error {
 			return fmt.Errorf("%q has no host", raw)
 		}
 	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if host := u.Hostname(); host != "localhost" && !isLoopbackIP(host) {
 			return fmt.Errorf("%q: plain http is allowed only on a loopback host", raw)
 		}
 	default:
@@ -274,6 +281,50 @@ func checkRedirectURI(raw string) error {
 	return nil
 }
 
+// parseAbsolute parses a URI a client registers: absolute, without a
+// fragment or user information.
+func parseAbsolute(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || len(raw) > 2000 {
+		return nil, fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return nil, fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%q must not contain user information", raw)
+	}
+	return u, nil
+}
+
+// checkBackchannelURI accepts where a logout token may be posted: an
+// absolute https URL, or http on a loopback host, without a fragment or
+// user information (OpenID Connect Back-Channel Logout 1.0, section 2.2).
+// Where its host resolves to is checked at each delivery (package
+// backchannel), as a name may point elsewhere later.
+func checkBackchannelURI(raw string) error {
+	u, err := parseAbsolute(raw)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", raw)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (u.Hostname() == "localhost" || isLoopbackIP(u.Hostname())):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%q: plain http is allowed only on a loopback host", raw)
+	}
+	return fmt.Errorf("%q: use https (or http on a loopback host)", raw)
+}
+
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // ToMetadata describes a stored client (without any secret).
 func ToMetadata(c storage.Client) Metadata {
 	var jwks json.RawMessage
@@ -281,20 +332,22 @@ func ToMetadata(c storage.Client) Metadata {
 		jwks = json.RawMessage(c.JWKS)
 	}
 	return Metadata{
-		JWKS:                        jwks,
-		ClientID:                    c.ID,
-		ClientName:                  c.Name,
-		RedirectURIs:                nonNil(c.RedirectURIs),
-		GrantTypes:                  nonNil(c.GrantTypes),
-		ResponseTypes:               nonNil(c.ResponseTypes),
-		Scope:                       strings.Join(c.Scopes, " "),
-		TokenEndpointAuthMethod:     c.TokenEndpointAuthMethod,
-		PostLogoutRedirectURIs:      nonNil(c.PostLogoutRedirectURIs),
-		FirstParty:                  c.FirstParty,
-		MinimumACRValue:             c.MinimumACR,
-		JWKSURI:                     c.JWKSURI,
-		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
-		CreatedAt:                   c.CreatedAt.Unix(),
+		JWKS:                             jwks,
+		ClientID:                         c.ID,
+		ClientName:                       c.Name,
+		RedirectURIs:                     nonNil(c.RedirectURIs),
+		GrantTypes:                       nonNil(c.GrantTypes),
+		ResponseTypes:                    nonNil(c.ResponseTypes),
+		Scope:                            strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod:          c.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs:           nonNil(c.PostLogoutRedirectURIs),
+		FirstParty:                       c.FirstParty,
+		MinimumACRValue:                  c.MinimumACR,
+		BackchannelLogoutURI:             c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		JWKSURI:                          c.JWKSURI,
+		TokenEndpointAuthSigningAlg:      c.TokenEndpointAuthSigningAlg,
+		CreatedAt:                        c.CreatedAt.Unix(),
 	}
 }
 

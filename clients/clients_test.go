@@ -33,6 +33,14 @@ func TestValidate(t *testing.T) {
 		{"bad client id", clients.Metadata{ClientID: "a/b", RedirectURIs: []string{"https://a.example/cb"}}, "client_id"},
 		{"passkey required", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "phrh"}, ""},
 		{"unknown acr", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "gold"}, "minimum_acr_value"},
+		{"back-channel logout over https", backchannel("https://a.example/logout", true), ""},
+		{"back-channel logout on loopback", backchannel("http://127.0.0.1:9000/logout", false), ""},
+		{"back-channel logout over plain http", backchannel("http://a.example/logout", false), "backchannel_logout_uri"},
+		{"back-channel logout with a fragment", backchannel("https://a.example/logout#x", false), "fragment"},
+		{"back-channel logout with user information", backchannel("https://u:p@a.example/logout", false), "user information"},
+		{"back-channel logout elsewhere", backchannel("javascript:alert(1)", false), "backchannel_logout_uri"},
+		{"back-channel logout relative", backchannel("/logout", false), "absolute"},
+		{"session required without a URI", backchannel("", true), "backchannel_logout_session_required"},
 	} {
 		t.Run("case="+tc.name, func(t *testing.T) {
 			m := tc.m
@@ -125,4 +133,9 @@ func TestLoopbackRedirectMatch(t *testing.T) {
 			t.Errorf("LoopbackRedirectMatch(%q, %q) = %v, want %v", c.registered, c.requested, got, c.want)
 		}
 	}
+}
+
+// backchannel is a valid registration with a back-channel logout URI.
+func backchannel(uri string, sid bool) clients.Metadata {
+	return clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, BackchannelLogoutURI: uri, BackchannelLogoutSessionRequired: sid}
 }

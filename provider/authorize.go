@@ -209,6 +209,14 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	}
 	grantScopes(ar, c, user, f.GrantedScopes)
 	sessn := h.newSession(user, f, c.ID, ar)
+	if f.SessionID != "" {
+		// The client took part in this browser session: it is told when
+		// the session ends (back-channel logout).
+		if err := h.sessions.Join(ctx, f.SessionID, c.ID); err != nil {
+			h.serverError(w, r, "record the session's client", err)
+			return
+		}
+	}
 	resp, err := h.oauth.NewAuthorizeResponse(ctx, ar, sessn)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)

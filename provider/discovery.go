@@ -55,7 +55,8 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"request_uri_parameter_supported":                          false,
 		"authorization_response_iss_parameter_supported":           true,
 		"frontchannel_logout_supported":                            false,
-		"backchannel_logout_supported":                             false,
+		"backchannel_logout_supported":                             true,
+		"backchannel_logout_session_supported":                     true,
 	}
 	if h.cfg.Passkeys {
 		doc["acr_values_supported"] = passkey.ACRValues

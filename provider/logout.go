@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/latch-idp/latch/backchannel"
 	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/web"
@@ -77,6 +78,15 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hinted := hint != "" && (sess == nil || sess.ID == hintSID || (hintSID == "" && sess.UserID == hintSub))
+	var told []string
+	if sess != nil {
+		ids, err := h.sessions.Clients(ctx, sess.ID)
+		if err != nil {
+			h.serverError(w, r, "load the session's clients", err)
+			return
+		}
+		told = backchannel.Told(ctx, h.store, ids)
+	}
 	if sess != nil && !hinted && !confirmed {
 		fields := map[string]string{"confirm": "yes"}
 		for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
@@ -84,7 +94,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 				fields[k] = v
 			}
 		}
-		h.pages.ConfirmLogout(w, r, PathLogout, fields)
+		h.pages.ConfirmLogout(w, r, PathLogout, fields, told)
 		return
 	}
 	if err := h.sessions.End(ctx, w, r); err != nil {
@@ -92,7 +102,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if redirect == "" {
-		h.pages.SignedOut(w, r)
+		h.pages.SignedOut(w, r, told)
 		return
 	}
 	u, _ := url.Parse(redirect)

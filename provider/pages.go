@@ -41,15 +41,16 @@ func (p *sitePages) RememberLanguage(w http.ResponseWriter, r *http.Request, uiL
 	return p.site.RememberLanguage(w, r, uiLocales)
 }
 
-func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string) {
+func (p *sitePages) ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string, told []string) {
 	p.pages.Render(w, r, http.StatusOK, pageLogout, "logout.title", struct {
 		Action string
 		Fields map[string]string
-	}{action, fields})
+		Told   []string
+	}{action, fields, told})
 }
 
-func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request) {
-	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "logout.signed_out_title", nil)
+func (p *sitePages) SignedOut(w http.ResponseWriter, r *http.Request, told []string) {
+	p.pages.Render(w, r, http.StatusOK, pageSignedOut, "logout.signed_out_title", struct{ Told []string }{told})
 }
 
 func (p *sitePages) CSRFValid(r *http.Request) bool { return p.site.CSRFValid(r) }

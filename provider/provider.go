@@ -104,9 +104,12 @@ type Pages interface {
 	RememberLanguage(w http.ResponseWriter, r *http.Request, uiLocales string) *http.Request
 	// ConfirmLogout asks the user to confirm signing out; the form posts
 	// fields back to the logout endpoint.
-	ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string)
-	// SignedOut tells the user they are signed out.
-	SignedOut(w http.ResponseWriter, r *http.Request)
+	// told names the applications that are told when the session ends
+	// (back-channel logout).
+	ConfirmLogout(w http.ResponseWriter, r *http.Request, action string, fields map[string]string, told []string)
+	// SignedOut tells the user they are signed out, and which
+	// applications were told.
+	SignedOut(w http.ResponseWriter, r *http.Request, told []string)
 	// CSRFValid reports whether a post came from latch's own form.
 	CSRFValid(r *http.Request) bool
 	// DeviceCode asks for the code a device shows (RFC 8628), with the

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +47,17 @@ type Options struct {
 	// Secure marks cookies Secure and gives them the __Host- prefix. Only a
 	// plain-http development issuer turns it off.
 	Secure bool
+	// Ended, when set, is told of every session that ends through the
+	// store (signing out, ending one, ending all of a user's) that had
+	// clients (Join), after it has ended. It must not block for long.
+	Ended func(ctx context.Context, ended []Ended)
+}
+
+// Ended is a session that ended, with the clients that took part in it.
+type Ended struct {
+	ID      string // the sid
+	UserID  string
+	Clients []string
 }
 
 // Store manages sessions.
@@ -74,6 +86,7 @@ func (s *Store) CookieName() string {
 }
 
 func sessionKey(id string) string  { return "latch:session:" + id }
+func clientsKey(id string) string  { return "latch:sessionclients:" + id }
 func userKey(userID string) string { return "latch:usersessions:" + userID }
 
 // publicID derives the public ID from the cookie token.
@@ -205,6 +218,21 @@ func (s *Store) End(ctx context.Context, w http.ResponseWriter, r *http.Request)
 	return s.Delete(ctx, publicID(c.Value))
 }
 
+// Join records that clientID took part in the session id (it was issued
+// an authorization in it), for Options.Ended.
+func (s *Store) Join(ctx context.Context, id, clientID string) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.SAdd(ctx, clientsKey(id), clientID)
+	pipe.Expire(ctx, clientsKey(id), s.opts.Absolute)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Clients lists the clients that took part in the session id (Join).
+func (s *Store) Clients(ctx context.Context, id string) ([]string, error) {
+	return s.rdb.SMembers(ctx, clientsKey(id)).Result()
+}
+
 // Delete ends a session by public ID.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	sess, err := s.Lookup(ctx, id)
@@ -214,10 +242,29 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	pipe.Del(ctx, sessionKey(id))
+	clients := pipe.SMembers(ctx, clientsKey(id))
+	del := pipe.Del(ctx, sessionKey(id))
+	pipe.Del(ctx, clientsKey(id))
 	pipe.SRem(ctx, userKey(sess.UserID), id)
-	_, err = pipe.Exec(ctx)
-	return err
+	if _, err = pipe.Exec(ctx); err != nil {
+		return err
+	}
+	// Of two racing deletes, the one that removed the session tells.
+	if del.Val() == 1 {
+		s.ended(ctx, []Ended{{ID: id, UserID: sess.UserID, Clients: clients.Val()}})
+	}
+	return nil
+}
+
+// ended tells Options.Ended of the sessions in e that had clients.
+func (s *Store) ended(ctx context.Context, e []Ended) {
+	if s.opts.Ended == nil {
+		return
+	}
+	e = slices.DeleteFunc(e, func(x Ended) bool { return len(x.Clients) == 0 })
+	if len(e) > 0 {
+		s.opts.Ended(ctx, e)
+	}
 }
 
 // List returns the user's live sessions.
@@ -247,8 +294,24 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 		return err
 	}
 	keys := []string{userKey(userID)}
-	for _, id := range ids {
-		keys = append(keys, sessionKey(id))
+	pipe := s.rdb.TxPipeline()
+	ended := make([]Ended, len(ids))
+	members := make([]*redis.StringSliceCmd, len(ids))
+	dels := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		ended[i] = Ended{ID: id, UserID: userID}
+		members[i] = pipe.SMembers(ctx, clientsKey(id))
+		dels[i] = pipe.Del(ctx, sessionKey(id), clientsKey(id))
 	}
-	return s.rdb.Del(ctx, keys...).Err()
+	pipe.Del(ctx, keys...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for i := range ended {
+		if dels[i].Val() > 0 {
+			ended[i].Clients = members[i].Val()
+		}
+	}
+	s.ended(ctx, ended)
+	return nil
 }

@@ -61,6 +61,12 @@ type Client struct {
 	TokenEndpointAuthMethod string
 	PostLogoutRedirectURIs  []string
 	FirstParty              bool
+	// BackchannelLogoutURI is where latch posts a logout token when a
+	// session the client took part in ends (OpenID Connect Back-Channel
+	// Logout 1.0); empty: the client is not told. With
+	// BackchannelLogoutSessionRequired the token must carry the sid.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 	// MinimumACR is the authentication context class every sign-in to
 	// the client must reach (passkey.Satisfies: "phr" or "phrh", a
 	// passkey); "" asks for nothing beyond the account's own factors.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -12,8 +13,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latch-idp/latch/accounts"
+	"github.com/latch-idp/latch/backchannel"
 	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/password"
+	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/storage/postgres"
 )
@@ -285,7 +288,7 @@ type cliRevoker struct {
 func (r cliRevoker) revocation(use func(*accounts.Revocation) error) error {
 	rurl := lookupEnv("LATCH_REDIS_URL")
 	if rurl == "" {
-		if err := use(server.NewRevocation(r.st, nil)); err != nil {
+		if err := use(server.NewRevocation(r.st, nil, session.Options{})); err != nil {
 			return err
 		}
 		fmt.Fprintln(r.e.stderr, "latch: LATCH_REDIS_URL is not set: refresh tokens are revoked; access tokens expire on their own and browser sessions are refused at the next request")
@@ -296,7 +299,15 @@ func (r cliRevoker) revocation(use func(*accounts.Revocation) error) error {
 		return err
 	}
 	defer rdb.Close()
-	return use(server.NewRevocation(r.st, rdb))
+	// Sessions ended here are told to their applications by the running
+	// servers, which deliver what is queued in PostgreSQL.
+	log := slog.New(slog.NewTextHandler(r.e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	q, err := backchannel.NewPostgresQueue(r.st.Pool(), backchannel.NewDeliverer("", nil, false), log, 0)
+	if err != nil {
+		return err
+	}
+	notifier := &backchannel.Notifier{Clients: r.st, Enqueue: q.Enqueue, Log: log}
+	return use(server.NewRevocation(r.st, rdb, session.Options{Ended: notifier.Ended}))
 }
 
 func (r cliRevoker) RevokeUser(ctx context.Context, userID string) error {

@@ -88,6 +88,10 @@ type Config struct {
 	// TrustedProxies are CIDRs of reverse proxies whose forwarding headers
 	// are believed (LATCH_TRUSTED_PROXIES); empty: none.
 	TrustedProxies []string
+	// BackchannelAllowPrivate lets back-channel logout deliveries reach
+	// private, loopback and link-local addresses
+	// (LATCH_BACKCHANNEL_ALLOW_PRIVATE); off, they reach public ones only.
+	BackchannelAllowPrivate bool
 	// IPv6Prefix is the IPv6 network per-address limits count as one
 	// client (LATCH_RATE_LIMIT_IPV6_PREFIX); 0 means web.DefaultIPv6Prefix.
 	IPv6Prefix int

@@ -79,11 +79,15 @@ func TestConsoleClients(t *testing.T) {
 	p := consolePost(t, b, "/admin/ui/clients", "/admin/ui/clients", url.Values{
 		"client_name": {"Console app"}, "redirect_uris": {"https://console-app.example.com/cb\nhttp://127.0.0.1:8000/cb"},
 		"grant_types": {"authorization_code", "refresh_token"}, "token_endpoint_auth_method": {"client_secret_basic"}, "scope": {"openid email"},
+		"backchannel_logout_uri": {"https://console-app.example.com/logout"},
 	})
 	secret := between(p.Body, "<output data-client-secret>", "</output>")
 	id := between(p.Body, "<code data-client-id>", "</code>")
 	if p.Status != http.StatusOK || len(secret) < 40 || id == "" {
 		t.Fatalf("created: %d\n%s", p.Status, p.Body)
+	}
+	if c, _ := s.store.GetClient(t.Context(), id); c.BackchannelLogoutURI != "https://console-app.example.com/logout" || !c.BackchannelLogoutSessionRequired {
+		t.Errorf("back-channel logout: %q, session required %t", c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)
 	}
 	t.Run("case=the secret works, and a new one retires it", func(t *testing.T) {
 		c, _ := s.store.GetClient(t.Context(), id)

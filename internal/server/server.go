@@ -24,6 +24,7 @@ import (
 	"github.com/latch-idp/latch/account"
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/admin"
+	"github.com/latch-idp/latch/backchannel"
 	"github.com/latch-idp/latch/brand"
 	"github.com/latch-idp/latch/clients/metadoc"
 	"github.com/latch-idp/latch/consent"
@@ -63,6 +64,12 @@ type Server struct {
 		Start(context.Context) error
 		Stop(context.Context) error
 		Backlog(context.Context) (mail.Backlog, error)
+	}
+	// logouts delivers back-channel logout tokens.
+	logouts interface {
+		Enqueue(context.Context, []backchannel.Job) error
+		Start(context.Context) error
+		Stop(context.Context) error
 	}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -200,9 +207,17 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	flows := flow.NewStore(s.rdb, 30*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
-	sessions := session.NewStore(s.rdb, session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure})
+	logouts := backchannel.NewDeliverer(c.Issuer, s.keys.Signer(c.IDTokenAlg), c.BackchannelAllowPrivate)
+	if pool == nil {
+		s.logouts = backchannel.NewMemoryQueue(logouts, log)
+	} else if s.logouts, err = backchannel.NewPostgresQueue(pool, logouts, log, 0); err != nil {
+		return nil, err
+	}
+	notifier := &backchannel.Notifier{Clients: s.store, Enqueue: s.logouts.Enqueue, Log: log}
+	sessionOpts := session.Options{Idle: c.SessionIdleTTL, Absolute: c.SessionTTL, Secure: secure, Ended: notifier.Ended}
+	sessions := session.NewStore(s.rdb, sessionOpts)
 	volatile := redisstore.New(s.rdb, provider.RequestClientID)
-	s.revocation = NewRevocation(s.store, s.rdb)
+	s.revocation = NewRevocation(s.store, s.rdb, sessionOpts)
 	docs, err := clientDocuments(c, out, log)
 	if err != nil {
 		return nil, err
@@ -330,6 +345,9 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	s.cancel = cancelBG
 	if err := s.mail.Start(bg); err != nil {
 		return nil, fmt.Errorf("mail worker: %w", err)
+	}
+	if err := s.logouts.Start(bg); err != nil {
+		return nil, fmt.Errorf("back-channel logout worker: %w", err)
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.keys.Run(bg) }()
@@ -460,6 +478,11 @@ func (s *Server) Close() {
 	if s.mail != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		s.mail.Stop(ctx)
+		cancel()
+	}
+	if s.logouts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.logouts.Stop(ctx)
 		cancel()
 	}
 	s.wg.Wait()

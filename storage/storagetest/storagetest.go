@@ -79,15 +79,17 @@ var (
 
 func confidentialClient(id string) storage.Client {
 	return storage.Client{
-		ID:                      id,
-		Name:                    "Client " + id,
-		SecretHash:              hash("secret-" + id),
-		RedirectURIs:            []string{"https://" + id + ".example/cb"},
-		GrantTypes:              []string{"authorization_code", "refresh_token"},
-		ResponseTypes:           []string{"code"},
-		Scopes:                  []string{"openid", "offline_access", "email"},
-		TokenEndpointAuthMethod: storage.AuthMethodBasic,
-		PostLogoutRedirectURIs:  []string{"https://" + id + ".example/bye"},
+		ID:                               id,
+		Name:                             "Client " + id,
+		SecretHash:                       hash("secret-" + id),
+		RedirectURIs:                     []string{"https://" + id + ".example/cb"},
+		GrantTypes:                       []string{"authorization_code", "refresh_token"},
+		ResponseTypes:                    []string{"code"},
+		Scopes:                           []string{"openid", "offline_access", "email"},
+		TokenEndpointAuthMethod:          storage.AuthMethodBasic,
+		PostLogoutRedirectURIs:           []string{"https://" + id + ".example/bye"},
+		BackchannelLogoutURI:             "https://" + id + ".example/backchannel",
+		BackchannelLogoutSessionRequired: true,
 	}
 }
 

@@ -1,0 +1,248 @@
+// Package backchannel tells applications that a user's session ended
+// (OpenID Connect Back-Channel Logout 1.0): for each client that took part
+// in the session and registered a backchannel_logout_uri, it posts a signed
+// logout token there, from a durable queue with retries, never from the
+// request that ended the session.
+//
+// Delivery goes only to the registered URL, without following redirects,
+// with a short timeout, and never to a private, loopback or link-local
+// address unless the operator allows it (AllowPrivate): the address checked
+// is the one dialled, so a name that resolves elsewhere later cannot steer
+// latch into its own network.
+package backchannel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/latch-idp/latch/session"
+	"github.com/latch-idp/latch/storage"
+)
+
+// TokenType is the logout token's typ header (section 2.4).
+const TokenType = "logout+jwt"
+
+// Event is the logout token's event (section 2.4).
+const Event = "http://schemas.openid.net/event/backchannel-logout"
+
+// tokenTTL is how long a logout token is valid: a receiver checks it as
+// it arrives, and each retry signs a new one.
+const tokenTTL = 2 * time.Minute
+
+// Timeout bounds one delivery.
+const Timeout = 5 * time.Second
+
+// Job is one logout to deliver: queued when the session ends, signed at
+// each attempt.
+type Job struct {
+	ClientID  string `json:"client_id"`
+	URI       string `json:"uri"`
+	Subject   string `json:"sub"`
+	SessionID string `json:"sid"`
+	JTI       string `json:"jti"`
+}
+
+// Kind names the job for the queue (river.JobArgs).
+func (Job) Kind() string { return "backchannel_logout" }
+
+// Signer signs the logout token (keys.Signer, the ID tokens' signer).
+type Signer interface {
+	Generate(ctx context.Context, claims fjwt.MapClaims, header fjwt.Mapper) (string, string, error)
+}
+
+// Clients finds the clients of an ended session.
+type Clients interface {
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+}
+
+// Enqueue hands jobs to the queue.
+type Enqueue func(ctx context.Context, jobs []Job) error
+
+// Notifier turns ended sessions into jobs: session.Options.Ended.
+type Notifier struct {
+	Clients Clients
+	Enqueue Enqueue
+	Log     *slog.Logger
+}
+
+// Ended queues a logout for each client of each ended session that has a
+// backchannel_logout_uri. A failure is logged: the session has ended
+// already, and the user must not wait for the applications.
+func (n *Notifier) Ended(ctx context.Context, ended []session.Ended) {
+	var jobs []Job
+	for _, e := range ended {
+		for _, id := range e.Clients {
+			c, err := n.Clients.GetClient(ctx, id)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			} else if err != nil {
+				n.Log.WarnContext(ctx, "back-channel logout: load client", "client_id", id, "err", err)
+				continue
+			}
+			if c.BackchannelLogoutURI == "" {
+				continue
+			}
+			jobs = append(jobs, Job{ClientID: c.ID, URI: c.BackchannelLogoutURI, Subject: e.UserID, SessionID: e.ID, JTI: newJTI()})
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	if err := n.Enqueue(context.WithoutCancel(ctx), jobs); err != nil {
+		n.Log.WarnContext(ctx, "back-channel logout: queue", "jobs", len(jobs), "err", err)
+	}
+}
+
+// Told lists the names of the clients of the session sid that are told
+// when it ends, for the sign-out page.
+func Told(ctx context.Context, clients Clients, ids []string) []string {
+	var names []string
+	for _, id := range ids {
+		c, err := clients.GetClient(ctx, id)
+		if err != nil || c.BackchannelLogoutURI == "" {
+			continue
+		}
+		names = append(names, nameOf(c))
+	}
+	return names
+}
+
+func nameOf(c storage.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+func newJTI() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Deliverer signs and posts logout tokens.
+type Deliverer struct {
+	issuer string
+	signer Signer
+	client *http.Client
+}
+
+// NewDeliverer returns a deliverer for issuer's logout tokens, signed by
+// signer. allowPrivate lets deliveries reach private, loopback and
+// link-local addresses (a receiver inside the operator's own network).
+func NewDeliverer(issuer string, signer Signer, allowPrivate bool) *Deliverer {
+	dialer := &net.Dialer{Timeout: Timeout}
+	if !allowPrivate {
+		dialer.Control = refusePrivate
+	}
+	return &Deliverer{
+		issuer: strings.TrimRight(issuer, "/"),
+		signer: signer,
+		client: &http.Client{
+			Timeout: Timeout,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         dialer.DialContext,
+				TLSHandshakeTimeout: Timeout,
+				MaxIdleConnsPerHost: 2,
+				IdleConnTimeout:     30 * time.Second,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// errPrivate refuses an address of latch's own network.
+var errPrivate = errors.New("the address is private, loopback or link-local (LATCH_BACKCHANNEL_ALLOW_PRIVATE allows it)")
+
+// refusePrivate is the dialer's check of the address it is about to dial.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !Public(ip) {
+		return errPrivate
+	}
+	return nil
+}
+
+// Public reports whether ip is an address on the public internet: not
+// loopback, private, link-local, unspecified, multicast or otherwise
+// special.
+func Public(ip net.IP) bool {
+	if ip4 := ip.To4(); ip4 != nil {
+		ip = ip4
+		// 100.64.0.0/10, carrier-grade NAT; 0.0.0.0/8; 192.0.0.0/24.
+		if ip[0] == 0 || (ip[0] == 100 && ip[1]&0xc0 == 64) || (ip[0] == 192 && ip[1] == 0 && ip[2] == 0) {
+			return false
+		}
+	}
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified())
+}
+
+// Token is the logout token of j, valid from now.
+func (d *Deliverer) Token(ctx context.Context, j Job) (string, error) {
+	now := time.Now()
+	claims := fjwt.MapClaims{
+		"iss":    d.issuer,
+		"aud":    []string{j.ClientID},
+		"iat":    now.Unix(),
+		"exp":    now.Add(tokenTTL).Unix(),
+		"jti":    j.JTI,
+		"events": map[string]any{Event: map[string]any{}},
+	}
+	if j.Subject != "" {
+		claims["sub"] = j.Subject
+	}
+	if j.SessionID != "" {
+		claims["sid"] = j.SessionID
+	}
+	tok, _, err := d.signer.Generate(ctx, claims, &fjwt.Headers{Extra: map[string]any{"typ": TokenType}})
+	if err != nil {
+		return "", fmt.Errorf("sign logout token: %w", err)
+	}
+	return tok, nil
+}
+
+// Deliver posts j's logout token to its client. A 2xx answer delivers it;
+// anything else is an error worth a retry. The error names the client and
+// the status, never the token.
+func (d *Deliverer) Deliver(ctx context.Context, j Job) error {
+	tok, err := d.Token(ctx, j)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URI, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return fmt.Errorf("back-channel logout to client %s: %w", j.ClientID, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("back-channel logout to client %s: %w", j.ClientID, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("back-channel logout to client %s: answered %s", j.ClientID, resp.Status)
+	}
+	return nil
+}
