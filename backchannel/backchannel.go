@@ -84,18 +84,18 @@ type Notifier struct {
 func (n *Notifier) Ended(ctx context.Context, ended []session.Ended) {
 	var jobs []Job
 	for _, e := range ended {
-		for _, id := range e.Clients {
-			c, err := n.Clients.GetClient(ctx, id)
+		for _, p := range e.Clients {
+			c, err := n.Clients.GetClient(ctx, p.ClientID)
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			} else if err != nil {
-				n.Log.WarnContext(ctx, "back-channel logout: load client", "client_id", id, "err", err)
+				n.Log.WarnContext(ctx, "back-channel logout: load client", "client_id", p.ClientID, "err", err)
 				continue
 			}
 			if c.BackchannelLogoutURI == "" {
 				continue
 			}
-			jobs = append(jobs, Job{ClientID: c.ID, URI: c.BackchannelLogoutURI, Subject: e.UserID, SessionID: e.ID, JTI: newJTI()})
+			jobs = append(jobs, Job{ClientID: c.ID, URI: c.BackchannelLogoutURI, Subject: e.UserID, SessionID: p.SID, JTI: newJTI()})
 		}
 	}
 	if len(jobs) == 0 {
@@ -106,8 +106,8 @@ func (n *Notifier) Ended(ctx context.Context, ended []session.Ended) {
 	}
 }
 
-// Told lists the names of the clients of the session sid that are told
-// when it ends, for the sign-out page.
+// Told lists the names of the clients ids that are told when a session
+// they took part in ends, for the sign-out page.
 func Told(ctx context.Context, clients Clients, ids []string) []string {
 	var names []string
 	for _, id := range ids {

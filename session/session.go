@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -57,7 +58,24 @@ type Options struct {
 type Ended struct {
 	ID      string // the sid
 	UserID  string
-	Clients []string
+	Clients []Participant
+}
+
+// Participant is a client that took part in a session, and the sid its
+// ID tokens carry: the session's, or that of an earlier session of the
+// same user in the same browser, which a new sign-in replaced.
+type Participant struct{ ClientID, SID string }
+
+func (p Participant) member() string { return p.ClientID + " " + p.SID }
+
+func participants(members []string) []Participant {
+	out := make([]Participant, 0, len(members))
+	for _, m := range members {
+		if id, sid, ok := strings.Cut(m, " "); ok {
+			out = append(out, Participant{ClientID: id, SID: sid})
+		}
+	}
+	return out
 }
 
 // Store manages sessions.
@@ -97,10 +115,21 @@ func publicID(token string) string {
 
 // Create starts a session for userID and sets its cookie. Any session the
 // request already carries is ended first, so the ID changes at every login.
+// When it is the same user's (signing in again, re-authenticating), its
+// clients carry over to the new session without being told it ended.
 func (s *Store) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string) (*Session, error) {
+	carried := ""
 	if c, err := r.Cookie(s.CookieName()); err == nil && c.Value != "" {
-		if err := s.Delete(ctx, publicID(c.Value)); err != nil {
+		old, err := s.Lookup(ctx, publicID(c.Value))
+		switch {
+		case err == nil && old.UserID == userID:
+			carried = old.ID
+		case err != nil && !errors.Is(err, ErrNoSession):
 			return nil, err
+		default:
+			if err := s.Delete(ctx, publicID(c.Value)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	b := make([]byte, 32)
@@ -119,6 +148,12 @@ func (s *Store) Create(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	pipe := s.rdb.TxPipeline()
 	pipe.SAdd(ctx, userKey(userID), sess.ID)
 	pipe.Expire(ctx, userKey(userID), s.opts.Absolute)
+	if carried != "" {
+		pipe.SUnionStore(ctx, clientsKey(sess.ID), clientsKey(carried))
+		pipe.Expire(ctx, clientsKey(sess.ID), s.opts.Absolute)
+		pipe.Del(ctx, sessionKey(carried), clientsKey(carried))
+		pipe.SRem(ctx, userKey(userID), carried)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("session: index: %w", err)
 	}
@@ -219,18 +254,31 @@ func (s *Store) End(ctx context.Context, w http.ResponseWriter, r *http.Request)
 }
 
 // Join records that clientID took part in the session id (it was issued
-// an authorization in it), for Options.Ended.
+// an authorization, and ID tokens with the sid id, in it), for
+// Options.Ended.
 func (s *Store) Join(ctx context.Context, id, clientID string) error {
 	pipe := s.rdb.TxPipeline()
-	pipe.SAdd(ctx, clientsKey(id), clientID)
+	pipe.SAdd(ctx, clientsKey(id), Participant{ClientID: clientID, SID: id}.member())
 	pipe.Expire(ctx, clientsKey(id), s.opts.Absolute)
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-// Clients lists the clients that took part in the session id (Join).
+// Clients lists the IDs of the clients that took part in the session id
+// (Join), each once.
 func (s *Store) Clients(ctx context.Context, id string) ([]string, error) {
-	return s.rdb.SMembers(ctx, clientsKey(id)).Result()
+	members, err := s.rdb.SMembers(ctx, clientsKey(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range participants(members) {
+		if !slices.Contains(ids, p.ClientID) {
+			ids = append(ids, p.ClientID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // Delete ends a session by public ID.
@@ -251,7 +299,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	// Of two racing deletes, the one that removed the session tells.
 	if del.Val() == 1 {
-		s.ended(ctx, []Ended{{ID: id, UserID: sess.UserID, Clients: clients.Val()}})
+		s.ended(ctx, []Ended{{ID: id, UserID: sess.UserID, Clients: participants(clients.Val())}})
 	}
 	return nil
 }
@@ -309,7 +357,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	}
 	for i := range ended {
 		if dels[i].Val() > 0 {
-			ended[i].Clients = members[i].Val()
+			ended[i].Clients = participants(members[i].Val())
 		}
 	}
 	s.ended(ctx, ended)

@@ -192,3 +192,32 @@ func TestBackchannelLogoutReachesNoPrivateAddressUnlessAllowed(t *testing.T) {
 		t.Errorf("want one line saying the private address was refused, no ERROR:\n%s", logs)
 	}
 }
+
+func TestBackchannelLogoutAcrossSignInsInOneBrowser(t *testing.T) {
+	s, rc := startServer(t, allowPrivate), newReceiver(t)
+	appA := backchannelClient(t, s, "App A", rc.URL+"/a")
+	appB := backchannelClient(t, s, "App B", rc.URL+"/b")
+	scopes := []string{"openid", "email"}
+	u, other := s.user(t, storage.RoleUser), s.user(t, storage.RoleUser)
+	br := s.browser()
+	idA := appA.login(t, br, u, scopes, nil).RawIDToken
+
+	t.Run("case=signing in again keeps the apps signed in, with the sid they know", func(t *testing.T) {
+		idB := appB.login(t, br, u, scopes, map[string]string{"prompt": "login"}).RawIDToken
+		_, a := s.verifyJWT(t, idA)
+		_, b := s.verifyJWT(t, idB)
+		if a["sid"] == b["sid"] {
+			t.Fatal("a new sign-in kept the session ID")
+		}
+		time.Sleep(time.Second)
+		rc.wait(t, "/a", 0, 0)
+		br.get(t, claim(discovery(t, s), "end_session_endpoint")+"?"+url.Values{"id_token_hint": {idB}}.Encode())
+		checkLogoutToken(t, s, rc.wait(t, "/a", 1, 10*time.Second)[0].Token, appA.client.ID, idA)
+		checkLogoutToken(t, s, rc.wait(t, "/b", 1, 10*time.Second)[0].Token, appB.client.ID, idB)
+	})
+	t.Run("case=another user signing in on the browser ends the first one's apps", func(t *testing.T) {
+		idA := appA.login(t, br, u, scopes, nil).RawIDToken
+		appB.login(t, br, other, scopes, map[string]string{"prompt": "login"})
+		checkLogoutToken(t, s, rc.wait(t, "/a", 2, 10*time.Second)[1].Token, appA.client.ID, idA)
+	})
+}
