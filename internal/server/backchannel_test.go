@@ -221,3 +221,30 @@ func TestBackchannelLogoutAcrossSignInsInOneBrowser(t *testing.T) {
 		checkLogoutToken(t, s, rc.wait(t, "/a", 2, 10*time.Second)[1].Token, appA.client.ID, idA)
 	})
 }
+
+func TestBackchannelLogoutGivesUpOnAHangingAppWithoutSlowingTheUser(t *testing.T) {
+	s, rc := startServer(t, allowPrivate), newReceiver(t)
+	release := make(chan struct{})
+	rc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	app := backchannelClient(t, s, "Hanging app", rc.URL+"/hang")
+	br := s.browser()
+	id := app.login(t, br, s.user(t, storage.RoleUser), []string{"openid"}, nil).RawIDToken
+	start := time.Now()
+	p := br.get(t, claim(discovery(t, s), "end_session_endpoint")+"?"+url.Values{"id_token_hint": {id}}.Encode())
+	if p.Status != http.StatusOK || time.Since(start) > 2*time.Second {
+		t.Fatalf("sign-out: %d after %v, want it at once", p.Status, time.Since(start))
+	}
+	deadline := time.Now().Add(backchannel.Timeout + 5*time.Second)
+	for !strings.Contains(s.logs.String(), "back-channel logout not delivered") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt timed out within %v:\n%s", backchannel.Timeout+5*time.Second, s.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
