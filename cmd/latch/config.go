@@ -272,7 +272,7 @@ func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_REGISTRATION", "closed", "self-service registration: open or closed (open in --dev)", oneOf(&c.Registration, "open", "closed"))
 	cf.add("LATCH_CLIENT_REGISTRATION", registration.Closed, "dynamic client registration (RFC 7591/7592): closed, token (an initial access token from latch clients registration-token create) or open", oneOf(&c.ClientRegistration, registration.Modes()...))
 	cf.add("LATCH_RATE_LIMIT_IPV6_PREFIX", "64", "IPv6 clients are counted by this network (/bits) in per-address limits; 32 to 128", numIn(&c.IPv6Prefix, 32, 128))
-	cf.add("LATCH_BACKCHANNEL_ALLOW_PRIVATE", "off", "back-channel logout tokens may also go to private, loopback and link-local addresses: on or off", onOff(&c.BackchannelAllowPrivate, "on", "off"))
+	cf.add("LATCH_BACKCHANNEL_ALLOW_PRIVATE", "off", "back-channel logout tokens may also go to private, loopback and link-local addresses: on or off (on in --dev)", onOff(&c.BackchannelAllowPrivate, "on", "off"))
 	cf.add("LATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed; empty: none", list(&c.TrustedProxies))
 	cf.add("LATCH_CLIENT_METADATA_HOSTS", "", "comma-separated hosts allowed to serve Client ID Metadata Documents (https URL client IDs); * allows any public host; empty: off", list(&c.ClientMetadataHosts))
 	cf.add("LATCH_WEBAUTHN_RP_ID", "", "relying party ID of passkeys: the issuer's host (default) or a parent domain of it; passkeys stay bound to it", str(&c.WebAuthnRPID))

@@ -196,3 +196,14 @@ func TestServeSettingPrecedence(t *testing.T) {
 		t.Fatalf("secret file over variable: %q", c.Secrets)
 	}
 }
+
+func TestServeDevLetsBackchannelLogoutReachLocalApps(t *testing.T) {
+	t.Setenv("LATCH_BACKCHANNEL_ALLOW_PRIVATE", "")
+	os.Unsetenv("LATCH_BACKCHANNEL_ALLOW_PRIVATE")
+	if !devConfig(t).c.BackchannelAllowPrivate {
+		t.Fatal("--dev: back-channel logout refuses local applications")
+	}
+	if devConfig(t, "--backchannel-allow-private", "off").c.BackchannelAllowPrivate {
+		t.Fatal("--dev --backchannel-allow-private off: allowed anyway")
+	}
+}

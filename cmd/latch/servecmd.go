@@ -104,8 +104,9 @@ func serve(ctx context.Context, c server.Config, stdout, stderr io.Writer) error
 // devDefaults are the settings --dev changes unless the operator set them:
 // it listens on loopback only (it prints an admin password), opens
 // self-service registration, leaves the public breached-password API alone,
-// and lets the demo single-page app (examples/spa) call the token endpoint
-// from its own origin.
+// lets back-channel logout reach the applications developed beside it on
+// this machine, and lets the demo single-page app (examples/spa) call the
+// token endpoint from its own origin.
 func devDefaults(c *server.Config, cf *configFlags) {
 	if !cf.explicit("LATCH_LISTEN") {
 		c.Listen = "127.0.0.1:8080"
@@ -115,6 +116,9 @@ func devDefaults(c *server.Config, cf *configFlags) {
 	}
 	if !cf.explicit("LATCH_HIBP") {
 		c.HIBP = false
+	}
+	if !cf.explicit("LATCH_BACKCHANNEL_ALLOW_PRIVATE") {
+		c.BackchannelAllowPrivate = true
 	}
 	c.CORSOrigins = server.DevCORSOrigins(c.CORSOrigins)
 }
