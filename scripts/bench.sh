@@ -14,6 +14,9 @@
 # B=new.json` compares with another run. BENCH_PROFILE=DIR also saves a
 # CPU profile of latch over each scenario's measured window in DIR (latch
 # runs with its profiler on; read one with `go tool pprof -top FILE`).
+# BENCH_SCENARIOS=jwks,discovery runs only those, with RS256 access tokens
+# (the names: crypto, client_credentials, introspection, refresh, jwks,
+# discovery, code_flow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -118,14 +121,19 @@ echo
 start_latch RS256
 sleep 1 # let start-up work (key generation, first queries) settle
 idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$latch_pid/status")
-"${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid"
-stop_latch
-
-start_latch ES256
-"${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh -table-header=false -pid "$latch_pid" -soak "$soak"
-stop_latch
+if [ -n "${BENCH_SCENARIOS:-}" ]; then
+  "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$BENCH_SCENARIOS"
+  stop_latch
+else
+  "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid"
+  stop_latch
+  start_latch ES256
+  "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh -table-header=false -pid "$latch_pid" -soak "$soak"
+  stop_latch
+fi
 
 for alg in RS256 ES256; do
+  [ -f "$tmp/latch-$alg.log" ] || continue
   if grep -q '"level":"ERROR"\|"level":"WARN"' "$tmp/latch-$alg.log"; then
     echo
     echo "latch ($alg) logged warnings or errors; the first few:"
