@@ -154,6 +154,8 @@ func NewDeliverer(issuer string, signer Signer, allowPrivate bool) *Deliverer {
 		client: &http.Client{
 			Timeout: Timeout,
 			Transport: &http.Transport{
+				// No proxy: the address dialled is the receiver's own, the
+				// one refusePrivate checks.
 				Proxy:               nil,
 				DialContext:         dialer.DialContext,
 				TLSHandshakeTimeout: Timeout,
@@ -237,7 +239,11 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("back-channel logout to client %s: %w", j.ClientID, errors.Unwrap(err))
+		// Without the URL, which the client chose and may carry a secret.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return fmt.Errorf("back-channel logout to client %s: %w", j.ClientID, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
