@@ -248,3 +248,19 @@ func TestBackchannelLogoutGivesUpOnAHangingAppWithoutSlowingTheUser(t *testing.T
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestBackchannelLogoutWhenASessionIsEndedFromTheAccountPage(t *testing.T) {
+	s, rc := startServer(t, allowPrivate), newReceiver(t)
+	app := backchannelClient(t, s, "App A", rc.URL+"/a")
+	silent := backchannelClient(t, s, "App C", "")
+	u := s.user(t, storage.RoleUser)
+	phone, laptop := s.browser(), s.browser()
+	id := app.login(t, phone, u, []string{"openid"}, nil).RawIDToken
+	silent.login(t, laptop, u, []string{"openid"}, nil)
+
+	p := laptop.get(t, s.URL+"/account")
+	if p := laptop.submit(t, p.formWith(t, "session"), nil, [2]string{}); p.Status != http.StatusSeeOther && p.Status != http.StatusOK {
+		t.Fatalf("end the phone's session: %d", p.Status)
+	}
+	checkLogoutToken(t, s, rc.wait(t, "/a", 1, 10*time.Second)[0].Token, app.client.ID, id)
+}
