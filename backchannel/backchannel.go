@@ -106,8 +106,8 @@ func (n *Notifier) Ended(ctx context.Context, ended []session.Ended) {
 	}
 }
 
-// Told lists the names of the clients ids that are told when a session
-// they took part in ends, for the sign-out page.
+// Told lists the names of those of the clients ids that are told when a
+// session they took part in ends, for the sign-out page.
 func Told(ctx context.Context, clients Clients, ids []string) []string {
 	var names []string
 	for _, id := range ids {

@@ -54,9 +54,9 @@ type Options struct {
 	Ended func(ctx context.Context, ended []Ended)
 }
 
-// Ended is a session that ended, with the clients that took part in it.
+// Ended is a session of UserID that ended, with the clients that took
+// part in it (each with the sid it knows the session by).
 type Ended struct {
-	ID      string // the sid
 	UserID  string
 	Clients []Participant
 }
@@ -299,7 +299,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	// Of two racing deletes, the one that removed the session tells.
 	if del.Val() == 1 {
-		s.ended(ctx, []Ended{{ID: id, UserID: sess.UserID, Clients: participants(clients.Val())}})
+		s.ended(ctx, []Ended{{UserID: sess.UserID, Clients: participants(clients.Val())}})
 	}
 	return nil
 }
@@ -341,17 +341,16 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	keys := []string{userKey(userID)}
 	pipe := s.rdb.TxPipeline()
 	ended := make([]Ended, len(ids))
 	members := make([]*redis.StringSliceCmd, len(ids))
 	dels := make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {
-		ended[i] = Ended{ID: id, UserID: userID}
+		ended[i] = Ended{UserID: userID}
 		members[i] = pipe.SMembers(ctx, clientsKey(id))
 		dels[i] = pipe.Del(ctx, sessionKey(id), clientsKey(id))
 	}
-	pipe.Del(ctx, keys...)
+	pipe.Del(ctx, userKey(userID))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
