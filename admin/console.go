@@ -198,6 +198,7 @@ type clientForm struct {
 	Name, RedirectURIs, Scope, AuthMethod string
 	Grants                                []string
 	FirstParty                            bool
+	DPoPBound                             bool
 	BackchannelLogoutURI                  string
 }
 
@@ -225,9 +226,9 @@ func (h *Handler) postClient(c *call) {
 	r := c.r
 	f := clientForm{Name: r.PostFormValue("client_name"), RedirectURIs: r.PostFormValue("redirect_uris"), Scope: r.PostFormValue("scope"),
 		AuthMethod: r.PostFormValue("token_endpoint_auth_method"), Grants: r.PostForm["grant_types"], FirstParty: r.PostFormValue("first_party") == "on",
-		BackchannelLogoutURI: strings.TrimSpace(r.PostFormValue("backchannel_logout_uri"))}
+		DPoPBound: r.PostFormValue("dpop_bound_access_tokens") == "on", BackchannelLogoutURI: strings.TrimSpace(r.PostFormValue("backchannel_logout_uri"))}
 	m := clients.Metadata{ClientName: f.Name, RedirectURIs: strings.Fields(f.RedirectURIs), Scope: f.Scope,
-		TokenEndpointAuthMethod: f.AuthMethod, GrantTypes: f.Grants, FirstParty: f.FirstParty,
+		TokenEndpointAuthMethod: f.AuthMethod, GrantTypes: f.Grants, FirstParty: f.FirstParty, DPoPBoundAccessTokens: f.DPoPBound,
 		BackchannelLogoutURI: f.BackchannelLogoutURI, BackchannelLogoutSessionRequired: f.BackchannelLogoutURI != ""}
 	cl, sec, err := h.opCreateClient(c, m)
 	if h.pageFailed(c, err, func(msg string) { h.clientsPage(c, http.StatusBadRequest, f, msg) }) {

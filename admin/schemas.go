@@ -25,7 +25,7 @@ func schemas() map[string]any {
 		"client_id": str, "client_name": str, "redirect_uris": strs, "grant_types": strs, "response_types": strs,
 		"scope": str, "token_endpoint_auth_method": str, "post_logout_redirect_uris": strs, "first_party": boolean,
 		"jwks": typ("object"), "jwks_uri": str, "token_endpoint_auth_signing_alg": str, "minimum_acr_value": str,
-		"backchannel_logout_uri": str, "backchannel_logout_session_required": boolean,
+		"backchannel_logout_uri": str, "backchannel_logout_session_required": boolean, "dpop_bound_access_tokens": boolean,
 	}
 	client := map[string]any{}
 	for k, v := range clientProps {

@@ -44,6 +44,9 @@ type Metadata struct {
 	// token must carry the session's sid.
 	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty"`
+	// DPoPBoundAccessTokens (RFC 9449 section 5.2): the client always
+	// proves possession of a key, and gets only DPoP-bound access tokens.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 	// MinimumACRValue is the authentication context class every sign-in
 	// to the client must reach: "phr" (a passkey) or "phrh" (a passkey
 	// bound to one device); empty for none.
@@ -133,6 +136,7 @@ func fromMetadata(m Metadata) storage.Client {
 		MinimumACR:                       m.MinimumACRValue,
 		BackchannelLogoutURI:             m.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            m.DPoPBoundAccessTokens,
 		JWKS:                             string(m.JWKS),
 		JWKSURI:                          m.JWKSURI,
 		TokenEndpointAuthSigningAlg:      m.TokenEndpointAuthSigningAlg,
@@ -345,6 +349,7 @@ func ToMetadata(c storage.Client) Metadata {
 		MinimumACRValue:                  c.MinimumACR,
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
 		JWKSURI:                          c.JWKSURI,
 		TokenEndpointAuthSigningAlg:      c.TokenEndpointAuthSigningAlg,
 		CreatedAt:                        c.CreatedAt.Unix(),

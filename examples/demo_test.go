@@ -6,13 +6,21 @@ package examples_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latch-idp/latch/examples/api"
 	"github.com/latch-idp/latch/examples/spa"
@@ -130,4 +138,60 @@ func storedToken(t *testing.T, tab context.Context, name string) string {
 	t.Helper()
 	return webtest.Get(tab, t, wait, chromedp.Evaluate[string](
 		`(JSON.parse(sessionStorage.getItem("demo-spa:tokens")) || {})["`+name+`"] || ""`))
+}
+
+// thiefProof is a DPoP proof for method and target (and the access token,
+// when not empty) signed with a key of the test's own, as someone who
+// took a token from the page, but not its key, would make.
+func thiefProof(t *testing.T, method, target, accessToken string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, &jose.SignerOptions{
+		EmbedJWK: true, ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: "dpop+jwt"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{"jti": rand.Text(), "htm": method, "htu": target, "iat": time.Now().Unix()}
+	if accessToken != "" {
+		sum := sha256.Sum256([]byte(accessToken))
+		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof
+}
+
+// postForm posts form to target, with a DPoP proof when not empty, and
+// returns the status and the RFC 6749 error of the answer.
+func postForm(t *testing.T, target string, form url.Values, proof string) (status int, oauthError string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&answer)
+	return resp.StatusCode, answer.Error
 }

@@ -347,6 +347,9 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if m := form.Get("response_mode"); m != "" && m != "query" {
 		return fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
 	}
+	if jkt := form.Get(paramDPoPJKT); form.Has(paramDPoPJKT) && !validJKT(jkt) {
+		return fosite.ErrInvalidRequest.WithHint("The dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 7638).")
+	}
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	switch {
 	case challenge == "" && method != "":
@@ -396,6 +399,9 @@ func (h *Handler) newSession(u storage.User, f *flow.Flow, clientID string, ar f
 	s.Role = u.Role
 	s.SID = f.SessionID
 	s.GrantedAt = now
+	// RFC 9449 section 10: the code is redeemed only with a proof of this
+	// key.
+	s.JKT = ar.GetRequestForm().Get(paramDPoPJKT)
 	return s
 }
 

@@ -16,12 +16,12 @@ func newCORS(origins []string) func(http.Handler) http.Handler {
 			allowed := origin != "" && slices.Contains(origins, origin)
 			if allowed {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
-				w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+				w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 			}
 			if r.Method == http.MethodOptions {
 				if allowed {
 					w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-					w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+					w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 					w.Header().Set("Access-Control-Max-Age", "600")
 				}
 				w.WriteHeader(http.StatusNoContent)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
@@ -57,6 +58,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"frontchannel_logout_supported":                            false,
 		"backchannel_logout_supported":                             true,
 		"backchannel_logout_session_supported":                     true,
+		"dpop_signing_alg_values_supported":                        keys.DPoPAlgs(),
 	}
 	if h.cfg.Passkeys {
 		doc["acr_values_supported"] = passkey.ACRValues

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
@@ -31,6 +32,14 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.checkClientAssertion(r); err != nil {
+		h.writeAccessError(ctx, w, r, nil, err)
+		return
+	}
+	if r.Header.Get(headerDPoP) != "" {
+		h.dpop.setNonce(w)
+	}
+	proof, err := h.dpop.proof(ctx, r, h.cfg.Issuer+PathToken, "")
+	if err != nil {
 		h.writeAccessError(ctx, w, r, nil, err)
 		return
 	}
@@ -63,6 +72,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 			ar.GrantScope(s)
 		}
 	}
+	if err := bindDPoP(ar, proof); err != nil {
+		h.writeAccessError(ctx, w, r, ar, err)
+		return
+	}
 	if err := h.targetAccessToken(ctx, ar); err != nil {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
@@ -72,10 +85,15 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
 	}
-	if s, ok := ar.GetSession().(*Session); ok && s.Scope != nil {
-		// fosite answers with the grant's scopes; the token may carry
-		// fewer (RFC 6749 section 5.1: scope is the token's).
-		resp.SetScopes(s.Scope)
+	if s, ok := ar.GetSession().(*Session); ok {
+		if s.Scope != nil {
+			// fosite answers with the grant's scopes; the token may carry
+			// fewer (RFC 6749 section 5.1: scope is the token's).
+			resp.SetScopes(s.Scope)
+		}
+		if s.JKT != "" {
+			resp.SetTokenType(tokenTypeDPoP)
+		}
 	}
 	h.oauth.WriteAccessResponse(ctx, w, ar, resp)
 	for _, g := range ar.GetGrantTypes() {
@@ -140,6 +158,10 @@ func (h *Handler) writeAccessError(ctx context.Context, w http.ResponseWriter, r
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	case errors.Is(err, fosite.ErrSerializationFailure):
 		err = fosite.ErrInvalidGrant.WithHint("The token was used by a concurrent request.")
+	}
+	var de *dpopError
+	if errors.As(err, &de) {
+		err = de.rfc6749()
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
@@ -307,6 +329,11 @@ func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.Intros
 	} else {
 		out["token_use"] = "access_token"
 		out["token_type"] = "Bearer"
+		if s, ok := sess.(*Session); ok && s.JKT != "" {
+			// RFC 9449 section 6.2: the key the token is bound to.
+			out["token_type"] = tokenTypeDPoP
+			out["cnf"] = map[string]string{"jkt": s.JKT}
+		}
 		aud, scopes := tokenView(issuer, ar)
 		out["aud"] = aud
 		if len(scopes) > 0 {
@@ -364,19 +391,28 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	h.oauth.WriteRevocationResponse(ctx, w, err)
 }
 
-// userinfo returns the claims the access token's scopes release.
+// userinfo returns the claims the access token's scopes release. A
+// DPoP-bound token comes with the DPoP scheme and a proof of its key (RFC
+// 9449 section 7); any other token as a bearer token.
 func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	fail := bearerError
 	if r.URL.Query().Has("access_token") {
 		// RFC 9700 section 4.3.2: a token in the URL leaks into logs and
 		// Referer headers.
-		bearerError(w, http.StatusBadRequest, "invalid_request", "Send the access token in the Authorization header, not in the URL.")
+		fail(w, http.StatusBadRequest, "invalid_request", "Send the access token in the Authorization header, not in the URL.")
 		return
 	}
 	token := fosite.AccessTokenFromRequest(r)
+	if scheme, t, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, tokenTypeDPoP) {
+		token, fail = t, dpopChallenge
+		if r.Header.Get(headerDPoP) != "" {
+			h.dpop.setNonce(w)
+		}
+	}
 	if token == "" {
-		bearerError(w, http.StatusUnauthorized, "invalid_request", "")
+		fail(w, http.StatusUnauthorized, "invalid_request", "")
 		return
 	}
 	use, ar, err := h.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession(""), "openid")
@@ -386,37 +422,41 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if errors.Is(err, fosite.ErrInvalidScope) {
-			bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
+			fail(w, http.StatusForbidden, "insufficient_scope", "The access token lacks the openid scope.")
 			return
 		}
 		if errors.Is(outage(err), fosite.ErrTemporarilyUnavailable) {
 			h.logError(ctx, "userinfo", err)
-			bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			fail(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
 			return
 		}
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		return
+	}
+	if status, code, desc := h.checkTokenBinding(r, ar, token); status != 0 {
+		dpopChallenge(w, status, code, desc)
 		return
 	}
 	sub := ar.GetSession().GetSubject()
 	if sub == "" || sub == ar.GetClient().GetID() {
 		// A client's own token (client_credentials) has no user, even
 		// when the client's ID looks like one.
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token has no user.")
+		fail(w, http.StatusUnauthorized, "invalid_token", "The access token has no user.")
 		return
 	}
 	aud, scopes := tokenView(h.cfg.Issuer, ar)
 	if !slices.Contains(aud, userinfoAudience(h.cfg.Issuer)) {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is not meant for userinfo.")
+		fail(w, http.StatusUnauthorized, "invalid_token", "The access token is not meant for userinfo.")
 		return
 	}
 	u, err := h.store.GetUser(ctx, sub)
 	if storage.Unavailable(err) {
 		h.logError(ctx, "userinfo", err)
-		bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		fail(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
 		return
 	}
 	if err != nil || u.Disabled {
-		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token does not belong to an active user.")
+		fail(w, http.StatusUnauthorized, "invalid_token", "The access token does not belong to an active user.")
 		return
 	}
 	claims := userClaims(u, scopes)
@@ -426,10 +466,58 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(claims)
 }
 
+// checkTokenBinding checks that a DPoP-bound token came with the DPoP
+// scheme and a proof of its key for this request, and that a token sent
+// with the DPoP scheme is bound (RFC 9449 section 7). It returns the
+// status and error of the DPoP challenge to answer, or 0.
+func (h *Handler) checkTokenBinding(r *http.Request, ar fosite.AccessRequester, token string) (status int, code, desc string) {
+	jkt := ""
+	if s, ok := ar.GetSession().(*Session); ok {
+		jkt = s.JKT
+	}
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	isDPoP := strings.EqualFold(scheme, tokenTypeDPoP)
+	switch {
+	case jkt == "" && !isDPoP:
+		return 0, "", ""
+	case jkt == "":
+		return http.StatusUnauthorized, "invalid_token", "The access token is not DPoP-bound; send it as a bearer token."
+	case !isDPoP:
+		return http.StatusUnauthorized, "invalid_token", "The access token is DPoP-bound; send it with the DPoP scheme and a DPoP proof."
+	}
+	p, err := h.dpop.proof(r.Context(), r, h.cfg.Issuer+PathUserinfo, token)
+	var de *dpopError
+	switch {
+	case errors.As(err, &de):
+		return http.StatusUnauthorized, de.code, de.desc
+	case err != nil:
+		h.logError(r.Context(), "userinfo", err)
+		return http.StatusServiceUnavailable, "temporarily_unavailable", ""
+	case p == nil:
+		return http.StatusUnauthorized, errCodeInvalidDPoPProof, "Send a DPoP proof with the DPoP-bound access token."
+	case p.JKT != jkt:
+		return http.StatusUnauthorized, "invalid_token", "The DPoP proof is signed with another key than the access token is bound to."
+	}
+	return 0, "", ""
+}
+
 func bearerError(w http.ResponseWriter, status int, code, desc string) {
-	v := `Bearer error="` + code + `"`
+	authError(w, "Bearer", status, code, desc)
+}
+
+// dpopChallenge answers with a DPoP challenge naming the accepted proof
+// algorithms (RFC 9449 section 7.1).
+func dpopChallenge(w http.ResponseWriter, status int, code, desc string) {
+	authError(w, tokenTypeDPoP, status, code, desc, `algs="`+strings.Join(keys.DPoPAlgs(), " ")+`"`)
+}
+
+func authError(w http.ResponseWriter, scheme string, status int, code, desc string, params ...string) {
+	v := scheme + ` error="` + code + `"`
 	if desc != "" {
 		v += `, error_description="` + desc + `"`
+	}
+	for _, p := range params {
+		v += ", " + p
 	}
 	w.Header().Set("WWW-Authenticate", v)
 	w.Header().Set("Content-Type", "application/json")

@@ -50,6 +50,10 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 		h.writePARError(ctx, w, ar, err)
 		return
 	}
+	if err := h.pushedDPoP(r, ar); err != nil {
+		h.writePARError(ctx, w, ar, err)
+		return
+	}
 	resp, err := h.oauth.NewPushedAuthorizeResponse(ctx, ar, NewSession(""))
 	if err != nil {
 		h.writePARError(ctx, w, ar, err)
@@ -58,8 +62,33 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 	h.oauth.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 }
 
+// pushedDPoP binds the pushed request's code to the key of a DPoP proof
+// sent with the push, as dpop_jkt would (RFC 9449 section 10.1).
+func (h *Handler) pushedDPoP(r *http.Request, ar fosite.AuthorizeRequester) error {
+	if r.Header.Get(headerDPoP) == "" {
+		return nil
+	}
+	p, err := h.dpop.proof(r.Context(), r, h.cfg.Issuer+PathPAR, "")
+	if err != nil {
+		return err
+	}
+	form := ar.GetRequestForm()
+	if jkt := form.Get(paramDPoPJKT); jkt != "" && jkt != p.JKT {
+		return invalidProof("The dpop_jkt is not the thumbprint of the DPoP proof's key.")
+	}
+	form.Set(paramDPoPJKT, p.JKT)
+	return nil
+}
+
 func (h *Handler) writePARError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
 	err = outage(err)
+	var de *dpopError
+	if errors.As(err, &de) {
+		if de.code == errCodeUseDPoPNonce {
+			h.dpop.setNonce(w)
+		}
+		err = de.rfc6749()
+	}
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 		h.logError(ctx, "pushed authorization request", err)
 	}

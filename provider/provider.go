@@ -76,6 +76,12 @@ type Config struct {
 	// minimum_acr_value ask for them, and discovery lists their acr
 	// values.
 	Passkeys bool
+	// DPoPProofWindow is how far a DPoP proof's iat may lie from latch's
+	// clock; DefaultDPoPProofWindow when zero.
+	DPoPProofWindow time.Duration
+	// DPoPNonce makes latch ask for a server nonce in every DPoP proof
+	// (RFC 9449 section 8).
+	DPoPNonce bool
 	// DeviceCodeTTL is how long a device code and its user code live
 	// (RFC 8628 expires_in); 10 minutes when zero.
 	DeviceCodeTTL time.Duration
@@ -149,6 +155,7 @@ type Handler struct {
 	// metadata document.
 	clientDocuments bool
 	userCodes       Attempts
+	dpop            *dpopChecker
 }
 
 // Deps are the Handler's dependencies.
@@ -190,6 +197,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if cfg.AuthorizeCodeTTL == 0 {
 		cfg.AuthorizeCodeTTL = 5 * time.Minute
 	}
+	if cfg.DPoPProofWindow == 0 {
+		cfg.DPoPProofWindow = DefaultDPoPProofWindow
+	}
 	if cfg.DeviceCodeTTL == 0 {
 		cfg.DeviceCodeTTL = defaultDeviceCodeTTL
 	}
@@ -225,6 +235,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	h := &Handler{cfg: cfg, store: store, volatile: d.Volatile, flows: flows, sessions: sessions, pages: pages, jwks: d.JWKS, log: log, metrics: d.Metrics, userCodes: d.UserCodeAttempts}
 	d.Metrics.Grants(clients.GrantTypes()...)
 	h.resources = &resourceCache{load: withBuiltIn(store.ListResources, cfg.AdminAPI), ttl: cfg.ClientCacheTTL}
+	h.dpop = &dpopChecker{window: cfg.DPoPProofWindow, replay: d.Volatile, now: time.Now}
+	if cfg.DPoPNonce {
+		h.dpop.nonceKeys = box.Keys("dpop-nonce")
+	}
 	h.clientDocuments = d.ClientDocuments != nil && d.ClientDocuments.Enabled()
 	h.fstore = &fositeStore{
 		durable:   store,

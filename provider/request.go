@@ -33,6 +33,11 @@ type Session struct {
 	// scopes it carries (theirs and OpenID Connect's).
 	Audience []string `json:"audience,omitempty"`
 	Scope    []string `json:"scope,omitempty"`
+	// JKT is the thumbprint of the DPoP key (RFC 9449) the grant is bound
+	// to: at first the dpop_jkt of the authorization request, then the key
+	// of the access token last issued (its cnf.jkt); empty for bearer
+	// tokens.
+	JKT string `json:"jkt,omitempty"`
 }
 
 var (

@@ -58,6 +58,7 @@ type Volatile interface {
 	TakePushedRequest(ctx context.Context, requestURI, clientID string) (url.Values, error)
 	DeletePushedRequest(ctx context.Context, requestURI string) error
 	ClientAssertionUnused(ctx context.Context, jti string) error
+	DPoPReplay
 	MarkClientAssertion(ctx context.Context, jti string, exp time.Time) error
 	CreateDevice(ctx context.Context, d redisstore.NewDevice) error
 	Device(ctx context.Context, id string) (redisstore.Device, error)

@@ -113,6 +113,10 @@ func (s *strategy) GenerateAccessToken(ctx context.Context, req fosite.Requester
 	if sess.SID != "" {
 		claims["sid"] = sess.SID
 	}
+	if sess.JKT != "" {
+		// RFC 9449 section 6.1: the token is bound to the client's key.
+		claims["cnf"] = map[string]any{"jkt": sess.JKT}
+	}
 	header := &jwt.Headers{Extra: map[string]interface{}{"typ": keys.TypeAccessToken}}
 	return s.signer.Generate(ctx, claims, header)
 }

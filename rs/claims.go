@@ -21,6 +21,9 @@ type Claims struct {
 	ExpiresAt time.Time
 	NotBefore time.Time // zero when the token has no nbf
 	AuthTime  time.Time // when the user signed in; zero for a client's token
+	// JKT is the thumbprint of the DPoP key the token is bound to (cnf.jkt,
+	// RFC 9449); empty for a bearer token.
+	JKT string
 	// Raw holds every claim as decoded from JSON.
 	Raw map[string]any
 }
@@ -99,6 +102,7 @@ func fromRaw(raw map[string]any) *Claims {
 	c.ExpiresAt, _ = numericDate(raw, "exp")
 	c.NotBefore, _ = numericDate(raw, "nbf")
 	c.AuthTime, _ = numericDate(raw, "auth_time")
+	c.JKT, _ = boundKey(raw)
 	return c
 }
 

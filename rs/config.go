@@ -47,6 +47,18 @@ type Config struct {
 	JWKS func(ctx context.Context) ([]byte, error)
 	// Introspection turns on strict mode: each token is also introspected.
 	Introspection *Introspection
+	// PublicOrigin is the scheme, host and port clients address this API
+	// by (https://api.example.com), against which the htu of DPoP proofs
+	// is checked; default the scheme and Host of each request, which is
+	// wrong behind a reverse proxy that changes them.
+	PublicOrigin string
+	// DPoPProofWindow is how far a DPoP proof's iat may lie from this
+	// server's clock; default 1m.
+	DPoPProofWindow time.Duration
+	// DPoPReplayCache is how many DPoP proofs are remembered, so that none
+	// is accepted twice; default 100000. When it is full the oldest are
+	// forgotten first.
+	DPoPReplayCache int
 }
 
 // Introspection is strict mode: after a token is verified offline, it is
@@ -72,6 +84,7 @@ type Verifier struct {
 	metadataURL string
 	keys        *keySet
 	verified    tokenCache
+	proofs      *replayCache
 	introspect  *introspector // nil unless strict
 }
 
@@ -91,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, client: cfg.HTTPClient, realm: cfg.Realm}
+	v := &Verifier{cfg: cfg, client: cfg.HTTPClient, realm: cfg.Realm, proofs: newReplayCache(cfg.DPoPReplayCache)}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -135,6 +148,15 @@ func (c *Config) check() error {
 	}
 	if in := c.Introspection; in != nil && (in.ClientID == "" || in.ClientSecret == "") {
 		errs = append(errs, errors.New("rs: Config.Introspection needs the API's ClientID and ClientSecret"))
+	}
+	if u, err := url.Parse(c.PublicOrigin); c.PublicOrigin != "" && (err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "") {
+		errs = append(errs, errors.New("rs: Config.PublicOrigin must be a scheme, host and port, such as https://api.example.com"))
+	}
+	if c.DPoPProofWindow <= 0 {
+		c.DPoPProofWindow = DefaultDPoPProofWindow
+	}
+	if c.DPoPReplayCache <= 0 {
+		c.DPoPReplayCache = DefaultDPoPReplayCache
 	}
 	if c.Leeway == 0 {
 		c.Leeway = DefaultLeeway

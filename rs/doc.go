@@ -19,6 +19,12 @@
 //	RequireClient  a client's own token (client_credentials)
 //	RequireScope   a token holding every scope named
 //
+// A token latch bound to a client's key (cnf.jkt, DPoP, RFC 9449) passes
+// only with the DPoP scheme and a proof of that key for the request (htm,
+// htu, iat, ath), each proof once (an in-process, bounded replay cache);
+// refusals then carry a DPoP challenge with the accepted algorithms.
+// Tokens without cnf stay bearer tokens.
+//
 // The verified claims are in the request's context (ClaimsFrom).
 // MetadataHandler serves the API's protected resource metadata (RFC 9728).
 //

@@ -123,7 +123,13 @@ func (is *testIssuer) sign(t testing.TB, kid string, alg jose.SignatureAlgorithm
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: k.Key}, opts)
+	return signCompact(t, jose.SigningKey{Algorithm: alg, Key: k.Key}, opts, claims)
+}
+
+// signCompact signs claims as a compact JWS.
+func signCompact(t testing.TB, key jose.SigningKey, opts *jose.SignerOptions, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@ type refusal struct {
 	code   string // RFC 6750 error code, or "forbidden"
 	desc   string
 	scope  []string
+	// dpop answers with a DPoP challenge (RFC 9449 section 7.1): the
+	// request used the DPoP scheme, or its token is DPoP-bound.
+	dpop bool
 }
 
 // guard verifies the request's bearer token, unless this verifier did so
@@ -75,14 +78,20 @@ func (v *Verifier) guard(next http.Handler, allow func(*Claims) *refusal) http.H
 		seen, ok := ctx.Value(claimsKey{}).(verified)
 		c := seen.c
 		if !ok || seen.by != v {
-			token, ref := bearerToken(r)
+			token, dpop, ref := accessToken(r)
 			if ref != nil {
 				v.refuse(w, ref)
 				return
 			}
 			var err error
 			if c, err = v.Verify(ctx, token); err != nil {
-				v.refuse(w, refusalOf(err))
+				ref := refusalOf(err)
+				ref.dpop = dpop
+				v.refuse(w, ref)
+				return
+			}
+			if ref := v.checkBinding(r, token, dpop, c); ref != nil {
+				v.refuse(w, ref)
 				return
 			}
 			ctx = context.WithValue(ctx, claimsKey{}, verified{by: v, c: c})
@@ -103,27 +112,44 @@ func refusalOf(err error) *refusal {
 	return &refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: description(err)}
 }
 
-// bearerToken reads the token of an Authorization: Bearer header (RFC 6750
-// section 2.1, the only method served). No token is a refusal without an
-// error code (section 3.1); a malformed header, or a token sent two ways,
-// is invalid_request.
-func bearerToken(r *http.Request) (string, *refusal) {
+// accessToken reads the token of an Authorization header with the Bearer
+// scheme (RFC 6750 section 2.1, the only method served) or the DPoP scheme
+// (RFC 9449 section 7.1), and reports which. No token is a refusal without
+// an error code (section 3.1); a malformed header, or a token sent two
+// ways, is invalid_request.
+func accessToken(r *http.Request) (token string, dpop bool, ref *refusal) {
 	headers := r.Header.Values("Authorization")
 	inQuery := r.URL.Query().Has("access_token")
 	switch {
 	case len(headers) > 1 || (len(headers) == 1 && inQuery):
-		return "", &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "Send the access token once, in the Authorization header."}
+		return "", false, &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "Send the access token once, in the Authorization header."}
 	case len(headers) == 0:
-		return "", &refusal{status: http.StatusUnauthorized, desc: "This API needs an access token in the Authorization header."}
+		return "", false, &refusal{status: http.StatusUnauthorized, desc: "This API needs an access token in the Authorization header."}
 	}
 	scheme, token, _ := strings.Cut(headers[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", &refusal{status: http.StatusUnauthorized, desc: "This API needs a Bearer access token."}
+	dpop = strings.EqualFold(scheme, "DPoP")
+	if !dpop && !strings.EqualFold(scheme, "Bearer") {
+		return "", false, &refusal{status: http.StatusUnauthorized, desc: "This API needs a Bearer or DPoP access token."}
 	}
 	if !token68(token) {
-		return "", &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "The Authorization header is malformed."}
+		return "", dpop, &refusal{status: http.StatusBadRequest, code: "invalid_request", desc: "The Authorization header is malformed.", dpop: dpop}
 	}
-	return token, nil
+	return token, dpop, nil
+}
+
+// checkBinding checks that a DPoP-bound token came with the DPoP scheme
+// and a proof of its key, and that a token sent with the DPoP scheme is
+// bound (RFC 9449 section 7).
+func (v *Verifier) checkBinding(r *http.Request, token string, dpop bool, c *Claims) *refusal {
+	switch {
+	case c.JKT == "" && !dpop:
+		return nil
+	case c.JKT == "":
+		return dpopRefusal("invalid_token", "The access token is not DPoP-bound; send it as a Bearer token.")
+	case !dpop:
+		return dpopRefusal("invalid_token", "The access token is DPoP-bound; send it with the DPoP scheme and a DPoP proof.")
+	}
+	return v.checkDPoP(r, token, c.JKT)
 }
 
 // token68 is RFC 6750's b64token.
@@ -174,6 +200,13 @@ func (v *Verifier) challenge(ref *refusal) string {
 		parts = append(parts, "scope="+quote(strings.Join(ref.scope, " ")))
 	}
 	parts = append(parts, "resource_metadata="+quote(v.metadataURL))
+	if ref.dpop {
+		algs := make([]string, len(dpopAlgs))
+		for i, a := range dpopAlgs {
+			algs[i] = string(a)
+		}
+		return "DPoP " + strings.Join(append(parts, "algs="+quote(strings.Join(algs, " "))), ", ")
+	}
 	return "Bearer " + strings.Join(parts, ", ")
 }
 

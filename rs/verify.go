@@ -118,6 +118,9 @@ func (v *Verifier) checkClaims(raw map[string]any, now time.Time) error {
 			}
 		}
 	}
+	if _, ok := boundKey(raw); !ok {
+		return invalid("The access token's cnf is not a DPoP key binding.")
+	}
 	leeway := v.cfg.Leeway
 	exp, ok := numericDate(raw, "exp")
 	switch {

@@ -67,6 +67,10 @@ type Client struct {
 	// BackchannelLogoutSessionRequired the token must carry the sid.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// DPoPBoundAccessTokens makes every access token of the client
+	// sender-constrained (RFC 9449): a token request without a DPoP proof
+	// is refused.
+	DPoPBoundAccessTokens bool
 	// MinimumACR is the authentication context class every sign-in to
 	// the client must reach (passkey.Satisfies: "phr" or "phrh", a
 	// passkey); "" asks for nothing beyond the account's own factors.

@@ -237,6 +237,8 @@ func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_REFRESH_GRACE_PERIOD", "0s", "how long a just-rotated refresh token may be presented again without counting as reuse", dur(&c.RefreshGracePeriod))
 	cf.add("LATCH_REFRESH_REUSE_REVOKES", "family", "what refresh token reuse revokes: family or user", oneOf(&c.RefreshReuse, "family", "user"))
 	cf.add("LATCH_DEVICE_CODE_TTL", "10m", "how long a device code and its user code live (device authorization grant), 1m to 1h", dur(&c.DeviceCodeTTL))
+	cf.add("LATCH_DPOP_PROOF_WINDOW", "60s", "how far a DPoP proof's iat may lie from the server's clock, 5s to 5m", dur(&c.DPoPProofWindow))
+	cf.add("LATCH_DPOP_NONCE", "off", "every DPoP proof must carry a server nonce (DPoP-Nonce header): on or off", onOff(&c.DPoPNonce, "on", "off"))
 	cf.add("LATCH_KEY_ROTATION", "720h", "how often signing keys rotate (0 = never)", dur(&c.KeyRotation))
 	cf.add("LATCH_ID_TOKEN_ALG", "RS256", "ID token signing algorithm: RS256 or ES256", alg(&c.IDTokenAlg))
 	cf.add("LATCH_ACCESS_TOKEN_ALG", "ES256", "access token signing algorithm: ES256 or RS256", alg(&c.AccessTokenAlg))

@@ -46,6 +46,11 @@ type Config struct {
 	// DeviceCodeTTL is how long a device code and its user code live (RFC
 	// 8628); provider's default when zero.
 	DeviceCodeTTL time.Duration
+	// DPoPProofWindow is how far a DPoP proof's iat may lie from the
+	// server's clock (LATCH_DPOP_PROOF_WINDOW); DPoPNonce makes every proof
+	// carry a server nonce (LATCH_DPOP_NONCE).
+	DPoPProofWindow time.Duration
+	DPoPNonce       bool
 	// UserCodeGuesses bounds wrong user codes over all addresses within
 	// LoginLimitWindow (userCodeGuesses when zero); tests lower it.
 	UserCodeGuesses int
@@ -181,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeviceCodeTTL != 0 && (c.DeviceCodeTTL < time.Minute || c.DeviceCodeTTL > time.Hour) {
 		bad("LATCH_DEVICE_CODE_TTL", "must be between 1m and 1h")
+	}
+	if c.DPoPProofWindow != 0 && (c.DPoPProofWindow < 5*time.Second || c.DPoPProofWindow > 5*time.Minute) {
+		bad("LATCH_DPOP_PROOF_WINDOW", "must be between 5s and 5m")
 	}
 	if c.KeyRotation != 0 && c.KeyRotation < time.Hour {
 		bad("LATCH_KEY_ROTATION", "must be 0 (never) or at least 1h")

@@ -50,6 +50,8 @@ func DevSPAClient(origin string) clients.Metadata {
 		GrantTypes: []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken},
 		Scope:      "openid profile email offline_access api:read api:write", FirstParty: true,
 		TokenEndpointAuthMethod: storage.AuthMethodNone, PostLogoutRedirectURIs: []string{origin + "/"},
+		// Its tokens are bound to a key the browser keeps (DPoP).
+		DPoPBoundAccessTokens: true,
 	}
 }
 

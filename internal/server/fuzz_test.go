@@ -255,14 +255,14 @@ func FuzzCodeVerifier(f *testing.F) {
 }
 
 // FuzzBearerToken sends Authorization headers to userinfo and to the
-// admin API: an RFC 6750 refusal (400, 401 or 403 with WWW-Authenticate) unless
-// the token is good.
+// admin API: an RFC 6750 or RFC 9449 refusal (400, 401 or 403 with
+// WWW-Authenticate) unless the token is good.
 func FuzzBearerToken(f *testing.F) {
 	s := startFuzz(f)
 	for _, seed := range []string{
 		"Bearer " + s.login.AccessToken, "Bearer " + s.adminTok, "bearer " + s.login.AccessToken, "Bearer " + s.login.RawIDToken,
 		"Bearer " + s.login.RefreshToken, "Bearer", "Bearer  ", "Basic " + s.adminTok, "Bearer eyJhbGciOiJub25lIn0.e30.",
-		"Bearer " + s.adminTok[:len(s.adminTok)-2], "DPoP " + s.adminTok, "Bearer a.b.c.d.e",
+		"Bearer " + s.adminTok[:len(s.adminTok)-2], "DPoP " + s.adminTok, "DPoP", "dpop " + s.login.AccessToken, "Bearer a.b.c.d.e",
 	} {
 		f.Add(seed, false)
 		f.Add(seed, true)
@@ -278,7 +278,13 @@ func FuzzBearerToken(f *testing.F) {
 		req := s.s.request(t, http.MethodGet, path, nil)
 		req.Header.Set("Authorization", authorization)
 		r := s.answer(t, req)
-		if r.status >= 400 && (r.status > 403 || r.status == 402 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer")) {
+		// A token sent with the DPoP scheme is refused with a DPoP
+		// challenge (RFC 9449 section 7.1), any other with a Bearer one.
+		scheme := "Bearer"
+		if sent, _, _ := strings.Cut(authorization, " "); strings.EqualFold(sent, "DPoP") {
+			scheme = "DPoP"
+		}
+		if r.status >= 400 && (r.status > 403 || r.status == 402 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), scheme+" ")) {
 			t.Fatalf("%s with %q: %d, WWW-Authenticate %q: %s", path, authorization, r.status, r.header.Get("WWW-Authenticate"), r.raw)
 		}
 	})

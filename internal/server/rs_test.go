@@ -165,3 +165,38 @@ func TestRSStrictModeSeesRevocation(t *testing.T) {
 		t.Fatalf("a revoked token in strict mode: %d %s", status, challenge)
 	}
 }
+
+// TestRSHonoursDPoPBinding runs a DPoP-bound token latch issued through
+// the rs middleware: with the DPoP scheme and a proof of its key it
+// passes; as a bearer token, or without the proof, it is refused with a
+// DPoP challenge.
+func TestRSHonoursDPoPBinding(t *testing.T) {
+	s, _ := startAudience(t)
+	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	key := newDPoPKey(t)
+	r := svc.dpopTokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, key.proof(t, http.MethodPost, s.URL+"/oauth2/token"))
+	at, _ := s.mustDPoPTokens(t, r, key)
+	v := apiFor(t, s, nil)
+	call := func(scheme, proof string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/notes", nil)
+		req.Header.Set("Authorization", scheme+" "+at)
+		if proof != "" {
+			req.Header.Set("DPoP", proof)
+		}
+		rec := httptest.NewRecorder()
+		v.RequireClient(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := call("DPoP", key.proof(t, http.MethodGet, "http://example.com/notes", withATH(at))); rec.Code != http.StatusOK {
+		t.Errorf("with its proof: %d %s", rec.Code, rec.Body)
+	}
+	for name, rec := range map[string]*httptest.ResponseRecorder{
+		"as a bearer token":    call("Bearer", ""),
+		"without a proof":      call("DPoP", ""),
+		"with another's proof": call("DPoP", newDPoPKey(t).proof(t, http.MethodGet, "http://example.com/notes", withATH(at))),
+	} {
+		if ch := rec.Header().Get("WWW-Authenticate"); rec.Code != http.StatusUnauthorized || !strings.HasPrefix(ch, "DPoP ") {
+			t.Errorf("%s: %d, WWW-Authenticate %q; want 401 with a DPoP challenge", name, rec.Code, ch)
+		}
+	}
+}

@@ -232,6 +232,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		RefreshGracePeriod: c.RefreshGracePeriod,
 		ReuseRevokes:       c.RefreshReuse,
 		DeviceCodeTTL:      c.DeviceCodeTTL,
+		DPoPProofWindow:    c.DPoPProofWindow,
+		DPoPNonce:          c.DPoPNonce,
 		IDTokenAlg:         c.IDTokenAlg,
 		AccessTokenAlg:     c.AccessTokenAlg,
 		ClientCacheTTL:     2 * time.Second,

@@ -93,7 +93,12 @@ func (s *Store) GetCode(ctx context.Context, signature string) (data []byte, use
 // exchanges exactly one wins; the loser gets ErrUsed. The code's record
 // stays until it expires so that a later reuse is still recognised.
 func (s *Store) MarkCodeUsed(ctx context.Context, signature string, ttl time.Duration) error {
-	ok, err := s.rdb.SetNX(ctx, prefixCodeUsed+signature, 1, ttl).Result()
+	return s.setOnce(ctx, prefixCodeUsed+signature, ttl)
+}
+
+// setOnce sets key for ttl unless it is set: ErrUsed when it was.
+func (s *Store) setOnce(ctx context.Context, key string, ttl time.Duration) error {
+	ok, err := s.rdb.SetNX(ctx, key, 1, ttl).Result()
 	if err != nil {
 		return err
 	}
@@ -215,12 +220,14 @@ func (s *Store) MarkClientAssertion(ctx context.Context, jti string, exp time.Ti
 	if ttl < time.Minute {
 		ttl = time.Minute
 	}
-	ok, err := s.rdb.SetNX(ctx, prefixJTI+jti, 1, ttl).Result()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ErrUsed
-	}
-	return nil
+	return s.setOnce(ctx, prefixJTI+jti, ttl)
+}
+
+const prefixDPoP = "latch:dpop:"
+
+// MarkDPoPProof records a DPoP proof by id (its key and jti) for ttl, with
+// SET NX: a proof is accepted once, and of two racing uses the second gets
+// ErrUsed.
+func (s *Store) MarkDPoPProof(ctx context.Context, id string, ttl time.Duration) error {
+	return s.setOnce(ctx, prefixDPoP+id, ttl)
 }

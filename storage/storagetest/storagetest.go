@@ -99,6 +99,7 @@ func publicClient(id string) storage.Client {
 	c.TokenEndpointAuthMethod = storage.AuthMethodNone
 	c.PostLogoutRedirectURIs = nil // comes back as an empty list
 	c.FirstParty = true
+	c.DPoPBoundAccessTokens = true
 	return c
 }
 
@@ -326,7 +327,7 @@ func clientCases() []testCase {
 			noErr(t, "UpdateClient", s.UpdateClient(t.Context(), c))
 			got, err := s.GetClient(t.Context(), "app")
 			noErr(t, "GetClient", err)
-			if got.Name != "Renamed" || got.SecretHash != nil || !got.Public() || len(got.RedirectURIs) != 2 || !got.FirstParty {
+			if got.Name != "Renamed" || got.SecretHash != nil || !got.Public() || len(got.RedirectURIs) != 2 || !got.FirstParty || !got.DPoPBoundAccessTokens {
 				t.Errorf("after update: %+v", got)
 			}
 			if !got.CreatedAt.Equal(before.CreatedAt) || !got.UpdatedAt.After(before.UpdatedAt) {

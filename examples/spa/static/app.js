@@ -4,16 +4,19 @@
 // discovery document. Tokens are kept in sessionStorage, so they survive a
 // reload and end with the tab; any script on this origin could read them,
 // which is why the page allows no inline or foreign script (see its
-// Content-Security-Policy).
+// Content-Security-Policy). The tokens are DPoP-bound (RFC 9449) to a key
+// WebCrypto made non-extractable: a token carried off this page is of no
+// use without the key, and no script can carry off the key.
 
 const $ = (id) => document.getElementById(id);
-const KEY = { pending: "demo-spa:pending", tokens: "demo-spa:tokens" };
+const KEY = { pending: "demo-spa:pending", tokens: "demo-spa:tokens", nonces: "demo-spa:dpop-nonces" };
 // offline_access asks for a refresh token (latch gives first-party apps one
 // anyway); api:read makes the demo API the token's audience.
 const SCOPE = "openid profile email offline_access api:read";
 
 let cfg; // /config.json: issuer, client_id, api
 let meta; // latch's discovery document
+let dpop; // { key: CryptoKeyPair, jwk, jkt }: the key the tokens are bound to
 
 main().catch(showError);
 
@@ -23,6 +26,10 @@ async function main() {
   if (meta.issuer !== cfg.issuer) {
     throw new Error(`discovery names the issuer ${meta.issuer}, not ${cfg.issuer}`);
   }
+  if (!(meta.dpop_signing_alg_values_supported || []).includes("ES256")) {
+    throw new Error("latch does not accept DPoP proofs signed with ES256.");
+  }
+  dpop = await loadKey();
   on("signin", () => signIn(SCOPE + " api:write"));
   on("signin-readonly", () => signIn(SCOPE));
   on("refresh", async () => {
@@ -47,8 +54,10 @@ function on(id, action) {
 }
 
 // signIn sends the browser to latch's authorization endpoint. The PKCE
-// verifier, state and nonce stay in this tab until the callback.
+// verifier, state and nonce stay in this tab until the callback. Each
+// sign-in has a new DPoP key, and dpop_jkt binds the code to it.
 async function signIn(scope) {
+  dpop = await newKey();
   const pending = { verifier: random(32), state: random(16), nonce: random(16) };
   sessionStorage.setItem(KEY.pending, JSON.stringify(pending));
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier));
@@ -62,6 +71,7 @@ async function signIn(scope) {
     nonce: pending.nonce,
     code_challenge: b64url(new Uint8Array(digest)),
     code_challenge_method: "S256",
+    dpop_jkt: dpop.jkt,
   });
   location.assign(u);
 }
@@ -137,13 +147,16 @@ async function callAPI(method, path, body) {
     await refresh();
     t = load();
   }
-  const headers = { Authorization: "Bearer " + t.access_token };
+  // The token is bound to the key: it goes with the DPoP scheme and a proof
+  // of the key for this very call.
+  const url = cfg.api + path;
+  const headers = { Authorization: "DPoP " + t.access_token, DPoP: await proof(method, url, t.access_token) };
   if (body) {
     headers["Content-Type"] = "application/json";
   }
   let resp;
   try {
-    resp = await fetch(cfg.api + path, { method, headers, body: body && JSON.stringify(body) });
+    resp = await fetch(url, { method, headers, body: body && JSON.stringify(body) });
   } catch (e) {
     out.dataset.status = "error";
     out.textContent = `${method} ${path} failed: ${e.message} (is the API up, and does it allow this origin?)`;
@@ -161,6 +174,7 @@ async function callAPI(method, path, body) {
 async function signOut() {
   const t = load();
   sessionStorage.removeItem(KEY.tokens);
+  await forgetKey();
   if (!t) {
     render();
     return;
@@ -174,15 +188,117 @@ async function signOut() {
   location.assign(u);
 }
 
+// tokenRequest posts to the token endpoint with a DPoP proof. The DPoP
+// header makes the request cross-origin with a preflight, which latch
+// answers for the origins in LATCH_CORS_ORIGINS. When latch asks for a
+// server nonce (use_dpop_nonce), the request is made once more with it.
 async function tokenRequest(params) {
-  // A form body makes this a "simple" cross-origin request: no preflight;
-  // latch answers with Access-Control-Allow-Origin for this origin.
-  const resp = await fetch(meta.token_endpoint, { method: "POST", body: new URLSearchParams(params) });
-  const body = await resp.json().catch(() => ({}));
+  let resp, body;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    resp = await fetch(meta.token_endpoint, {
+      method: "POST",
+      headers: { DPoP: await proof("POST", meta.token_endpoint) },
+      body: new URLSearchParams(params),
+    });
+    body = await resp.json().catch(() => ({}));
+    if (!rememberNonce(meta.token_endpoint, resp) || body.error !== "use_dpop_nonce") {
+      break;
+    }
+  }
   if (!resp.ok) {
     throw new Error(`The token endpoint said ${body.error || resp.status}${body.error_description ? ": " + body.error_description : ""}`);
   }
+  if (body.token_type !== "DPoP") {
+    throw new Error(`latch issued a ${body.token_type} token, not a DPoP-bound one.`);
+  }
   return body;
+}
+
+// The DPoP key lives in IndexedDB, which keeps a CryptoKey as it is: the
+// private half stays non-extractable and survives the trip to latch and
+// back; sessionStorage could only keep exported bytes.
+const DB = { name: "demo-spa", store: "keys", id: "dpop" };
+
+async function newKey() {
+  const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  await keyStore("readwrite", (s) => s.put(key, DB.id));
+  sessionStorage.removeItem(KEY.nonces);
+  return describeKey(key);
+}
+
+async function loadKey() {
+  const key = await keyStore("readonly", (s) => s.get(DB.id));
+  return key ? describeKey(key) : null;
+}
+
+async function forgetKey() {
+  await keyStore("readwrite", (s) => s.delete(DB.id));
+  dpop = null;
+}
+
+// describeKey adds the public JWK (the proofs' jwk header) and its RFC 7638
+// thumbprint (dpop_jkt, and the tokens' cnf.jkt).
+async function describeKey(key) {
+  const { crv, kty, x, y } = await crypto.subtle.exportKey("jwk", key.publicKey);
+  const jwk = { crv, kty, x, y }; // the members RFC 7638 hashes, in its order
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(jwk)));
+  return { key, jwk, jkt: b64url(new Uint8Array(digest)) };
+}
+
+function keyStore(mode, op) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(DB.name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(DB.store);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction(DB.store, mode);
+      const req = op(tx.objectStore(DB.store));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
+
+// proof is a DPoP proof (RFC 9449 section 4.2) of the key for one request:
+// its method and URL, when, a jti never used before, the server's nonce
+// when it gave one, and for a call with an access token that token's hash.
+async function proof(method, url, accessToken) {
+  if (!dpop) {
+    throw new Error("No DPoP key: sign in again.");
+  }
+  const htu = url.split(/[?#]/)[0];
+  const claims = { jti: random(16), htm: method, htu, iat: Math.floor(Date.now() / 1000) };
+  const nonce = nonces()[new URL(url).origin];
+  if (nonce) {
+    claims.nonce = nonce;
+  }
+  if (accessToken) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+    claims.ath = b64url(new Uint8Array(digest));
+  }
+  const header = { typ: "dpop+jwt", alg: "ES256", jwk: dpop.jwk };
+  const input = b64json(header) + "." + b64json(claims);
+  // WebCrypto's ECDSA signature is r and s side by side, as JWS wants it.
+  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, dpop.key.privateKey, new TextEncoder().encode(input));
+  return input + "." + b64url(new Uint8Array(sig));
+}
+
+// rememberNonce keeps the DPoP-Nonce a server answered with, per origin,
+// and reports whether it was new.
+function rememberNonce(url, resp) {
+  const nonce = resp.headers.get("DPoP-Nonce");
+  const all = nonces();
+  const origin = new URL(url).origin;
+  if (!nonce || all[origin] === nonce) {
+    return false;
+  }
+  all[origin] = nonce;
+  sessionStorage.setItem(KEY.nonces, JSON.stringify(all));
+  return true;
+}
+
+function nonces() {
+  return JSON.parse(sessionStorage.getItem(KEY.nonces) || "{}");
 }
 
 function save(t, refreshes) {
@@ -215,6 +331,10 @@ function render() {
   $("id-claims").textContent = JSON.stringify(id, null, 2);
   $("access-claims").textContent = JSON.stringify(at, null, 2);
   $("signed-in").dataset.refreshes = String(t.refreshes);
+  const key = $("dpop-key");
+  key.textContent = dpop ? `${dpop.jkt} (private key extractable: ${dpop.key.privateKey.extractable})` : "none";
+  key.dataset.jkt = dpop?.jkt || "";
+  key.dataset.extractable = String(!!dpop?.key.privateKey.extractable);
 }
 
 function status(text) {
@@ -248,6 +368,10 @@ function claims(jwt) {
 
 function random(n) {
   return b64url(crypto.getRandomValues(new Uint8Array(n)));
+}
+
+function b64json(v) {
+  return b64url(new TextEncoder().encode(JSON.stringify(v)));
 }
 
 function b64url(bytes) {
