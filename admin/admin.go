@@ -106,8 +106,15 @@ type Handler struct {
 // the keys latch publishes.
 func New(ctx context.Context, c Config) (*Handler, error) {
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	issuer, err := url.Parse(c.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("admin: issuer: %w", err)
+	}
 	v, err := rs.New(ctx, rs.Config{
-		Issuer:             c.Issuer,
+		Issuer: c.Issuer,
+		// DPoP proofs name the URL clients address, which is the
+		// issuer's, whatever Host a proxy forwards.
+		PublicOrigin:       issuer.Scheme + "://" + issuer.Host,
 		Audience:           APIURL(c.Issuer),
 		Name:               resources.Admin(APIURL(c.Issuer)).Name,
 		Scopes:             []string{resources.AdminScope},

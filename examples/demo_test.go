@@ -49,8 +49,9 @@ type demo struct {
 // startDemo starts latch with the SPA's origin among its CORS origins and
 // open client registration (as make demo does), registers the demo API
 // and the SPA as latch serve --dev does, for the addresses the examples
-// get here, and starts the examples and a browser.
-func startDemo(t *testing.T) *demo {
+// get here, and starts the examples and a browser. opts change latch's
+// configuration further.
+func startDemo(t *testing.T, opts ...func(*server.Config)) *demo {
 	t.Helper()
 	d := &demo{
 		apiServer: httptest.NewUnstartedServer(nil), spaSrv: httptest.NewUnstartedServer(nil),
@@ -60,6 +61,9 @@ func startDemo(t *testing.T) *demo {
 	d.latch = latchtest.Start(t, func(c *server.Config) {
 		c.CORSOrigins = []string{d.spa}
 		c.ClientRegistration = registration.Open
+		for _, o := range opts {
+			o(c)
+		}
 	})
 	d.latch.Resource(t, server.DevAPIResource(d.api))
 	spaClient, _ := d.latch.Client(t, server.DevSPAClient(d.spa))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/latch-idp/latch/internal/server"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web/webtest"
 )
@@ -29,6 +30,18 @@ func TestSPA(t *testing.T) {
 	t.Run("case=the API answers the SPA across origins", s.callAcrossOrigins)
 	t.Run("case=an access token taken from the page is useless without the key", s.stolenAccessToken)
 	t.Run("case=sign-out revokes the refresh token and ends latch's session", s.signOut)
+}
+
+// TestSPAWithServerNonces runs the SPA against a latch that wants a server
+// nonce in every DPoP proof (LATCH_DPOP_NONCE=on): the SPA retries each
+// first request with the nonce latch answered, and signs in, refreshes and
+// calls the API as without nonces.
+func TestSPAWithServerNonces(t *testing.T) {
+	d := startDemo(t, func(c *server.Config) { c.DPoPNonce = true })
+	s := &spaSuite{d: d, user: d.latch.User(t, storage.RoleUser), tab: d.newTab(t)}
+	s.signIn(t)
+	s.refresh(t)
+	s.callAcrossOrigins(t)
 }
 
 type spaSuite struct {

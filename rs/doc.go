@@ -23,7 +23,9 @@
 // only with the DPoP scheme and a proof of that key for the request (htm,
 // htu, iat, ath), each proof once (an in-process, bounded replay cache);
 // refusals then carry a DPoP challenge with the accepted algorithms.
-// Tokens without cnf stay bearer tokens.
+// Tokens without cnf stay bearer tokens. VerifyRequest makes the
+// middleware's checks for code that is not an http.Handler; Verify, which
+// sees no request, refuses DPoP-bound tokens.
 //
 // The verified claims are in the request's context (ClaimsFrom).
 // MetadataHandler serves the API's protected resource metadata (RFC 9728).

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,5 +161,33 @@ func TestDPoPReplayCacheIsBounded(t *testing.T) {
 	c.first("old", time.Now().Add(-time.Second))
 	if !c.first("old", exp) {
 		t.Error("an expired entry still counts as seen")
+	}
+}
+
+// TestVerifyNeedsTheRequestOfABoundToken pins that Verify, which sees no
+// request, refuses a DPoP-bound token, and VerifyRequest checks its proof.
+func TestVerifyNeedsTheRequestOfABoundToken(t *testing.T) {
+	is := newIssuer(t)
+	v := newVerifier(t, is, nil)
+	key := newProofKey(t)
+	bound := is.token(t, func(c map[string]any) { c["cnf"] = map[string]any{"jkt": key.jkt(t)} })
+	if _, err := v.Verify(t.Context(), bound); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("Verify of a bound token: %v, want ErrInvalidToken", err)
+	}
+	request := func(proof string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "/things", nil)
+		req.Header.Set("Authorization", "DPoP "+bound)
+		if proof != "" {
+			req.Header.Set("DPoP", proof)
+		}
+		return req
+	}
+	if c, err := v.VerifyRequest(request(key.proof(t, bound, nil))); err != nil || c.JKT != key.jkt(t) {
+		t.Errorf("VerifyRequest with the proof: %v, %+v", err, c)
+	}
+	for name, proof := range map[string]string{"without a proof": "", "with another key's proof": newProofKey(t).proof(t, bound, nil)} {
+		if _, err := v.VerifyRequest(request(proof)); !errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrUnavailable) {
+			t.Errorf("VerifyRequest %s: %v, want ErrInvalidToken", name, err)
+		}
 	}
 }

@@ -78,19 +78,8 @@ func (v *Verifier) guard(next http.Handler, allow func(*Claims) *refusal) http.H
 		seen, ok := ctx.Value(claimsKey{}).(verified)
 		c := seen.c
 		if !ok || seen.by != v {
-			token, dpop, ref := accessToken(r)
-			if ref != nil {
-				v.refuse(w, ref)
-				return
-			}
-			var err error
-			if c, err = v.Verify(ctx, token); err != nil {
-				ref := refusalOf(err)
-				ref.dpop = dpop
-				v.refuse(w, ref)
-				return
-			}
-			if ref := v.checkBinding(r, token, dpop, c); ref != nil {
+			var ref *refusal
+			if c, ref = v.verifyRequest(r); ref != nil {
 				v.refuse(w, ref)
 				return
 			}
@@ -103,6 +92,54 @@ func (v *Verifier) guard(next http.Handler, allow func(*Claims) *refusal) http.H
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// VerifyRequest checks the access token of r's Authorization header, as
+// the middleware does: a bearer token, or a DPoP-bound token with the DPoP
+// scheme and a proof of its key for this request. Its errors match
+// ErrInvalidToken (no token, a malformed header, a refused token or
+// proof) or ErrUnavailable.
+func (v *Verifier) VerifyRequest(r *http.Request) (*Claims, error) {
+	c, ref := v.verifyRequest(r)
+	if ref != nil {
+		return nil, ref
+	}
+	return c, nil
+}
+
+// verifyRequest is VerifyRequest with the refusal to answer.
+func (v *Verifier) verifyRequest(r *http.Request) (*Claims, *refusal) {
+	token, dpop, ref := accessToken(r)
+	if ref != nil {
+		return nil, ref
+	}
+	c, err := v.verifyToken(r.Context(), token)
+	if err != nil {
+		ref := refusalOf(err)
+		ref.dpop = dpop
+		return nil, ref
+	}
+	if ref := v.checkBinding(r, token, dpop, c); ref != nil {
+		return nil, ref
+	}
+	return c, nil
+}
+
+// Error says why a request was refused, in the words its client is told.
+func (ref *refusal) Error() string {
+	if ref.desc == "" {
+		return "rs: no access token"
+	}
+	return "rs: " + ref.desc
+}
+
+// Is makes a refusal of VerifyRequest match ErrUnavailable or
+// ErrInvalidToken.
+func (ref *refusal) Is(target error) bool {
+	if ref.status == http.StatusServiceUnavailable {
+		return target == ErrUnavailable
+	}
+	return target == ErrInvalidToken
 }
 
 func refusalOf(err error) *refusal {

@@ -41,8 +41,19 @@ const maxTokenLength = 16 << 10
 
 // Verify checks token offline (and, in strict mode, by introspection) and
 // returns its claims. The claims may be shared with other requests that
-// present the same token: do not modify them.
+// present the same token: do not modify them. A DPoP-bound token (cnf) is
+// refused: its proof comes with the request, so verify it with
+// VerifyRequest or the middleware.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verifyToken(ctx, token)
+	if err == nil && c.JKT != "" {
+		return nil, invalid("The access token is DPoP-bound: it is accepted only with a DPoP proof of its key.")
+	}
+	return c, err
+}
+
+// verifyToken is Verify for tokens of either kind.
+func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, error) {
 	now := time.Now()
 	v.keys.touch()
 	// Read before verifying: a key withdrawn meanwhile makes this

@@ -164,8 +164,9 @@ func TestDPoPProofRejected(t *testing.T) {
 }
 
 // TestDPoPNonce pins server nonces (LATCH_DPOP_NONCE=on): a proof without
-// the nonce is answered use_dpop_nonce with a DPoP-Nonce header, and the
-// same request with a proof carrying that nonce succeeds.
+// the nonce is answered use_dpop_nonce with a DPoP-Nonce header, at the
+// token endpoint and at userinfo, and the same request with a proof
+// carrying that nonce succeeds.
 func TestDPoPNonce(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.DPoPNonce = true })
 	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
@@ -185,6 +186,18 @@ func TestDPoPNonce(t *testing.T) {
 	s.mustDPoPTokens(t, r, key)
 	if r.header.Get("DPoP-Nonce") == "" {
 		t.Error("a successful DPoP response carries no DPoP-Nonce for the next proof")
+	}
+
+	// Userinfo asks for the nonce too, with a 401 DPoP challenge.
+	spa := s.client(t, clients.Metadata{TokenEndpointAuthMethod: storage.AuthMethodNone, Scope: "openid profile email offline_access"})
+	key.nonce = nonce
+	at, _ := s.mustDPoPTokens(t, spa.dpopLogin(t, s.user(t, storage.RoleUser), key, nil), key)
+	key.nonce = ""
+	r = s.dpopUserinfo(t, at, key)
+	mustChallenge(t, "userinfo without a nonce", r, "use_dpop_nonce")
+	key.nonce = r.header.Get("DPoP-Nonce")
+	if r = s.dpopUserinfo(t, at, key); r.status != http.StatusOK {
+		t.Errorf("userinfo with the nonce: %d %s", r.status, r.raw)
 	}
 }
 
@@ -241,4 +254,28 @@ func TestDPoPBindsCodes(t *testing.T) {
 		req.Header.Set("DPoP", key.proof(t, http.MethodPost, s.URL+"/oauth2/par"))
 		mustOAuthError(t, "mismatch", s.send(t, req), http.StatusBadRequest, "invalid_dpop_proof")
 	})
+}
+
+// TestDPoPAdminAPI pins that the admin API takes a DPoP-bound token with a
+// proof for its URL under the issuer, and refuses it as a bearer token.
+func TestDPoPAdminAPI(t *testing.T) {
+	s := startServer(t, nil)
+	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "latch:admin", TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	key := newDPoPKey(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"latch:admin"}}
+	at, _ := s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, key.proof(t, http.MethodPost, s.URL+"/oauth2/token")), key)
+	call := func(scheme, proof string) rawResponse {
+		req := s.request(t, http.MethodGet, "/admin/users", nil)
+		req.Header.Set("Authorization", scheme+" "+at)
+		if proof != "" {
+			req.Header.Set("DPoP", proof)
+		}
+		return s.send(t, req)
+	}
+	if r := call("DPoP", key.proof(t, http.MethodGet, s.URL+"/admin/users?page=1", withATH(at))); r.status != http.StatusOK {
+		t.Errorf("with its proof: %d %s", r.status, r.raw)
+	}
+	if r := call("Bearer", ""); r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "DPoP ") {
+		t.Errorf("as a bearer token: %d, WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
 }

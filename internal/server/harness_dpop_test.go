@@ -22,6 +22,8 @@ import (
 // play a broken or hostile client.
 type dpopKey struct {
 	priv *ecdsa.PrivateKey
+	// nonce, when set, goes into every proof (LATCH_DPOP_NONCE).
+	nonce string
 }
 
 func newDPoPKey(t testing.TB) *dpopKey {
@@ -63,6 +65,9 @@ func (k *dpopKey) proof(t testing.TB, method, target string, edits ...proofEdit)
 	t.Helper()
 	header := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": k.jwk(false)}
 	claims := map[string]any{"jti": randString(16), "htm": method, "htu": target, "iat": time.Now().Unix()}
+	if k.nonce != "" {
+		claims["nonce"] = k.nonce
+	}
 	for _, e := range edits {
 		e(header, claims)
 	}
