@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -77,11 +78,11 @@ type Hasher struct {
 const ReleaseAfter = 5 * time.Second
 
 // NewHasher returns a Hasher that runs at most concurrency computations at
-// once (at least 1); a caller beyond that waits up to wait, then gets
-// ErrBusy.
+// once (DefaultConcurrency when below 1); a caller beyond that waits up to
+// wait, then gets ErrBusy.
 func NewHasher(p Params, concurrency int, wait time.Duration) *Hasher {
 	if concurrency < 1 {
-		concurrency = 1
+		concurrency = DefaultConcurrency()
 	}
 	if p.Parallelism == 0 {
 		p.Parallelism = 1
@@ -94,6 +95,14 @@ func NewHasher(p Params, concurrency int, wait time.Duration) *Hasher {
 		release: debug.FreeOSMemory,
 	}
 }
+
+// DefaultConcurrency is how many hashes run at once unless configured:
+// one less than the cores Go schedules on (GOMAXPROCS, which follows a
+// container's CPU limit), and at least one. A hash holds its core for tens
+// of milliseconds; were every core hashing, each other request would wait
+// for the scheduler's 10 ms time slices at every step, and a flood of
+// sign-ins would starve the token endpoint (make bench, "sign-in flood").
+func DefaultConcurrency() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -177,5 +178,21 @@ func TestHasherReleasesMemoryOnceIdle(t *testing.T) {
 	case <-released:
 		t.Fatal("memory released twice for one burst")
 	case <-time.After(ReleaseAfter + time.Second):
+	}
+}
+
+// TestDefaultConcurrencyLeavesACore pins that, unless configured, hashes
+// leave one core to every other request: one less than GOMAXPROCS, at
+// least one.
+func TestDefaultConcurrencyLeavesACore(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs, want := range map[int]int{1: 1, 2: 1, 4: 3, 16: 15} {
+		runtime.GOMAXPROCS(procs)
+		if got := DefaultConcurrency(); got != want {
+			t.Errorf("GOMAXPROCS %d: %d hashes at once, want %d", procs, got, want)
+		}
+		if got := cap(NewHasher(fast, 0, time.Second).slots); got != want {
+			t.Errorf("GOMAXPROCS %d: NewHasher with 0 runs %d at once, want %d", procs, got, want)
+		}
 	}
 }

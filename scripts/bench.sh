@@ -14,9 +14,11 @@
 # B=new.json` compares with another run. BENCH_PROFILE=DIR also saves a
 # CPU profile of latch over each scenario's measured window in DIR (latch
 # runs with its profiler on; read one with `go tool pprof -top FILE`).
-# BENCH_SCENARIOS=jwks,discovery runs only those, with RS256 access tokens
-# (the names: crypto, client_credentials, introspection, refresh, jwks,
-# discovery, code_flow).
+# BENCH_SCENARIOS=jwks,discovery runs only those, with BENCH_ALG access
+# tokens (default RS256; the names: crypto, client_credentials,
+# introspection, refresh, jwks, discovery, code_flow, flood). flood signs
+# in BENCH_FLOOD (default 500) users at once while it measures
+# client_credentials and latch's RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -28,6 +30,7 @@ connections="${BENCH_CONNECTIONS:-16,64}"
 json="${BENCH_JSON:-bench-results/$(date -u +%Y%m%d-%H%M%S).json}"
 rm -f "$json"
 soak="${SOAK:-3m}"
+flood="${BENCH_FLOOD:-500}"
 
 latch_pid=""
 # start_latch ALG starts latch with access tokens signed with ALG and
@@ -122,13 +125,18 @@ start_latch RS256
 sleep 1 # let start-up work (key generation, first queries) settle
 idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$latch_pid/status")
 if [ -n "${BENCH_SCENARIOS:-}" ]; then
-  "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$BENCH_SCENARIOS"
+  alg="${BENCH_ALG:-RS256}"
+  if [ "$alg" != RS256 ]; then
+    stop_latch
+    start_latch "$alg"
+  fi
+  "${bench[@]}" -alg "$alg" -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$BENCH_SCENARIOS" -flood "$flood"
   stop_latch
 else
-  "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid"
+  "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios crypto,client_credentials,introspection,refresh,jwks,discovery,code_flow
   stop_latch
   start_latch ES256
-  "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh -table-header=false -pid "$latch_pid" -soak "$soak"
+  "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh,flood -flood "$flood" -table-header=false -pid "$latch_pid" -soak "$soak"
   stop_latch
 fi
 

@@ -251,7 +251,7 @@ func bindServe(fs *pflag.FlagSet, c *server.Config) *configFlags {
 	cf.add("LATCH_ARGON2_MEMORY", "19456", "Argon2id memory in KiB", numIn(&c.Argon2Memory, 19456, password.MaxMemory))
 	cf.add("LATCH_ARGON2_ITERATIONS", "2", "Argon2id iterations", numIn(&c.Argon2Iterations, 2, password.MaxIterations))
 	cf.add("LATCH_ARGON2_PARALLELISM", "1", "Argon2id parallelism", numIn(&c.Argon2Parallelism, 1, math.MaxUint8))
-	cf.add("LATCH_HASH_CONCURRENCY", "4", "password hashes computed at once; more wait briefly, then get 429", num(&c.HashConcurrency, 1))
+	cf.add("LATCH_HASH_CONCURRENCY", "0", "password hashes computed at once (0: one less than the cores, at least 1); more wait briefly, then get 429", num(&c.HashConcurrency, 0))
 	cf.add("LATCH_HASH_WAIT", "2s", "how long a request waits for a password-hashing slot before it gets 429", dur(&c.HashWait))
 	cf.add("LATCH_LOGIN_LIMIT_ACCOUNT", "5", "failed logins per account within the window before it is locked", num(&c.LoginLimitAccount, 1))
 	cf.add("LATCH_LOGIN_LIMIT_IP", "20", "failed logins per client IP within the window before it is locked", num(&c.LoginLimitIP, 1))

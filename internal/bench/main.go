@@ -73,6 +73,7 @@ type config struct {
 	pprofURL       string // latch's metrics listener with its profiler
 	profileDir     string
 	flowWorkers    int
+	flood          int // the flood scenario's concurrent sign-ins
 	clientID       string
 	clientSecret   string
 	publicClientID string
@@ -96,7 +97,7 @@ type endpoints struct {
 	JWKS          string `json:"jwks_uri"`
 }
 
-var allScenarios = []string{"crypto", "client_credentials", "introspection", "refresh", "jwks", "discovery", "code_flow"}
+var allScenarios = []string{"crypto", "client_credentials", "introspection", "refresh", "jwks", "discovery", "code_flow", "flood"}
 
 func runBench(args []string) error {
 	var c config
@@ -120,6 +121,7 @@ func runBench(args []string) error {
 	fs.IntVar(&c.idleRSSKB, "idle-rss-kb", 0, "latch's idle VmRSS in KiB, printed beside its target when set")
 	fs.IntVar(&c.pid, "pid", 0, "latch's process ID: its VmRSS and VmHWM after the load are printed when set")
 	fs.BoolVar(&c.tableHeader, "table-header", true, "print the column header")
+	fs.IntVar(&c.flood, "flood", 500, "concurrent sign-ins of the flood scenario")
 	fs.DurationVar(&c.soak, "soak", 0, "after the scenarios, mixed traffic at 80% of its measured capacity for this long (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -168,6 +170,9 @@ func runBench(args []string) error {
 			continue
 		case "code_flow":
 			b.codeFlow(ctx)
+			continue
+		case "flood":
+			b.flood(ctx)
 			continue
 		}
 		for _, n := range c.connections {
