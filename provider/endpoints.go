@@ -321,43 +321,61 @@ func writeIntrospection(w http.ResponseWriter, issuer string, resp fosite.Intros
 	}
 	ar := resp.GetAccessRequester()
 	sess := ar.GetSession()
-	out := map[string]any{"active": true, "iss": issuer, "client_id": ar.GetClient().GetID()}
+	out := introspection{Active: true, Iss: issuer, ClientID: ar.GetClient().GetID()}
 	kind := fosite.AccessToken
 	if resp.GetTokenUse() == fosite.RefreshToken {
 		kind = fosite.RefreshToken
-		out["token_use"] = "refresh_token"
+		out.TokenUse = "refresh_token"
+		out.Scope = strings.Join(ar.GetGrantedScopes(), " ")
 	} else {
-		out["token_use"] = "access_token"
-		out["token_type"] = "Bearer"
+		out.TokenUse = "access_token"
+		out.TokenType = "Bearer"
 		if s, ok := sess.(*Session); ok && s.JKT != "" {
 			// RFC 9449 section 6.2: the key the token is bound to.
-			out["token_type"] = tokenTypeDPoP
-			out["cnf"] = map[string]string{"jkt": s.JKT}
+			out.TokenType = tokenTypeDPoP
+			out.Cnf = &confirmation{JKT: s.JKT}
 		}
 		aud, scopes := tokenView(issuer, ar)
-		out["aud"] = aud
-		if len(scopes) > 0 {
-			out["scope"] = strings.Join(scopes, " ")
-		}
+		out.Aud = aud
+		out.Scope = strings.Join(scopes, " ")
 	}
 	if exp := sess.GetExpiresAt(kind); !exp.IsZero() {
-		out["exp"] = exp.Unix()
-	}
-	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 && kind == fosite.RefreshToken {
-		out["scope"] = strings.Join(scopes, " ")
+		out.Exp = exp.Unix()
 	}
 	if !ar.GetRequestedAt().IsZero() {
-		out["iat"] = ar.GetRequestedAt().Unix()
+		out.Iat = ar.GetRequestedAt().Unix()
 	}
-	if sub := sess.GetSubject(); sub != "" {
-		out["sub"] = sub
-	}
+	out.Sub = sess.GetSubject()
 	// The username is the user's email address: released only to grants
 	// that hold the email scope, like the claim itself.
-	if u := sess.GetUsername(); u != "" && ar.GetGrantedScopes().Has(resources.ScopeEmail) {
-		out["username"] = u
+	if ar.GetGrantedScopes().Has(resources.ScopeEmail) {
+		out.Username = sess.GetUsername()
 	}
 	json.NewEncoder(w).Encode(out)
+}
+
+// introspection is an active token's introspection answer (RFC 7662
+// section 2.2); a struct rather than a map, which encoding/json would sort
+// the keys of at every answer.
+type introspection struct {
+	Active    bool          `json:"active"`
+	Iss       string        `json:"iss"`
+	ClientID  string        `json:"client_id"`
+	TokenUse  string        `json:"token_use"`
+	TokenType string        `json:"token_type,omitempty"`
+	Cnf       *confirmation `json:"cnf,omitempty"`
+	Aud       []string      `json:"aud,omitempty"`
+	Scope     string        `json:"scope,omitempty"`
+	Exp       int64         `json:"exp,omitempty"`
+	Iat       int64         `json:"iat,omitempty"`
+	Sub       string        `json:"sub,omitempty"`
+	Username  string        `json:"username,omitempty"`
+}
+
+// confirmation is a token's cnf claim (RFC 7800): the thumbprint of the
+// DPoP key it is bound to.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // revoke is RFC 7009 revocation.

@@ -286,6 +286,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg}},
 		config:   fcfg,
 	})
+	for i, th := range fcfg.TokenEndpointHandlers {
+		fcfg.TokenEndpointHandlers[i] = gatedTokenHandler{th}
+	}
 	// Client authentication reads the accepted assertion audiences from
 	// the provider's configuration (assertion.go).
 	f.Config = assertionConfig{Config: fcfg, audiences: h.assertionAudiences()}

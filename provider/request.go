@@ -126,6 +126,14 @@ func RequestClientID(data []byte) (string, error) {
 // UnmarshalRequest rebuilds a fosite request. The session is decoded into
 // session, or into a new *Session when session is nil.
 func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client) (*fosite.Request, error) {
+	return unmarshalRequest(data, session, func(string) (fosite.Client, error) { return client, nil })
+}
+
+// unmarshalRequest is UnmarshalRequest for a request whose client is
+// looked up by the client ID it stores, read in the same pass (decoding a
+// grant is a good part of an introspection's cost; reading the ID first
+// would be a second pass).
+func unmarshalRequest(data []byte, session fosite.Session, clientOf func(id string) (fosite.Client, error)) (*fosite.Request, error) {
 	if session == nil {
 		session = NewSession("")
 	}
@@ -134,6 +142,10 @@ func UnmarshalRequest(data []byte, session fosite.Session, client fosite.Client)
 	sr := storedRequest{Session: session}
 	if err := json.Unmarshal(data, &sr); err != nil {
 		return nil, fmt.Errorf("provider: decode request: %w", err)
+	}
+	client, err := clientOf(sr.ClientID)
+	if err != nil {
+		return nil, err
 	}
 	if sr.Form == nil {
 		sr.Form = url.Values{}

@@ -136,15 +136,7 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 // request rebuilds a stored grant with its client as it is now; the grant
 // of a deleted client is gone with it.
 func (s *fositeStore) request(ctx context.Context, data []byte, session fosite.Session) (*fosite.Request, error) {
-	clientID, err := RequestClientID(data)
-	if err != nil {
-		return nil, err
-	}
-	client, err := s.clients.get(ctx, clientID)
-	if err != nil {
-		return nil, err
-	}
-	return UnmarshalRequest(data, session, client)
+	return unmarshalRequest(data, session, func(id string) (fosite.Client, error) { return s.clients.get(ctx, id) })
 }
 
 func (s *fositeStore) put(ctx context.Context, kind redisstore.Kind, id string, req fosite.Requester) error {

@@ -146,3 +146,18 @@ func (s *strategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, 
 	}
 	return nil
 }
+
+// gatedTokenHandler asks a token endpoint handler whether it handles the
+// request before fosite has it build the response. fosite asks every
+// handler to build it, and each that does not handle the grant answers
+// with fosite.ErrUnknownRequest wrapped with a stack trace: collecting
+// the callers was 7% of a client_credentials request's CPU. fosite already
+// asks CanHandleTokenEndpointRequest before HandleTokenEndpointRequest.
+type gatedTokenHandler struct{ fosite.TokenEndpointHandler }
+
+func (g gatedTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	return g.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, req, resp)
+}
