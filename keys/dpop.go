@@ -33,8 +33,14 @@ const EdDSA = "EdDSA"
 // order discovery shows them (dpop_signing_alg_values_supported).
 func DPoPAlgs() []string { return []string{ES256, EdDSA, RS256} }
 
-// minRSABits is the smallest RSA key a proof may be signed with.
-const minRSABits = 2048
+// minRSABits and maxRSABits bound the RSA keys a proof may be signed
+// with: none weaker than 2048 bits, and none so large that checking an
+// anonymous proof's signature would cost latch milliseconds (the cost
+// grows with the square of the size).
+const (
+	minRSABits = 2048
+	maxRSABits = 4096
+)
 
 // maxProofBytes bounds a proof before it is parsed.
 const maxProofBytes = 8 << 10
@@ -126,7 +132,7 @@ func ParseDPoPProof(proof string) (DPoPProof, error) {
 }
 
 // keySuits checks that a proof's key is of the kind its alg signs with:
-// P-256 for ES256, Ed25519 for EdDSA, RSA of at least 2048 bits for RS256.
+// P-256 for ES256, Ed25519 for EdDSA, RSA of 2048 to 4096 bits for RS256.
 func keySuits(key any, alg string) error {
 	switch k := key.(type) {
 	case *ecdsa.PublicKey:
@@ -138,7 +144,7 @@ func keySuits(key any, alg string) error {
 			return nil
 		}
 	case *rsa.PublicKey:
-		if alg == RS256 && k.N.BitLen() >= minRSABits {
+		if alg == RS256 && k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits {
 			return nil
 		}
 	}

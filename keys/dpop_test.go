@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -98,5 +99,18 @@ func TestParseDPoPProofRefusesWeakKeys(t *testing.T) {
 				t.Errorf("ParseDPoPProof: %v, want ErrInvalidProof", err)
 			}
 		})
+	}
+}
+
+// TestParseDPoPProofRefusesHugeRSAKeys pins that an RSA key over 4096 bits
+// is refused before its signature is checked, which would cost
+// milliseconds for a proof anyone can send (go-jose refuses it when it
+// reads the jwk, and keySuits would again).
+func TestParseDPoPProofRefusesHugeRSAKeys(t *testing.T) {
+	signer := mustKey(rsa.GenerateKey(rand.Reader, 2048))
+	huge := &rsa.PublicKey{N: new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 8191), big.NewInt(1)), E: 65537}
+	_, err := ParseDPoPProof(signProof(t, jose.RS256, signer, huge, proofClaims()))
+	if !errors.Is(err, ErrInvalidProof) {
+		t.Errorf("ParseDPoPProof with an 8192-bit key: %v, want it refused for its size", err)
 	}
 }

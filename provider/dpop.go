@@ -85,10 +85,11 @@ type dpopChecker struct {
 	now       func() time.Time
 }
 
-// proof reads the DPoP header of r, if any, and checks it for a request
+// check reads the DPoP header of r, if any, and checks it for a request
 // to htu (an endpoint's URL), and for accessToken when it is not empty
-// (ath). A request without the header has no proof and no error.
-func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessToken string) (*keys.DPoPProof, error) {
+// (ath), without using it up (spend). A request without the header has no
+// proof and no error.
+func (d *dpopChecker) check(_ context.Context, r *http.Request, htu, accessToken string) (*keys.DPoPProof, error) {
 	values := r.Header.Values(headerDPoP)
 	switch {
 	case len(values) == 0:
@@ -114,16 +115,35 @@ func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessTok
 	if d.nonceKeys != nil && !d.nonceValid(p.Nonce, now) {
 		return nil, &dpopError{code: errCodeUseDPoPNonce, desc: "Sign the DPoP proof with the nonce in the DPoP-Nonce header."}
 	}
-	// A proof works once: its jti is remembered, per key, for as long as
-	// its iat would be accepted.
-	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
-	err = d.replay.MarkDPoPProof(ctx, base64.RawURLEncoding.EncodeToString(id[:]), 2*d.window+time.Second)
-	if errors.Is(err, redisstore.ErrUsed) {
-		return nil, invalidProof("The DPoP proof was used before; send a new one with every request.")
-	} else if err != nil {
-		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
-	}
 	return &p, nil
+}
+
+// proof is check and spend: a proof checked and used up at once.
+func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessToken string) (*keys.DPoPProof, error) {
+	p, err := d.check(ctx, r, htu, accessToken)
+	if err != nil || p == nil {
+		return p, err
+	}
+	return p, d.spend(ctx, p)
+}
+
+// spend uses a checked proof up (nil: no proof): its jti is remembered,
+// per key, for as long as its iat would be accepted, and a proof already
+// spent is refused. The token endpoint spends a proof only once the
+// client is authenticated and its grant valid, so that no anonymous
+// request writes to Redis.
+func (d *dpopChecker) spend(ctx context.Context, p *keys.DPoPProof) error {
+	if p == nil {
+		return nil
+	}
+	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
+	err := d.replay.MarkDPoPProof(ctx, base64.RawURLEncoding.EncodeToString(id[:]), 2*d.window+time.Second)
+	if errors.Is(err, redisstore.ErrUsed) {
+		return invalidProof("The DPoP proof was used before; send a new one with every request.")
+	} else if err != nil {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	return nil
 }
 
 // sameHTU compares a proof's htu with an endpoint's URL without their

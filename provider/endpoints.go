@@ -38,7 +38,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get(headerDPoP) != "" {
 		h.dpop.setNonce(w)
 	}
-	proof, err := h.dpop.proof(ctx, r, h.cfg.Issuer+PathToken, "")
+	proof, err := h.dpop.check(ctx, r, h.cfg.Issuer+PathToken, "")
 	if err != nil {
 		h.writeAccessError(ctx, w, r, nil, err)
 		return
@@ -73,6 +73,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := bindDPoP(ar, proof); err != nil {
+		h.writeAccessError(ctx, w, r, ar, err)
+		return
+	}
+	if err := h.dpop.spend(ctx, proof); err != nil {
 		h.writeAccessError(ctx, w, r, ar, err)
 		return
 	}

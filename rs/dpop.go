@@ -98,7 +98,9 @@ func keySuits(key any, alg string) bool {
 	case ed25519.PublicKey:
 		return alg == string(jose.EdDSA)
 	case *rsa.PublicKey:
-		return alg == string(jose.RS256) && k.N.BitLen() >= 2048
+		// At most 4096 bits: checking a larger key's signature costs
+		// milliseconds, for a proof anyone can send.
+		return alg == string(jose.RS256) && k.N.BitLen() >= 2048 && k.N.BitLen() <= 4096
 	}
 	return false
 }

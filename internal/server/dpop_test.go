@@ -152,6 +152,13 @@ func TestDPoPProofRejected(t *testing.T) {
 		wg.Wait()
 		mustEqual(t, "requests that got a token", wins.Load(), int32(1))
 	})
+	t.Run("case=a proof is spent only by an authenticated request", func(t *testing.T) {
+		proof := signed()
+		wrong := *svc
+		wrong.secret = "not-the-secret"
+		mustOAuthError(t, "wrong secret", wrong.dpopTokenRequest(t, form, proof), http.StatusUnauthorized, "invalid_client")
+		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, proof), key)
+	})
 	t.Run("case=htu is compared without query and fragment", func(t *testing.T) {
 		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, signed(withClaim("htu", tokenURL+"?x=1#f"))), key)
 	})
