@@ -47,6 +47,7 @@ func (b *bench) flood(ctx context.Context) {
 	b.clientCredentials(ctx)
 	before := b.results[len(b.results)-1]
 
+	rssBeforeKB := procStatus(b.c.pid, "VmRSS")
 	floodCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	t := &floodTally{}
@@ -99,5 +100,13 @@ func (b *bench) flood(ctx context.Context) {
 	fmt.Println()
 	for _, m := range t.errs.first {
 		fmt.Printf("    error: %s\n", m)
+	}
+	if b.c.pid > 0 && rssBeforeKB > 0 {
+		// The issue's "RSS back to within 20% of idle a minute after
+		// load", against the RSS just before the flood.
+		time.Sleep(time.Minute)
+		before, later := float64(rssBeforeKB)/1024, float64(procStatus(b.c.pid, "VmRSS"))/1024
+		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "RSS a minute after the flood", fmt.Sprintf("%.1f MB", later), "", "", "", "", "",
+			verdict(later <= 1.2*before, fmt.Sprintf("≤ 1.2 × %.1f MB, the RSS before it", before)))
 	}
 }
