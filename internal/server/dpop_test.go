@@ -95,8 +95,7 @@ func mustChallenge(t testing.TB, what string, r rawResponse, code string) {
 }
 
 // TestDPoPProofRejected pins the checks of a proof at the token endpoint:
-// each broken or replayed proof is 400 invalid_dpop_proof, and no token is
-// issued.
+// each broken proof is 400 invalid_dpop_proof, and no token is issued.
 func TestDPoPProofRejected(t *testing.T) {
 	s := startServer(t, nil)
 	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
@@ -133,6 +132,26 @@ func TestDPoPProofRejected(t *testing.T) {
 			mustOAuthError(t, name, svc.dpopTokenRequest(t, form, proof), http.StatusBadRequest, "invalid_dpop_proof")
 		})
 	}
+	t.Run("case=htu is compared without query and fragment", func(t *testing.T) {
+		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, signed(withClaim("htu", tokenURL+"?x=1#f"))), key)
+	})
+	t.Run("case=two DPoP headers", func(t *testing.T) {
+		req := s.formRequest(t, "/oauth2/token", svc.auth(form))
+		req.Header.Add("DPoP", signed())
+		req.Header.Add("DPoP", signed())
+		mustOAuthError(t, "two headers", s.send(t, req), http.StatusBadRequest, "invalid_dpop_proof")
+	})
+}
+
+// TestDPoPProofSpentOnce pins a proof's single use at the token endpoint:
+// a replay is refused, ten requests racing with one proof get one token,
+// and a request that fails client authentication does not use it up.
+func TestDPoPProofSpentOnce(t *testing.T) {
+	s := startServer(t, nil)
+	svc := s.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: storage.AuthMethodBasic})
+	key := newDPoPKey(t)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	signed := func() string { return key.proof(t, http.MethodPost, s.URL+"/oauth2/token") }
 	t.Run("case=a proof works once", func(t *testing.T) {
 		proof := signed()
 		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, proof), key)
@@ -158,15 +177,6 @@ func TestDPoPProofRejected(t *testing.T) {
 		wrong.secret = "not-the-secret"
 		mustOAuthError(t, "wrong secret", wrong.dpopTokenRequest(t, form, proof), http.StatusUnauthorized, "invalid_client")
 		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, proof), key)
-	})
-	t.Run("case=htu is compared without query and fragment", func(t *testing.T) {
-		s.mustDPoPTokens(t, svc.dpopTokenRequest(t, form, signed(withClaim("htu", tokenURL+"?x=1#f"))), key)
-	})
-	t.Run("case=two DPoP headers", func(t *testing.T) {
-		req := s.formRequest(t, "/oauth2/token", svc.auth(form))
-		req.Header.Add("DPoP", signed())
-		req.Header.Add("DPoP", signed())
-		mustOAuthError(t, "two headers", s.send(t, req), http.StatusBadRequest, "invalid_dpop_proof")
 	})
 }
 
