@@ -42,6 +42,10 @@ func (h *Handler) par(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.Header.Get(headerDPoP) != "" {
+		// The nonce for the client's next proof, as at the token endpoint.
+		h.dpop.setNonce(w)
+	}
 	ar, err := h.oauth.NewPushedAuthorizeRequest(withRequestedRedirect(ctx, r), r)
 	if err == nil {
 		err = h.checkAuthorize(ctx, ar)
@@ -84,9 +88,6 @@ func (h *Handler) writePARError(ctx context.Context, w http.ResponseWriter, ar f
 	err = outage(err)
 	var de *dpopError
 	if errors.As(err, &de) {
-		if de.code == errCodeUseDPoPNonce {
-			h.dpop.setNonce(w)
-		}
 		err = de.rfc6749()
 	}
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {

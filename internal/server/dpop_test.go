@@ -218,6 +218,27 @@ func TestDPoPNonce(t *testing.T) {
 	}
 }
 
+// TestDPoPNonceAtPAR pins server nonces at the pushed authorization
+// endpoint: a proof without the nonce is answered use_dpop_nonce with a
+// DPoP-Nonce header, and the push with it succeeds and carries the nonce
+// for the next proof.
+func TestDPoPNonceAtPAR(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.DPoPNonce = true })
+	rp := s.client(t, clients.Metadata{TokenEndpointAuthMethod: storage.AuthMethodBasic, Scope: "openid"})
+	key := newDPoPKey(t)
+	push := func() rawResponse {
+		req := s.formRequest(t, "/oauth2/par", rp.auth(mustURL(t, rp.authURL([]string{"openid"}, nil).URL).Query()))
+		req.Header.Set("DPoP", key.proof(t, http.MethodPost, s.URL+"/oauth2/par"))
+		return s.send(t, req)
+	}
+	r := push()
+	mustOAuthError(t, "without a nonce", r, http.StatusBadRequest, "use_dpop_nonce")
+	key.nonce = r.header.Get("DPoP-Nonce")
+	if r = push(); r.status != http.StatusCreated || r.header.Get("DPoP-Nonce") == "" {
+		t.Errorf("with the nonce: %d, DPoP-Nonce %q: %s", r.status, r.header.Get("DPoP-Nonce"), r.raw)
+	}
+}
+
 // TestDPoPRequiredByClient pins dpop_bound_access_tokens: such a client's
 // token request without a proof is refused.
 func TestDPoPRequiredByClient(t *testing.T) {
