@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -32,8 +33,12 @@ type Telemetry struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
-	metrics  *Metrics
-	log      *slog.Logger
+	// counters and observers cache the metrics of each set of labels
+	// (requestLabels and routes: bounded, as routes are latch's own).
+	counters  sync.Map
+	observers sync.Map
+	metrics   *Metrics
+	log       *slog.Logger
 }
 
 // New returns telemetry that logs requests to log.
@@ -97,15 +102,54 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
-		span.SetName(r.Method + " " + route)
+		span.SetName(methodLabel(r.Method) + " " + route)
 		span.SetAttributes(attribute.String("http.route", route))
 		elapsed := time.Since(start)
-		t.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-		t.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		t.counter(route, r.Method, rec.status).Inc()
+		t.observer(route).Observe(elapsed.Seconds())
 		t.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 			slog.Duration("duration", elapsed))
 	})
+}
+
+// requestLabels are the labels of latch_http_requests_total.
+type requestLabels struct {
+	route, method string
+	status        int
+}
+
+// counter is the request counter of the labels, looked up once per set of
+// labels rather than hashed at every request.
+func (t *Telemetry) counter(route, method string, status int) prometheus.Counter {
+	key := requestLabels{route: route, method: methodLabel(method), status: status}
+	if c, ok := t.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := t.counters.LoadOrStore(key, t.requests.WithLabelValues(key.route, key.method, strconv.Itoa(key.status)))
+	return c.(prometheus.Counter)
+}
+
+// observer is the latency histogram of a route.
+func (t *Telemetry) observer(route string) prometheus.Observer {
+	if o, ok := t.observers.Load(route); ok {
+		return o.(prometheus.Observer)
+	}
+	o, _ := t.observers.LoadOrStore(route, t.duration.WithLabelValues(route))
+	return o.(prometheus.Observer)
+}
+
+// methodLabel is a request's method as a metric label: the standard
+// methods by name and any other as "other". The client chooses the method,
+// and a label value per invented method would grow the metrics (and this
+// package's caches) without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // statusRecorder remembers the status code a handler wrote.
