@@ -23,11 +23,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	fjwt "github.com/ory/fosite/token/jwt"
 
+	"github.com/latch-idp/latch/publicnet"
 	"github.com/latch-idp/latch/session"
 	"github.com/latch-idp/latch/storage"
 )
@@ -142,60 +142,23 @@ type Deliverer struct {
 
 // NewDeliverer returns a deliverer for issuer's logout tokens, signed by
 // signer. allowPrivate lets deliveries reach private, loopback and
-// link-local addresses (a receiver inside the operator's own network).
+// link-local addresses (a receiver inside the operator's own network);
+// otherwise they connect only where publicnet allows.
 func NewDeliverer(issuer string, signer Signer, allowPrivate bool) *Deliverer {
-	dialer := &net.Dialer{Timeout: Timeout}
-	if !allowPrivate {
-		dialer.Control = refusePrivate
+	transport := publicnet.NewTransport(Timeout)
+	if allowPrivate {
+		// No proxy either way: the address dialled is the receiver's own.
+		transport.DialContext = (&net.Dialer{Timeout: Timeout}).DialContext
 	}
 	return &Deliverer{
 		issuer: strings.TrimRight(issuer, "/"),
 		signer: signer,
 		client: &http.Client{
-			Timeout: Timeout,
-			Transport: &http.Transport{
-				// No proxy: the address dialled is the receiver's own, the
-				// one refusePrivate checks.
-				Proxy:               nil,
-				DialContext:         dialer.DialContext,
-				TLSHandshakeTimeout: Timeout,
-				MaxIdleConnsPerHost: 2,
-				IdleConnTimeout:     30 * time.Second,
-			},
+			Timeout:       Timeout,
+			Transport:     transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-}
-
-// errPrivate refuses an address of latch's own network.
-var errPrivate = errors.New("the address is private, loopback or link-local (LATCH_BACKCHANNEL_ALLOW_PRIVATE allows it)")
-
-// refusePrivate is the dialer's check of the address it is about to dial.
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !Public(ip) {
-		return errPrivate
-	}
-	return nil
-}
-
-// Public reports whether ip is an address on the public internet: not
-// loopback, private, link-local, unspecified, multicast or otherwise
-// special.
-func Public(ip net.IP) bool {
-	if ip4 := ip.To4(); ip4 != nil {
-		ip = ip4
-		// 100.64.0.0/10, carrier-grade NAT; 0.0.0.0/8; 192.0.0.0/24.
-		if ip[0] == 0 || (ip[0] == 100 && ip[1]&0xc0 == 64) || (ip[0] == 192 && ip[1] == 0 && ip[2] == 0) {
-			return false
-		}
-	}
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified())
 }
 
 // Token is the logout token of j, valid from now.
@@ -242,6 +205,9 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job) error {
 		// Without the URL, which the client chose and may carry a secret.
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
+		}
+		if errors.Is(err, publicnet.ErrForbiddenAddress) {
+			err = fmt.Errorf("%w (the address is private, loopback or link-local: LATCH_BACKCHANNEL_ALLOW_PRIVATE allows it)", err)
 		}
 		return fmt.Errorf("back-channel logout to client %s: %w", j.ClientID, err)
 	}

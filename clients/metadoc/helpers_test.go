@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latch-idp/latch/publicnet"
 )
 
 // docServer serves handler over TLS on loopback and counts the requests
@@ -66,7 +68,7 @@ func testTransport(s *docServer) http.RoundTripper {
 // safeTransport is the production transport, trusting the test server's
 // certificate: only the address rules stand between it and the server.
 func safeTransport(s *docServer) *http.Transport {
-	tr := NewTransport(2 * time.Second)
+	tr := publicnet.NewTransport(2 * time.Second)
 	tr.TLSClientConfig = s.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	return tr
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/publicnet"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -38,7 +39,7 @@ type Options struct {
 	// Hosts may serve documents; none means the feature is off.
 	Hosts Hosts
 	// Transport replaces the transport that connects only to public
-	// addresses (NewTransport). It exists for tests that serve documents
+	// addresses (publicnet.NewTransport). It exists for tests that serve documents
 	// on loopback, which that transport refuses; latch's configuration
 	// never sets it from the environment.
 	Transport http.RoundTripper
@@ -97,7 +98,7 @@ func New(o Options) *Resolver {
 		o.Log = slog.Default()
 	}
 	if o.Transport == nil {
-		o.Transport = NewTransport(o.Timeout)
+		o.Transport = publicnet.NewTransport(o.Timeout)
 	}
 	return &Resolver{o: o, fetch: newFetcher(o.Transport, o.Timeout), cache: map[string]entry{}}
 }

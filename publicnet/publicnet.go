@@ -1,4 +1,8 @@
-package metadoc
+// Package publicnet connects only to addresses on the public internet:
+// the one rule for every connection latch makes to a URL a client or a
+// stranger chose (client metadata documents, back-channel logout
+// receivers), so that no such URL can lead latch into its own network.
+package publicnet
 
 import (
 	"context"
@@ -13,7 +17,7 @@ import (
 
 // ErrForbiddenAddress is the error of a connection refused because its
 // address is not public.
-var ErrForbiddenAddress = errors.New("metadoc: address is not public")
+var ErrForbiddenAddress = errors.New("publicnet: address is not public")
 
 // nonPublic are the ranges that are neither loopback, private, link-local
 // nor multicast by netip's predicates, yet must never be reached from a
@@ -126,16 +130,14 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("metadoc: %s has no address", host)
+		return nil, fmt.Errorf("publicnet: %s has no address", host)
 	}
 	return nil, errors.Join(errs...)
 }
 
-// NewTransport returns the transport latch fetches documents with: it
-// connects only to public addresses (see dialer), never through a proxy (a
-// proxy would connect on latch's behalf, past every check), and bounds the
-// time of each step. Tests that serve documents on loopback replace it
-// (Options.Transport).
+// NewTransport returns a transport that connects only to public addresses
+// (see dialer), never through a proxy (a proxy would connect on latch's
+// behalf, past every check), and bounds the time of each step.
 func NewTransport(timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                  nil,
