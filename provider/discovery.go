@@ -6,10 +6,10 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
-	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
+	"github.com/latch-idp/latch/rs"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -58,7 +58,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 		"frontchannel_logout_supported":                            false,
 		"backchannel_logout_supported":                             true,
 		"backchannel_logout_session_supported":                     true,
-		"dpop_signing_alg_values_supported":                        keys.DPoPAlgs(),
+		"dpop_signing_alg_values_supported":                        rs.DPoPAlgs(),
 	}
 	if h.cfg.Passkeys {
 		doc["acr_values_supported"] = passkey.ACRValues

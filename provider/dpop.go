@@ -9,21 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
-	"github.com/latch-idp/latch/keys"
+	"github.com/latch-idp/latch/rs"
 	redisstore "github.com/latch-idp/latch/storage/redis"
 )
 
 // DPoP (RFC 9449): a client proves, with every token request and every
 // call that presents a token, that it holds a private key; the tokens it
 // gets are bound to that key (cnf.jkt), so a stolen token is of no use
-// without the key. keys.ParseDPoPProof checks a proof's signature and
+// without the key. rs.ParseDPoPProof checks a proof's signature and
 // shape; this file checks where and when it may be used and binds grants
 // to keys.
 
@@ -89,7 +87,7 @@ type dpopChecker struct {
 // to htu (an endpoint's URL), and for accessToken when it is not empty
 // (ath), without using it up (spend). A request without the header has no
 // proof and no error.
-func (d *dpopChecker) check(_ context.Context, r *http.Request, htu, accessToken string) (*keys.DPoPProof, error) {
+func (d *dpopChecker) check(_ context.Context, r *http.Request, htu, accessToken string) (*rs.DPoPProof, error) {
 	values := r.Header.Values(headerDPoP)
 	switch {
 	case len(values) == 0:
@@ -97,19 +95,19 @@ func (d *dpopChecker) check(_ context.Context, r *http.Request, htu, accessToken
 	case len(values) > 1:
 		return nil, invalidProof("Send one DPoP header.")
 	}
-	p, err := keys.ParseDPoPProof(values[0])
+	p, err := rs.ParseDPoPProof(values[0])
 	if err != nil {
-		return nil, invalidProof("The DPoP proof is not valid: %s.", strings.TrimPrefix(err.Error(), keys.ErrInvalidProof.Error()+": "))
+		return nil, invalidProof("%s", err.Error())
 	}
 	now := d.now()
 	switch {
 	case p.HTM != r.Method:
 		return nil, invalidProof("The DPoP proof's htm is not %s.", r.Method)
-	case !sameHTU(p.HTU, htu):
+	case !rs.SameHTU(p.HTU, htu):
 		return nil, invalidProof("The DPoP proof's htu is not %s.", htu)
 	case p.IAT.Before(now.Add(-d.window)) || p.IAT.After(now.Add(d.window)):
 		return nil, invalidProof("The DPoP proof's iat is more than %s away from the server's time.", d.window)
-	case accessToken != "" && p.ATH != keys.AccessTokenHash(accessToken):
+	case accessToken != "" && p.ATH != rs.AccessTokenHash(accessToken):
 		return nil, invalidProof("The DPoP proof's ath does not match the access token.")
 	}
 	if d.nonceKeys != nil && !d.nonceValid(p.Nonce, now) {
@@ -119,7 +117,7 @@ func (d *dpopChecker) check(_ context.Context, r *http.Request, htu, accessToken
 }
 
 // proof is check and spend: a proof checked and used up at once.
-func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessToken string) (*keys.DPoPProof, error) {
+func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessToken string) (*rs.DPoPProof, error) {
 	p, err := d.check(ctx, r, htu, accessToken)
 	if err != nil || p == nil {
 		return p, err
@@ -132,7 +130,7 @@ func (d *dpopChecker) proof(ctx context.Context, r *http.Request, htu, accessTok
 // spent is refused. The token endpoint spends a proof only once the
 // client is authenticated and its grant valid, so that no anonymous
 // request writes to Redis.
-func (d *dpopChecker) spend(ctx context.Context, p *keys.DPoPProof) error {
+func (d *dpopChecker) spend(ctx context.Context, p *rs.DPoPProof) error {
 	if p == nil {
 		return nil
 	}
@@ -144,34 +142,6 @@ func (d *dpopChecker) spend(ctx context.Context, p *keys.DPoPProof) error {
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	return nil
-}
-
-// sameHTU compares a proof's htu with an endpoint's URL without their
-// query and fragment (RFC 9449 section 4.3), after RFC 3986 syntax-based
-// normalisation of the scheme, the host and a default port.
-func sameHTU(htu, endpoint string) bool {
-	norm := func(s string) string {
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return ""
-		}
-		scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-		if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-			port = ""
-		}
-		if port != "" {
-			host = host + ":" + port
-		} else if strings.Contains(host, ":") {
-			host = "[" + host + "]"
-		}
-		path := u.EscapedPath()
-		if path == "" {
-			path = "/"
-		}
-		return scheme + "://" + host + path
-	}
-	got := norm(htu)
-	return got != "" && got == norm(endpoint)
 }
 
 // nonce is the current server nonce: the period's number and its HMAC,
@@ -229,7 +199,7 @@ func validJKT(s string) bool {
 // refresh tokens are bound to its credentials, not to a key), is redeemed
 // only with a proof of that key. A client registered with
 // dpop_bound_access_tokens sends a proof with every request.
-func bindDPoP(ar fosite.AccessRequester, p *keys.DPoPProof) error {
+func bindDPoP(ar fosite.AccessRequester, p *rs.DPoPProof) error {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
 		return nil

@@ -12,8 +12,8 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latch-idp/latch/clients"
-	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/resources"
+	"github.com/latch-idp/latch/rs"
 	"github.com/latch-idp/latch/storage"
 	"github.com/latch-idp/latch/web"
 )
@@ -530,7 +530,7 @@ func bearerError(w http.ResponseWriter, status int, code, desc string) {
 // dpopChallenge answers with a DPoP challenge naming the accepted proof
 // algorithms (RFC 9449 section 7.1).
 func dpopChallenge(w http.ResponseWriter, status int, code, desc string) {
-	authError(w, tokenTypeDPoP, status, code, desc, `algs="`+strings.Join(keys.DPoPAlgs(), " ")+`"`)
+	authError(w, tokenTypeDPoP, status, code, desc, `algs="`+strings.Join(rs.DPoPAlgs(), " ")+`"`)
 }
 
 func authError(w http.ResponseWriter, scheme string, status int, code, desc string, params ...string) {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,13 +22,23 @@ import (
 // DPoP (RFC 9449): a token latch bound to a client's key (cnf.jkt) is
 // accepted only with the DPoP scheme and a proof, signed with that key,
 // of this very request (htm, htu), made just now (iat), for this token
-// (ath), and never seen before (jti). These are the checks latch makes of
-// proofs at its own endpoints (its keys package); this module cannot
-// import them, so it makes them itself.
+// (ath), and never seen before (jti). ParseDPoPProof and SameHTU are the
+// one reading of a proof: latch checks the proofs sent to its own
+// endpoints with them too.
 
 // dpopAlgs are the proof algorithms accepted, as latch's discovery names
 // them (dpop_signing_alg_values_supported).
 var dpopAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
+
+// DPoPAlgs lists the algorithms of the DPoP proofs accepted, in the order
+// latch's discovery shows them (dpop_signing_alg_values_supported).
+func DPoPAlgs() []string {
+	algs := make([]string, len(dpopAlgs))
+	for i, a := range dpopAlgs {
+		algs[i] = string(a)
+	}
+	return algs
+}
 
 // Defaults of the DPoP settings of Config.
 const (
@@ -38,55 +49,75 @@ const (
 // maxProofLength bounds what is parsed at all.
 const maxProofLength = 8 << 10
 
-// dpopProof is a proof whose signature verified.
-type dpopProof struct {
-	jkt, jti, htm, htu, ath string
-	iat                     time.Time
+// DPoPProof is a DPoP proof whose signature verified against the key in
+// its header.
+type DPoPProof struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the proof's key,
+	// base64url: what a token bound to the key carries as cnf.jkt.
+	JKT        string
+	JTI        string
+	HTM, HTU   string
+	IAT        time.Time
+	Nonce, ATH string // empty when the proof has none
 }
 
-// parseProof checks a proof's signature and shape: typ dpop+jwt, an
-// accepted alg, a public key in the jwk header that suits the alg, and the
-// claims jti, htm, htu, iat and ath.
-func parseProof(proof string) (dpopProof, error) {
+// ErrInvalidDPoPProof is what every error of ParseDPoPProof matches
+// (errors.Is). The error's text says why, in words fit for an
+// error_description.
+var ErrInvalidDPoPProof = errors.New("rs: invalid DPoP proof")
+
+// badProof is a refused proof and why.
+type badProof string
+
+func (e badProof) Error() string        { return string(e) }
+func (e badProof) Is(target error) bool { return target == ErrInvalidDPoPProof }
+
+// ParseDPoPProof checks a proof's signature and shape: typ dpop+jwt, an
+// accepted alg (never none or HMAC), a public key in the jwk header that
+// suits the alg, and the claims jti, htm, htu and iat. Where and when the
+// proof may be used (htm, htu, iat, jti, nonce, ath) is for its receiver
+// to judge. Its errors match ErrInvalidDPoPProof.
+func ParseDPoPProof(proof string) (DPoPProof, error) {
 	if len(proof) > maxProofLength {
-		return dpopProof{}, invalid("The DPoP proof is too long.")
+		return DPoPProof{}, badProof("The DPoP proof is too long.")
 	}
 	jws, err := jose.ParseSignedCompact(proof, dpopAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
-		return dpopProof{}, invalid("The DPoP proof is not a JWS signed with an accepted algorithm.")
+		return DPoPProof{}, badProof("The DPoP proof is not a JWS signed with an accepted algorithm.")
 	}
 	h := jws.Signatures[0].Header
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
 	switch {
 	case !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), "dpop+jwt"):
-		return dpopProof{}, invalid("The DPoP proof's typ is not dpop+jwt.")
+		return DPoPProof{}, badProof("The DPoP proof's typ is not dpop+jwt.")
 	case h.JSONWebKey == nil || !h.JSONWebKey.IsPublic():
-		return dpopProof{}, invalid("The DPoP proof's jwk header is missing or holds a private key.")
+		return DPoPProof{}, badProof("The DPoP proof's jwk header is missing or holds a private key.")
 	case !keySuits(h.JSONWebKey.Key, h.Algorithm):
-		return dpopProof{}, invalid("The DPoP proof's key does not suit its algorithm.")
+		return DPoPProof{}, badProof("The DPoP proof's key does not suit its algorithm.")
 	}
 	payload, err := jws.Verify(h.JSONWebKey.Key)
 	if err != nil {
-		return dpopProof{}, invalid("The DPoP proof's signature is not valid.")
+		return DPoPProof{}, badProof("The DPoP proof's signature is not valid.")
 	}
 	var c struct {
-		JTI string   `json:"jti"`
-		HTM string   `json:"htm"`
-		HTU string   `json:"htu"`
-		IAT *float64 `json:"iat"`
-		ATH string   `json:"ath"`
+		JTI   string   `json:"jti"`
+		HTM   string   `json:"htm"`
+		HTU   string   `json:"htu"`
+		IAT   *float64 `json:"iat"`
+		ATH   string   `json:"ath"`
+		Nonce string   `json:"nonce"`
 	}
 	if json.Unmarshal(payload, &c) != nil || c.JTI == "" || len(c.JTI) > 256 || c.HTM == "" || c.HTU == "" || c.IAT == nil {
-		return dpopProof{}, invalid("The DPoP proof lacks jti, htm, htu or iat.")
+		return DPoPProof{}, badProof("The DPoP proof lacks jti, htm, htu or iat.")
 	}
 	thumb, err := h.JSONWebKey.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return dpopProof{}, invalid("The DPoP proof's key has no thumbprint.")
+		return DPoPProof{}, badProof("The DPoP proof's key has no thumbprint.")
 	}
-	return dpopProof{
-		jkt: base64.RawURLEncoding.EncodeToString(thumb),
-		jti: c.JTI, htm: c.HTM, htu: c.HTU, ath: c.ATH,
-		iat: time.Unix(int64(*c.IAT), 0),
+	return DPoPProof{
+		JKT: base64.RawURLEncoding.EncodeToString(thumb),
+		JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, ATH: c.ATH, Nonce: c.Nonce,
+		IAT: time.Unix(int64(*c.IAT), 0),
 	}, nil
 }
 
@@ -111,25 +142,24 @@ func (v *Verifier) checkDPoP(r *http.Request, token, jkt string) *refusal {
 	if len(values) != 1 {
 		return dpopRefusal("invalid_dpop_proof", "Send one DPoP proof with the DPoP-bound access token.")
 	}
-	p, err := parseProof(values[0])
+	p, err := ParseDPoPProof(values[0])
 	if err != nil {
 		return dpopRefusal("invalid_dpop_proof", description(err))
 	}
-	sum := sha256.Sum256([]byte(token))
 	now := time.Now()
 	window := v.cfg.DPoPProofWindow
 	switch {
-	case p.htm != r.Method:
+	case p.HTM != r.Method:
 		return dpopRefusal("invalid_dpop_proof", "The DPoP proof's htm is not this request's method.")
-	case !sameURL(p.htu, v.requestURL(r)):
+	case !SameHTU(p.HTU, v.requestURL(r)):
 		return dpopRefusal("invalid_dpop_proof", "The DPoP proof's htu is not this request's URL.")
-	case p.iat.Before(now.Add(-window)) || p.iat.After(now.Add(window)):
+	case p.IAT.Before(now.Add(-window)) || p.IAT.After(now.Add(window)):
 		return dpopRefusal("invalid_dpop_proof", "The DPoP proof's iat is too far from the server's time.")
-	case p.ath != base64.RawURLEncoding.EncodeToString(sum[:]):
+	case p.ATH != AccessTokenHash(token):
 		return dpopRefusal("invalid_dpop_proof", "The DPoP proof's ath does not match the access token.")
-	case p.jkt != jkt:
+	case p.JKT != jkt:
 		return dpopRefusal("invalid_token", "The DPoP proof is signed with another key than the access token is bound to.")
-	case !v.proofs.first(p.jkt+"\x00"+p.jti, now.Add(2*window)):
+	case !v.proofs.first(p.JKT+"\x00"+p.JTI, now.Add(2*window)):
 		return dpopRefusal("invalid_dpop_proof", "The DPoP proof was used before; send a new one with every request.")
 	}
 	return nil
@@ -154,10 +184,17 @@ func (v *Verifier) requestURL(r *http.Request) string {
 	return strings.TrimRight(origin, "/") + r.URL.EscapedPath()
 }
 
-// sameURL compares a proof's htu with the request's URL without their
-// query and fragment (RFC 9449 section 4.3), after RFC 3986 syntax-based
-// normalisation of the scheme, the host and a default port.
-func sameURL(htu, want string) bool {
+// AccessTokenHash is a proof's ath for an access token (RFC 9449 section
+// 4.2): the base64url SHA-256 of the token.
+func AccessTokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// SameHTU compares a proof's htu with the URL of the request it came with
+// without their query and fragment (RFC 9449 section 4.3), after RFC 3986
+// syntax-based normalisation of the scheme, the host and a default port.
+func SameHTU(htu, want string) bool {
 	norm := func(s string) string {
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {

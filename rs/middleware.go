@@ -238,11 +238,7 @@ func (v *Verifier) challenge(ref *refusal) string {
 	}
 	parts = append(parts, "resource_metadata="+quote(v.metadataURL))
 	if ref.dpop {
-		algs := make([]string, len(dpopAlgs))
-		for i, a := range dpopAlgs {
-			algs[i] = string(a)
-		}
-		return "DPoP " + strings.Join(append(parts, "algs="+quote(strings.Join(algs, " "))), ", ")
+		return "DPoP " + strings.Join(append(parts, "algs="+quote(strings.Join(DPoPAlgs(), " "))), ", ")
 	}
 	return "Bearer " + strings.Join(parts, ", ")
 }

@@ -33,6 +33,10 @@ func description(err error) string {
 	if errors.As(err, &e) {
 		return string(e)
 	}
+	var p badProof
+	if errors.As(err, &p) {
+		return string(p)
+	}
 	return "The access token is invalid."
 }
 

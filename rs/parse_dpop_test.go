@@ -1,4 +1,4 @@
-package keys
+package rs
 
 import (
 	"crypto"
@@ -22,7 +22,7 @@ import (
 func signProof(t *testing.T, alg jose.SignatureAlgorithm, key crypto.Signer, pub any, claims map[string]any) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, &jose.SignerOptions{
-		ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: TypeDPoP, "jwk": jose.JSONWebKey{Key: pub}},
+		ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: "dpop+jwt", "jwk": jose.JSONWebKey{Key: pub}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func TestParseDPoPProofAlgorithms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := mustKey(rsa.GenerateKey(rand.Reader, 2048))
-	for alg, key := range map[jose.SignatureAlgorithm]crypto.Signer{jose.ES256: ec, jose.EdDSA: ed, jose.RS256: rs} {
+	rsaKey := mustKey(rsa.GenerateKey(rand.Reader, 2048))
+	for alg, key := range map[jose.SignatureAlgorithm]crypto.Signer{jose.ES256: ec, jose.EdDSA: ed, jose.RS256: rsaKey} {
 		t.Run("alg="+string(alg), func(t *testing.T) {
 			p, err := ParseDPoPProof(signProof(t, alg, key, key.Public(), proofClaims()))
 			if err != nil {
@@ -85,7 +85,7 @@ func TestParseDPoPProofRefusesWeakKeys(t *testing.T) {
 		"P-384 under ES384":     signProof(t, jose.ES384, p384, p384.Public(), proofClaims()),
 		"RSA key under PS256":   signProof(t, jose.PS256, small, small.Public(), proofClaims()),
 		"claims not an object":  "eyJhbGciOiJub25lIn0.W10.",
-		"longer than the limit": string(make([]byte, maxProofBytes+1)),
+		"longer than the limit": string(make([]byte, maxProofLength+1)),
 	}
 	ec := mustKey(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	c := proofClaims()
@@ -95,8 +95,8 @@ func TestParseDPoPProofRefusesWeakKeys(t *testing.T) {
 	cases["a jwk of another key"] = signProof(t, jose.ES256, ec, other.Public(), proofClaims())
 	for name, proof := range cases {
 		t.Run("case="+name, func(t *testing.T) {
-			if _, err := ParseDPoPProof(proof); !errors.Is(err, ErrInvalidProof) {
-				t.Errorf("ParseDPoPProof: %v, want ErrInvalidProof", err)
+			if _, err := ParseDPoPProof(proof); !errors.Is(err, ErrInvalidDPoPProof) {
+				t.Errorf("ParseDPoPProof: %v, want ErrInvalidDPoPProof", err)
 			}
 		})
 	}
@@ -110,7 +110,7 @@ func TestParseDPoPProofRefusesHugeRSAKeys(t *testing.T) {
 	signer := mustKey(rsa.GenerateKey(rand.Reader, 2048))
 	huge := &rsa.PublicKey{N: new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 8191), big.NewInt(1)), E: 65537}
 	_, err := ParseDPoPProof(signProof(t, jose.RS256, signer, huge, proofClaims()))
-	if !errors.Is(err, ErrInvalidProof) {
+	if !errors.Is(err, ErrInvalidDPoPProof) {
 		t.Errorf("ParseDPoPProof with an 8192-bit key: %v, want it refused for its size", err)
 	}
 }
