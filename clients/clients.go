@@ -274,7 +274,7 @@ func checkRedirectURI(raw string) error {
 			return fmt.Errorf("%q has no host", raw)
 		}
 	case "http":
-		if host := u.Hostname(); host != "localhost" && !isLoopbackIP(host) {
+		if !loopbackHost(u.Hostname()) {
 			return fmt.Errorf("%q: plain http is allowed only on a loopback host", raw)
 		}
 	default:
@@ -316,7 +316,7 @@ func checkBackchannelURI(raw string) error {
 		return fmt.Errorf("%q has no host", raw)
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && (u.Hostname() == "localhost" || isLoopbackIP(u.Hostname())):
+	case u.Scheme == "http" && loopbackHost(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("%q: plain http is allowed only on a loopback host", raw)
@@ -324,7 +324,12 @@ func checkBackchannelURI(raw string) error {
 	return fmt.Errorf("%q: use https (or http on a loopback host)", raw)
 }
 
-func isLoopbackIP(host string) bool {
+// loopbackHost reports whether host names this machine: localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
@@ -375,7 +380,7 @@ func LoopbackRedirectMatch(registered, requested string) bool {
 		return false
 	}
 	host := reg.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopbackHost(host) {
 		return false
 	}
 	return host == req.Hostname() && reg.Path == req.Path && reg.RawQuery == req.RawQuery && reg.Fragment == "" && req.Fragment == ""
