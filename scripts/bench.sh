@@ -16,9 +16,13 @@
 # runs with its profiler on; read one with `go tool pprof -top FILE`).
 # BENCH_SCENARIOS=jwks,discovery runs only those, with BENCH_ALG access
 # tokens (default RS256; the names: crypto, client_credentials,
-# introspection, refresh, jwks, discovery, code_flow, flood). flood signs
-# in BENCH_FLOOD (default 500) users at once while it measures
-# client_credentials and latch's RSS.
+# introspection, refresh, jwks, discovery, code_flow, flood, bare). flood
+# signs in BENCH_FLOOD (default 500) users at once while it measures
+# client_credentials and latch's RSS. bare measures `bench bare`, a bare
+# net/http server doing the least work of client_credentials (ES256),
+# introspection, JWKS and discovery with the libraries latch uses: what
+# those cost on this machine before any of latch's own work; a full run
+# measures it between latch's RS256 and ES256 runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -120,21 +124,55 @@ bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "
   -public-client-id bench-spa -redirect-uri "$redirect_uri"
   -email "$email" -password "$password")
 
+# run_bare measures `bench bare` on the same Redis, with the same client;
+# its argument says whether to print the table's header.
+run_bare() {
+  "$tmp/bench" bare -redis "$redis_url" -client-id bench-service -client-secret "$secret" >"$tmp/bare.out" 2>&1 &
+  local pid=$! url=""
+  pids+=("$pid")
+  for _ in $(seq 100); do
+    url=$(head -n 1 "$tmp/bare.out")
+    [ -z "$url" ] || break
+    sleep 0.1
+  done
+  [[ "$url" == http://* ]] || { echo "bench bare did not start: $(cat "$tmp/bare.out")" >&2; exit 1; }
+  sleep 1
+  "$tmp/bench" -bare -issuer "$url" -duration "$duration" -connections "$connections" -json "$json" \
+    -client-id bench-service -client-secret "$secret" -alg ES256 -pid "$pid" -table-header="$1" \
+    -idle-rss-kb "$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")" -scenarios client_credentials,introspection,jwks,discovery
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 echo
 start_latch RS256
 sleep 1 # let start-up work (key generation, first queries) settle
 idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$latch_pid/status")
 if [ -n "${BENCH_SCENARIOS:-}" ]; then
   alg="${BENCH_ALG:-RS256}"
-  if [ "$alg" != RS256 ]; then
-    stop_latch
-    start_latch "$alg"
+  scenarios=",$BENCH_SCENARIOS,"
+  bare=""
+  if [[ "$scenarios" == *,bare,* ]]; then
+    bare=1
+    scenarios="${scenarios//,bare,/,}"
   fi
-  "${bench[@]}" -alg "$alg" -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$BENCH_SCENARIOS" -flood "$flood"
+  scenarios="${scenarios#,}"
+  scenarios="${scenarios%,}"
+  if [ -n "$scenarios" ]; then
+    if [ "$alg" != RS256 ]; then
+      stop_latch
+      start_latch "$alg"
+    fi
+    "${bench[@]}" -alg "$alg" -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$scenarios" -flood "$flood"
+  fi
   stop_latch
+  if [ -n "$bare" ]; then
+    if [ -n "$scenarios" ]; then run_bare false; else run_bare true; fi
+  fi
 else
   "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios crypto,client_credentials,introspection,refresh,jwks,discovery,code_flow
   stop_latch
+  run_bare false
   start_latch ES256
   "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh,flood -flood "$flood" -table-header=false -pid "$latch_pid" -soak "$soak"
   stop_latch

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -92,6 +91,6 @@ func limit(name, note string, f func()) float64 {
 	}
 	wg.Wait()
 	rate := float64(n.Load()) / time.Since(t0).Seconds()
-	fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", name, formatRate(rate), "", "", "", "", "", note)
+	row(name, formatRate(rate), "", "", "", "", "", note)
 	return rate
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,8 +91,8 @@ func (b *bench) flood(ctx context.Context) {
 	}
 	peakMB := float64(peakKB.Load()) / 1024
 	ok := share >= 0.5 && t.server.Load() == 0 && (b.c.pid == 0 || peakMB <= floodRSSBoundMB)
-	fmt.Printf("%-28s %10s %9s %9s %7d %6s %8s  %s\n", fmt.Sprintf("sign-in flood @%d", b.c.flood), formatRate(float64(t.ok.Load())/secs),
-		"", "", t.server.Load()+t.other.Load(), "", "", verdict(ok, fmt.Sprintf("client_credentials ≥ ½ its rate, no 5xx, RSS ≤ %d MB", floodRSSBoundMB)))
+	row(fmt.Sprintf("sign-in flood @%d", b.c.flood), formatRate(float64(t.ok.Load())/secs),
+		"", "", strconv.FormatInt(t.server.Load()+t.other.Load(), 10), "", "", verdict(ok, fmt.Sprintf("client_credentials ≥ ½ its rate, no 5xx, RSS ≤ %d MB", floodRSSBoundMB)))
 	fmt.Printf("    client_credentials kept %.0f%% of its rate (%s of %s/s); sign-ins: %d done, %d refused busy (429), %d 5xx, %d other failures",
 		100*share, formatRate(during.ReqPerSec), formatRate(before.ReqPerSec), t.ok.Load(), t.busy.Load(), t.server.Load(), t.other.Load())
 	if b.c.pid > 0 {
@@ -106,7 +107,7 @@ func (b *bench) flood(ctx context.Context) {
 		// load", against the RSS just before the flood.
 		time.Sleep(time.Minute)
 		before, later := float64(rssBeforeKB)/1024, float64(procStatus(b.c.pid, "VmRSS"))/1024
-		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "RSS a minute after the flood", fmt.Sprintf("%.1f MB", later), "", "", "", "", "",
+		row("RSS a minute after the flood", fmt.Sprintf("%.1f MB", later), "", "", "", "", "",
 			verdict(later <= 1.2*before, fmt.Sprintf("≤ 1.2 × %.1f MB, the RSS before it", before)))
 	}
 }

@@ -50,6 +50,9 @@ func main() {
 		case "compare":
 			exitOn(compare(os.Args[2:]))
 			return
+		case "bare":
+			exitOn(bare(os.Args[2:]))
+			return
 		}
 	}
 	exitOn(runBench(os.Args[1:]))
@@ -86,6 +89,9 @@ type config struct {
 	soak           time.Duration
 	pid            int
 	tableHeader    bool
+	// bare labels the rows as the bare server's (`bench bare`), which has
+	// no targets.
+	bare bool
 }
 
 // endpoints are the ones the bench uses, from discovery.
@@ -121,6 +127,7 @@ func runBench(args []string) error {
 	fs.IntVar(&c.idleRSSKB, "idle-rss-kb", 0, "latch's idle VmRSS in KiB, printed beside its target when set")
 	fs.IntVar(&c.pid, "pid", 0, "latch's process ID: its VmRSS and VmHWM after the load are printed when set")
 	fs.BoolVar(&c.tableHeader, "table-header", true, "print the column header")
+	fs.BoolVar(&c.bare, "bare", false, "the issuer is `bench bare`: label its rows \"bare\", without targets")
 	fs.IntVar(&c.flood, "flood", 500, "concurrent sign-ins of the flood scenario")
 	fs.DurationVar(&c.soak, "soak", 0, "after the scenarios, mixed traffic at 80% of its measured capacity for this long (0: none)")
 	if err := fs.Parse(args); err != nil {
@@ -155,11 +162,19 @@ func runBench(args []string) error {
 		fmt.Printf("Each scenario at %v concurrent workers (code flow: %d), each with its own keep-alive connection; %s warm-up, then %s measured.\n",
 			c.connections, c.flowWorkers, c.warmup, c.duration)
 		fmt.Printf("req/s counts successful requests (code flow: whole flows); \"latch\" is the cores latch's process used, CPU/req its CPU time per request.\n\n")
-		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "scenario", "req/s", "p50", "p99", "errors", "latch", "CPU/req", "target")
+		row("scenario", "req/s", "p50", "p99", "errors", "latch", "CPU/req", "target")
+	}
+	if c.bare {
+		fmt.Println("bare: a bare net/http server doing the least work of each endpoint, with go-redis and go-jose")
+		fmt.Println("(`bench bare`, internal/bench/bare.go): what HTTP, Redis and the signature alone cost on this machine.")
 	}
 	if c.idleRSSKB > 0 {
 		mb := float64(c.idleRSSKB) / 1024
-		fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "idle RSS", fmt.Sprintf("%.1f MB", mb), "", "", "", "", "", verdict(mb <= 30, "≤ 30 MB"))
+		note := verdict(mb <= 30, "≤ 30 MB")
+		if c.bare {
+			note = ""
+		}
+		row(c.rowName("idle RSS"), fmt.Sprintf("%.1f MB", mb), "", "", "", "", "", note)
 	}
 
 	b := &bench{c: c, ep: ep}
@@ -200,7 +215,7 @@ func runBench(args []string) error {
 	if c.pid > 0 && c.idleRSSKB > 0 {
 		rss, hwm := procStatus(c.pid, "VmRSS"), procStatus(c.pid, "VmHWM")
 		if rss > 0 {
-			fmt.Printf("%-28s %10s %9s %9s %7s %6s %8s  %s\n", "RSS after load", fmt.Sprintf("%.1f MB", float64(rss)/1024), "", "", "", "", "", fmt.Sprintf("(peak %.1f MB)", float64(hwm)/1024))
+			row(c.rowName("RSS after load"), fmt.Sprintf("%.1f MB", float64(rss)/1024), "", "", "", "", "", fmt.Sprintf("(peak %.1f MB)", float64(hwm)/1024))
 		}
 	}
 	return nil
@@ -323,6 +338,10 @@ type bench struct {
 // and the measured window; operations that complete inside the window are
 // counted, successes with their latency.
 func (b *bench) run(ctx context.Context, s scenario) {
+	if b.c.bare {
+		s.name = b.c.rowName(s.name)
+		s.target, s.targetCPU, s.maxP99, s.targetTxt = 0, 0, 0, ""
+	}
 	errs := &errorLog{}
 	ops := make([]func(context.Context) error, s.workers)
 	var wg sync.WaitGroup
@@ -338,7 +357,7 @@ func (b *bench) run(ctx context.Context, s scenario) {
 	}
 	wg.Wait()
 	if errs.n > 0 {
-		fmt.Printf("%-28s set-up failed (%d of %d workers)\n", label(s), errs.n, s.workers)
+		fmt.Printf("%-*s set-up failed (%d of %d workers)\n", nameWidth, label(s), errs.n, s.workers)
 		for _, m := range errs.first {
 			fmt.Printf("    error: %s\n", m)
 		}
@@ -413,12 +432,29 @@ func (b *bench) run(ctx context.Context, s scenario) {
 	b.results = append(b.results, res)
 	ok := (s.target == 0 || res.ReqPerSec >= s.target) && (s.targetCPU == 0 || cpu == 0 || cpu <= s.targetCPU) &&
 		(s.maxP99 == 0 || percentile(all, 0.99) < s.maxP99)
-	fmt.Printf("%-28s %10s %9s %9s %7d %6s %8s  %s\n", label(s), formatRate(res.ReqPerSec),
-		formatDur(percentile(all, 0.50)), formatDur(percentile(all, 0.99)), errs.n, cores, perReq,
-		verdict(ok, targetText(s)))
+	row(label(s), formatRate(res.ReqPerSec), formatDur(percentile(all, 0.50)), formatDur(percentile(all, 0.99)),
+		strconv.Itoa(errs.n), cores, perReq, verdict(ok, targetText(s)))
 	for _, m := range errs.first {
 		fmt.Printf("    error: %s\n", m)
 	}
+}
+
+// nameWidth is the width of the table's first column.
+const nameWidth = 34
+
+// row prints a line of the table.
+func row(name, rate, p50, p99, errs, cores, cpu, note string) {
+	line := fmt.Sprintf("%-*s %10s %9s %9s %7s %6s %8s  %s", nameWidth, name, rate, p50, p99, errs, cores, cpu, note)
+	fmt.Println(strings.TrimRight(line, " "))
+}
+
+// rowName is name as the table shows it: prefixed "bare" for the bare
+// server's rows.
+func (c config) rowName(name string) string {
+	if c.bare {
+		return "bare " + name
+	}
+	return name
 }
 
 // label is the scenario's name in the table, with its connections.

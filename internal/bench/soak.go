@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,8 +74,8 @@ func (b *bench) soak(ctx context.Context) {
 	rssLater := procStatus(b.c.pid, "VmRSS")
 
 	ok := t.server.Load() == 0 && t.dup == 0 && t.lost == 0
-	fmt.Printf("%-28s %10s %9s %9s %7d %6s %8s  %s\n", "soak (mixed, 80% paced)", formatRate(float64(t.ok.Load())/b.c.soak.Seconds()),
-		"", "", t.fail.Load(), "", "", verdict(ok, "no 5xx, no token lost or issued twice"))
+	row("soak (mixed, 80% paced)", formatRate(float64(t.ok.Load())/b.c.soak.Seconds()),
+		"", "", strconv.FormatInt(t.fail.Load(), 10), "", "", verdict(ok, "no 5xx, no token lost or issued twice"))
 	fmt.Printf("    %s at %.0f/s of a measured %.0f/s: %d answers, %d failed (%d 5xx), %d tokens issued, %d twice, %d refresh tokens lost\n",
 		b.c.soak, rate, capacity, t.ok.Load()+t.fail.Load(), t.fail.Load(), t.server.Load(), len(t.issued), t.dup, t.lost)
 	if rssBefore > 0 {
