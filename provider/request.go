@@ -62,6 +62,100 @@ func (s *Session) Clone() fosite.Session {
 	return deepcopy.Copy(s).(*Session)
 }
 
+// A session is stored with every grant: written at every token request,
+// read at every introspection. Its JSON form leaves out what is empty or
+// zero, which fosite's types (whose JSON tags have no omitempty) would
+// write out in full: for a client_credentials grant that halves the bytes
+// to write and, more to the point, to decode. Decoding reads the full form
+// too (grants stored before), and always leaves the session with claims
+// and headers, as NewSession does.
+
+// storedOIDC is the JSON form of a session's openid.DefaultSession.
+type storedOIDC struct {
+	Claims    *storedClaims                  `json:"id_token_claims,omitempty"`
+	Headers   *jwt.Headers                   `json:"headers,omitempty"`
+	ExpiresAt map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
+	Username  string                         `json:"username,omitempty"`
+	Subject   string                         `json:"subject,omitempty"`
+}
+
+// storedClaims is jwt.IDTokenClaims with its empty fields left out: the
+// same fields in the same order, so that one converts to the other.
+type storedClaims struct {
+	JTI                                 string         `json:"jti,omitempty"`
+	Issuer                              string         `json:"iss,omitempty"`
+	Subject                             string         `json:"sub,omitempty"`
+	Audience                            []string       `json:"aud,omitempty"`
+	Nonce                               string         `json:"nonce,omitempty"`
+	ExpiresAt                           time.Time      `json:"exp,omitzero"`
+	IssuedAt                            time.Time      `json:"iat,omitzero"`
+	RequestedAt                         time.Time      `json:"rat,omitzero"`
+	AuthTime                            time.Time      `json:"auth_time,omitzero"`
+	AccessTokenHash                     string         `json:"at_hash,omitempty"`
+	AuthenticationContextClassReference string         `json:"acr,omitempty"`
+	AuthenticationMethodsReferences     []string       `json:"amr,omitempty"`
+	CodeHash                            string         `json:"c_hash,omitempty"`
+	Extra                               map[string]any `json:"ext,omitempty"`
+}
+
+// sessionJSON is a Session's JSON form: its own fields, and the
+// DefaultSession as a storedOIDC (the shallower "oidc" field hides the
+// embedded one).
+type sessionJSON struct {
+	*sessionFields
+	OIDC *storedOIDC `json:"oidc"`
+}
+
+// sessionFields is Session without its methods.
+type sessionFields Session
+
+// storedSession returns s's JSON form, to be encoded.
+func storedSession(s *Session) sessionJSON {
+	v := sessionJSON{sessionFields: (*sessionFields)(s)}
+	if d := s.DefaultSession; d != nil {
+		v.OIDC = &storedOIDC{ExpiresAt: d.ExpiresAt, Username: d.Username, Subject: d.Subject}
+		if d.Claims != nil {
+			c := storedClaims(*d.Claims)
+			v.OIDC.Claims = &c
+		}
+		if d.Headers != nil && len(d.Headers.Extra) > 0 {
+			v.OIDC.Headers = d.Headers
+		}
+	}
+	return v
+}
+
+// decodeInto prepares s for decoding a stored session in place, as
+// encoding/json decodes into a session: the maps (expiries, extra claims
+// and headers) keep their entries and take the stored ones, every other
+// field takes the stored value. The compact form leaves out empty fields,
+// so those are cleared first. fosite relies on the merge: at the token
+// endpoint it sets the new tokens' expiries on the request's session and
+// then reads the code's or refresh token's session into it. finish
+// completes the decoding.
+func decodeInto(s *Session) *storedOIDC {
+	if s.DefaultSession == nil {
+		s.DefaultSession = &openid.DefaultSession{}
+	}
+	d := s.DefaultSession
+	if d.Claims == nil {
+		d.Claims = &jwt.IDTokenClaims{}
+	}
+	if d.Headers == nil {
+		d.Headers = &jwt.Headers{}
+	}
+	*d.Claims = jwt.IDTokenClaims{Extra: d.Claims.Extra}
+	return &storedOIDC{Claims: (*storedClaims)(d.Claims), Headers: d.Headers, ExpiresAt: d.ExpiresAt}
+}
+
+// finish sets what o decoded that was not decoded in place.
+func (o *storedOIDC) finish(s *Session) {
+	if o == nil {
+		return // "oidc": null
+	}
+	s.ExpiresAt, s.Username, s.Subject = o.ExpiresAt, o.Username, o.Subject
+}
+
 // storedRequest is the JSON form of a fosite request.
 type storedRequest struct {
 	ID                string     `json:"id"`
@@ -79,6 +173,10 @@ type storedRequest struct {
 
 // MarshalRequest serializes a fosite request with its session.
 func MarshalRequest(r fosite.Requester) ([]byte, error) {
+	var session any = r.GetSession()
+	if s, ok := session.(*Session); ok && s != nil {
+		session = storedSession(s)
+	}
 	data, err := json.Marshal(storedRequest{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
@@ -88,7 +186,7 @@ func MarshalRequest(r fosite.Requester) ([]byte, error) {
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Form:              r.GetRequestForm(),
-		Session:           r.GetSession(),
+		Session:           session,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provider: encode request: %w", err)
@@ -140,8 +238,17 @@ func unmarshalRequest(data []byte, session fosite.Session, clientOf func(id stri
 	// A session that is a non-nil pointer is decoded into in place (a
 	// JSON null leaves it as it is).
 	sr := storedRequest{Session: session}
+	own, _ := session.(*Session)
+	var stored sessionJSON
+	if own != nil {
+		stored = sessionJSON{sessionFields: (*sessionFields)(own), OIDC: decodeInto(own)}
+		sr.Session = &stored
+	}
 	if err := json.Unmarshal(data, &sr); err != nil {
 		return nil, fmt.Errorf("provider: decode request: %w", err)
+	}
+	if own != nil {
+		stored.OIDC.finish(own)
 	}
 	client, err := clientOf(sr.ClientID)
 	if err != nil {
