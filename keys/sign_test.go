@@ -376,3 +376,38 @@ func TestVerifyTypeAndIssuer(t *testing.T) {
 		})
 	}
 }
+
+// A token's header holds alg, kid, typ and the caller's extra entries,
+// never an extra that would choose the key or algorithm; go-jose verifies
+// what sign puts together, for each algorithm.
+func TestSignHeader(t *testing.T) {
+	for _, alg := range bothAlgs {
+		t.Run(alg, func(t *testing.T) {
+			_, k, err := generate(testBox(t, testSecret), alg, time.Now(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, extra := range []map[string]any{nil, {"cty": "x", "kid": "other", "alg": "none", "jku": "https://evil"}} {
+				tok, err := k.sign([]byte(`{"sub":"u"}`), "at+jwt", extra)
+				if err != nil {
+					t.Fatal(err)
+				}
+				jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload, err := jws.Verify(k.pub)
+				if err != nil || string(payload) != `{"sub":"u"}` {
+					t.Fatalf("Verify = %q, %v", payload, err)
+				}
+				h := jws.Signatures[0].Protected
+				if h.Algorithm != alg || h.KeyID != k.id || h.ExtraHeaders["typ"] != "at+jwt" || h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil {
+					t.Errorf("header = %+v", h)
+				}
+				if extra != nil && h.ExtraHeaders["cty"] != "x" {
+					t.Errorf("extra header cty lost: %+v", h.ExtraHeaders)
+				}
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -128,31 +127,6 @@ func (m *Manager) verificationKey(kid, alg string, now time.Time) (*key, error) 
 		return nil, ErrUnknownKey
 	}
 	return k, nil
-}
-
-// sign signs payload as a compact JWS with typ and the extra headers. kid
-// and alg always come from the key: header entries that would choose the
-// verification key or algorithm are dropped.
-func (k *key) sign(payload []byte, typ string, extra map[string]any) (string, error) {
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-	for name, v := range extra {
-		if reservedHeader[name] {
-			continue
-		}
-		opts = opts.WithHeader(jose.HeaderKey(name), v)
-	}
-	s, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(k.alg),
-		Key:       jose.JSONWebKey{Key: k.priv, KeyID: k.id, Algorithm: k.alg},
-	}, opts)
-	if err != nil {
-		return "", fmt.Errorf("keys: signer for key %s: %w", k.id, err)
-	}
-	jws, err := s.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("keys: sign with key %s: %w", k.id, err)
-	}
-	return jws.CompactSerialize()
 }
 
 // reservedHeader lists the JOSE header parameters a caller may not set:
