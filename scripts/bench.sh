@@ -21,8 +21,10 @@
 # client_credentials and latch's RSS. bare measures `bench bare`, a bare
 # net/http server doing the least work of client_credentials (ES256),
 # introspection, JWKS and discovery with the libraries latch uses: what
-# those cost on this machine before any of latch's own work; a full run
-# measures it between latch's RS256 and ES256 runs.
+# those cost on this machine before any of latch's own work, and sets
+# latch's CPU per request of the same run beside it (a ratio that holds on
+# a busy machine where the figures themselves do not); a full run measures
+# it last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services_name=bench
@@ -172,10 +174,10 @@ if [ -n "${BENCH_SCENARIOS:-}" ]; then
 else
   "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios crypto,client_credentials,introspection,refresh,jwks,discovery,code_flow
   stop_latch
-  run_bare false
   start_latch ES256
   "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh,flood -flood "$flood" -table-header=false -pid "$latch_pid" -soak "$soak"
   stop_latch
+  run_bare false
 fi
 
 for alg in RS256 ES256; do

@@ -178,6 +178,15 @@ func runBench(args []string) error {
 	}
 
 	b := &bench{c: c, ep: ep}
+	if c.bare && c.jsonPath != "" {
+		// latch's figures of the same run, to set beside the bare ones.
+		if rep, err := readReport(c.jsonPath); err == nil {
+			b.latch = map[string]result{}
+			for _, r := range rep.Results {
+				b.latch[r.key()] = r
+			}
+		}
+	}
 	for _, s := range want {
 		switch s {
 		case "crypto":
@@ -332,13 +341,17 @@ type bench struct {
 	workers int         // of the scenario being set up
 	limits  cryptoRates // zero until the crypto scenario ran
 	results []result
+	// latch's results of this run by key, when the bare server is measured
+	latch map[string]result
 }
 
 // run measures s: every worker repeats its operation through the warm-up
 // and the measured window; operations that complete inside the window are
 // counted, successes with their latency.
 func (b *bench) run(ctx context.Context, s scenario) {
+	var latch result
 	if b.c.bare {
+		latch = b.latch[label(s)]
 		s.name = b.c.rowName(s.name)
 		s.target, s.targetCPU, s.maxP99, s.targetTxt = 0, 0, 0, ""
 	}
@@ -432,8 +445,12 @@ func (b *bench) run(ctx context.Context, s scenario) {
 	b.results = append(b.results, res)
 	ok := (s.target == 0 || res.ReqPerSec >= s.target) && (s.targetCPU == 0 || cpu == 0 || cpu <= s.targetCPU) &&
 		(s.maxP99 == 0 || percentile(all, 0.99) < s.maxP99)
+	note := verdict(ok, targetText(s))
+	if latch.CPUus > 0 && res.CPUus > 0 {
+		note = fmt.Sprintf("latch: %s, %.2f × bare", formatDur(time.Duration(latch.CPUus*float64(time.Microsecond))), latch.CPUus/res.CPUus)
+	}
 	row(label(s), formatRate(res.ReqPerSec), formatDur(percentile(all, 0.50)), formatDur(percentile(all, 0.99)),
-		strconv.Itoa(errs.n), cores, perReq, verdict(ok, targetText(s)))
+		strconv.Itoa(errs.n), cores, perReq, note)
 	for _, m := range errs.first {
 		fmt.Printf("    error: %s\n", m)
 	}
