@@ -126,10 +126,12 @@ bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "
   -public-client-id bench-spa -redirect-uri "$redirect_uri"
   -email "$email" -password "$password")
 
-# run_bare measures `bench bare` on the same Redis, with the same client;
-# its argument says whether to print the table's header.
+# run_bare measures `bench bare` on the same Redis, with the same client
+# and latch's own JWKS and discovery document; latch is running when it is
+# called, and is stopped once the bare server has its documents. Its
+# argument says whether to print the table's header.
 run_bare() {
-  "$tmp/bench" bare -redis "$redis_url" -client-id bench-service -client-secret "$secret" >"$tmp/bare.out" 2>&1 &
+  "$tmp/bench" bare -redis "$redis_url" -client-id bench-service -client-secret "$secret" -like "$LATCH_ISSUER" >"$tmp/bare.out" 2>&1 &
   local pid=$! url=""
   pids+=("$pid")
   for _ in $(seq 100); do
@@ -138,6 +140,7 @@ run_bare() {
     sleep 0.1
   done
   [[ "$url" == http://* ]] || { echo "bench bare did not start: $(cat "$tmp/bare.out")" >&2; exit 1; }
+  stop_latch
   sleep 1
   "$tmp/bench" -bare -issuer "$url" -duration "$duration" -connections "$connections" -json "$json" \
     -client-id bench-service -client-secret "$secret" -alg ES256 -pid "$pid" -table-header="$1" \
@@ -167,16 +170,15 @@ if [ -n "${BENCH_SCENARIOS:-}" ]; then
     fi
     "${bench[@]}" -alg "$alg" -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios "$scenarios" -flood "$flood"
   fi
-  stop_latch
   if [ -n "$bare" ]; then
     if [ -n "$scenarios" ]; then run_bare false; else run_bare true; fi
   fi
+  stop_latch
 else
   "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios crypto,client_credentials,introspection,refresh,jwks,discovery,code_flow
   stop_latch
   start_latch ES256
   "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh,flood -flood "$flood" -table-header=false -pid "$latch_pid" -soak "$soak"
-  stop_latch
   run_bare false
 fi
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -25,7 +26,9 @@ import (
 // load generator, beside latch: what an endpoint costs on this machine
 // before any of latch's or fosite's own work.
 //
-//   - JWKS and discovery: fixed bytes with their headers.
+//   - JWKS and discovery: fixed bytes, latch's own documents (-like; the
+//     discovery document names the bare server's endpoints), with two
+//     headers.
 //   - client_credentials: read the form, check the client's secret (an
 //     HMAC, as latch does), sign an ES256 JWT with the claims latch puts in
 //     one, store a grant record of the size latch stores in one Redis
@@ -39,6 +42,7 @@ func bare(args []string) error {
 	redisURL := fs.String("redis", "", "Redis URL (required)")
 	clientID := fs.String("client-id", "", "the client ID to accept")
 	clientSecret := fs.String("client-secret", "", "its secret")
+	like := fs.String("like", "", "latch's issuer URL: serve its JWKS and discovery document (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,11 +69,9 @@ func bare(args []string) error {
 	mac := hmac.New(sha256.New, f.macKey[:])
 	mac.Write([]byte(*clientSecret))
 	f.secretMAC = mac.Sum(nil)
-	f.jwks, _ = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "bare", Algorithm: "ES256", Use: "sig"}}})
-	f.discovery, _ = json.Marshal(map[string]string{
-		"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize", "token_endpoint": f.issuer + "/token",
-		"introspection_endpoint": f.issuer + "/introspect", "jwks_uri": f.issuer + "/jwks",
-	})
+	if err := f.copyDocuments(strings.TrimSuffix(*like, "/")); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", f.static(f.discovery))
 	mux.HandleFunc("GET /jwks", f.static(f.jwks))
@@ -102,6 +104,47 @@ type bareGrant struct {
 	Subject     string            `json:"subject"`
 	ExpiresAt   time.Time         `json:"expires_at"`
 	Claims      map[string]any    `json:"claims"`
+}
+
+// copyDocuments fetches latch's discovery document and JWKS, to serve the
+// same bytes: the discovery document with the bare server's endpoints,
+// for the bench to find them.
+func (f *bareServer) copyDocuments(issuer string) error {
+	disc, err := fetch(issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(disc, &doc); err != nil {
+		return fmt.Errorf("%s: %w", issuer, err)
+	}
+	if f.jwks, err = fetch(doc.JWKS); err != nil {
+		return err
+	}
+	// Same length, so that the bytes served weigh the same.
+	d := string(disc)
+	for from, to := range map[string]string{
+		doc.JWKS: f.issuer + "/jwks", issuer + "/oauth2/token": f.issuer + "/token", issuer + "/oauth2/introspect": f.issuer + "/introspect",
+	} {
+		d = strings.Replace(d, `"`+from+`"`, `"`+to+`"`+strings.Repeat(" ", max(0, len(from)-len(to))), 1)
+	}
+	f.discovery = []byte(d)
+	return nil
+}
+
+func fetch(u string) ([]byte, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return b, err
 }
 
 func (f *bareServer) static(body []byte) http.HandlerFunc {

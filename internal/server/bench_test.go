@@ -90,3 +90,24 @@ func benchRefresh(b *testing.B, idTokenAlg string) {
 		rt = answer.RefreshToken
 	}
 }
+
+// BenchmarkStatic is a GET of the JWKS and of the discovery document
+// through latch's whole handler chain in process: routing, telemetry,
+// CORS and the handler, whose documents are built once per key change.
+func BenchmarkStatic(b *testing.B) {
+	s := startServer(b, nil)
+	for _, path := range []string{provider.PathJWKS, provider.PathDiscovery} {
+		b.Run(strings.TrimPrefix(path, "/"), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, s.URL+path, nil)
+			h := s.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d", path, rec.Code)
+				}
+			}
+		})
+	}
+}
