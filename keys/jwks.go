@@ -10,6 +10,13 @@ import (
 	"github.com/gorilla/mux"
 )
 
+// Header values shared by every answer; a handler that changed one would
+// Set a new slice, never write into these.
+var (
+	contentTypeJSON = []string{"application/json"}
+	nosniff         = []string{"nosniff"}
+)
+
 // JWKSPath is where the JWK Set is served.
 const JWKSPath = "/.well-known/jwks.json"
 
@@ -84,15 +91,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := h.Keys.snapshot()
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(h.Keys.CacheMaxAge()/time.Second)))
-	hd.Set("ETag", s.etag)
-	hd.Set("X-Content-Type-Options", "nosniff")
+	// Assigned rather than Set: the keys are canonical and the values
+	// made once per key change.
+	hd["Content-Type"] = contentTypeJSON
+	hd["Cache-Control"] = []string{"public, max-age=" + strconv.Itoa(int(h.Keys.CacheMaxAge()/time.Second))}
+	hd["Etag"] = s.etagHeader
+	hd["X-Content-Type-Options"] = nosniff
 	if etagMatch(r.Header.Get("If-None-Match"), s.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(s.jwks)))
+	hd["Content-Length"] = s.lengthHeader
 	if r.Method == http.MethodHead {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -46,13 +47,16 @@ func (k *key) published(now time.Time, retain time.Duration) bool {
 // keyring is an immutable snapshot of the keys; a new one replaces it
 // whole.
 type keyring struct {
-	keys    []*key          // newest ActiveAt first
-	byID    map[string]*key // every key, published or not
-	newest  time.Time       // newest CreatedAt of any key: "since" for CreateSigningKeyUnlessNewer
-	jwks    []byte          // the published keys as a JWK Set
-	etag    string
-	until   time.Time // jwks must be rendered again at this instant (a key leaves it); zero: never
-	version uint64
+	keys   []*key          // newest ActiveAt first
+	byID   map[string]*key // every key, published or not
+	newest time.Time       // newest CreatedAt of any key: "since" for CreateSigningKeyUnlessNewer
+	jwks   []byte          // the published keys as a JWK Set
+	etag   string
+	// etagHeader and lengthHeader are the ETag and Content-Length header
+	// values of jwks, made once.
+	etagHeader, lengthHeader []string
+	until                    time.Time // jwks must be rendered again at this instant (a key leaves it); zero: never
+	version                  uint64
 }
 
 // current returns the signing key of alg at now: the newest key whose
@@ -136,6 +140,7 @@ func (r *keyring) render(retain time.Duration, now time.Time, prev *keyring) err
 	sum := sha256.Sum256(b)
 	r.jwks = b
 	r.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	r.etagHeader, r.lengthHeader = []string{r.etag}, []string{strconv.Itoa(len(b))}
 	r.version = 1
 	if prev != nil {
 		r.version = prev.version

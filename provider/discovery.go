@@ -73,8 +73,15 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+// The discovery document's header values, shared by every answer (see
+// varyOrigin).
+var (
+	discoveryContentType  = []string{"application/json"}
+	discoveryCacheControl = []string{"public, max-age=3600"}
+)
+
 func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
+	hd := w.Header()
+	hd["Content-Type"], hd["Cache-Control"] = discoveryContentType, discoveryCacheControl
 	w.Write(h.discovery)
 }

@@ -75,24 +75,27 @@ type requestIDKey struct{}
 
 // RequestID returns the ID of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if rec, ok := ctx.Value(requestIDKey{}).(*statusRecorder); ok {
+		return rec.id
+	}
+	return ""
 }
 
 // Middleware gives each request an ID (X-Request-Id on the response and in
 // every log line made with the request's context), counts and times it,
-// and writes one access-log line.
+// and writes one access-log line. It runs for every request, so it
+// allocates little: the request's context carries the recorder, which
+// holds the ID.
 func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, id: newRequestID()}
+		w.Header()["X-Request-Id"] = []string{rec.id}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rec))
 		span := trace.SpanFromContext(r.Context())
-		span.SetAttributes(attribute.String("latch.request_id", id))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("latch.request_id", rec.id))
+		}
 		t.inflight.Inc()
 		defer t.inflight.Dec()
 		next.ServeHTTP(rec, r)
@@ -102,15 +105,28 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
-		span.SetName(methodLabel(r.Method) + " " + route)
-		span.SetAttributes(attribute.String("http.route", route))
+		if span.IsRecording() {
+			span.SetName(methodLabel(r.Method) + " " + route)
+			span.SetAttributes(attribute.String("http.route", route))
+		}
 		elapsed := time.Since(start)
 		t.counter(route, r.Method, rec.status).Inc()
 		t.observer(route).Observe(elapsed.Seconds())
-		t.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
-			slog.Duration("duration", elapsed))
+		if t.log.Enabled(r.Context(), slog.LevelInfo) {
+			t.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
+				slog.Duration("duration", elapsed))
+		}
 	})
+}
+
+// newRequestID returns 16 random hexadecimal digits.
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	var h [16]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // requestLabels are the labels of latch_http_requests_total.
@@ -152,9 +168,11 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// statusRecorder remembers the status code a handler wrote.
+// statusRecorder remembers the status code a handler wrote, and the
+// request's ID.
 type statusRecorder struct {
 	http.ResponseWriter
+	id     string
 	status int
 	wrote  bool
 }
