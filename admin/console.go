@@ -12,6 +12,7 @@ import (
 
 	"github.com/latch-idp/latch/accounts"
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/login"
 	"github.com/latch-idp/latch/resources"
 	"github.com/latch-idp/latch/session"
@@ -164,6 +165,7 @@ type clientsPage struct {
 	Form        clientForm
 	Grants      []option
 	AuthMethods []option
+	IDTokenAlgs []option // "" for the server's
 }
 
 // option is a choice on a form, and whether it is chosen.
@@ -200,6 +202,7 @@ type clientForm struct {
 	FirstParty                            bool
 	DPoPBound                             bool
 	BackchannelLogoutURI                  string
+	IDTokenAlg                            string
 }
 
 func (h *Handler) showClients(c *call) {
@@ -215,6 +218,7 @@ func (h *Handler) clientsPage(c *call, status int, f clientForm, msg string) {
 	v := clientsPage{Form: f,
 		Grants:      grantOptions(f.Grants),
 		AuthMethods: options([]string{storage.AuthMethodBasic, storage.AuthMethodPost, storage.AuthMethodNone}, func(m string) bool { return m == f.AuthMethod }),
+		IDTokenAlgs: options(append([]string{""}, keys.Algorithms()...), func(a string) bool { return a == f.IDTokenAlg }),
 	}
 	for _, cl := range cs {
 		v.Clients = append(v.Clients, clients.ToMetadata(cl))
@@ -226,10 +230,12 @@ func (h *Handler) postClient(c *call) {
 	r := c.r
 	f := clientForm{Name: r.PostFormValue("client_name"), RedirectURIs: r.PostFormValue("redirect_uris"), Scope: r.PostFormValue("scope"),
 		AuthMethod: r.PostFormValue("token_endpoint_auth_method"), Grants: r.PostForm["grant_types"], FirstParty: r.PostFormValue("first_party") == "on",
-		DPoPBound: r.PostFormValue("dpop_bound_access_tokens") == "on", BackchannelLogoutURI: strings.TrimSpace(r.PostFormValue("backchannel_logout_uri"))}
+		DPoPBound: r.PostFormValue("dpop_bound_access_tokens") == "on", BackchannelLogoutURI: strings.TrimSpace(r.PostFormValue("backchannel_logout_uri")),
+		IDTokenAlg: r.PostFormValue("id_token_signed_response_alg")}
 	m := clients.Metadata{ClientName: f.Name, RedirectURIs: strings.Fields(f.RedirectURIs), Scope: f.Scope,
 		TokenEndpointAuthMethod: f.AuthMethod, GrantTypes: f.Grants, FirstParty: f.FirstParty, DPoPBoundAccessTokens: f.DPoPBound,
-		BackchannelLogoutURI: f.BackchannelLogoutURI, BackchannelLogoutSessionRequired: f.BackchannelLogoutURI != ""}
+		BackchannelLogoutURI: f.BackchannelLogoutURI, BackchannelLogoutSessionRequired: f.BackchannelLogoutURI != "",
+		IDTokenSignedResponseAlg: f.IDTokenAlg}
 	cl, sec, err := h.opCreateClient(c, m)
 	if h.pageFailed(c, err, func(msg string) { h.clientsPage(c, http.StatusBadRequest, f, msg) }) {
 		return

@@ -1,5 +1,7 @@
 package admin
 
+import "github.com/latch-idp/latch/keys"
+
 // The JSON schemas of the OpenAPI document. The tests check every answer
 // the API gives against them (required properties and their types).
 
@@ -26,6 +28,7 @@ func schemas() map[string]any {
 		"scope": str, "token_endpoint_auth_method": str, "post_logout_redirect_uris": strs, "first_party": boolean,
 		"jwks": typ("object"), "jwks_uri": str, "token_endpoint_auth_signing_alg": str, "minimum_acr_value": str,
 		"backchannel_logout_uri": str, "backchannel_logout_session_required": boolean, "dpop_bound_access_tokens": boolean,
+		"id_token_signed_response_alg": map[string]any{"type": "string", "enum": keys.Algorithms()},
 	}
 	client := map[string]any{}
 	for k, v := range clientProps {

@@ -53,6 +53,9 @@ type Job struct {
 	Subject   string `json:"sub"`
 	SessionID string `json:"sid"`
 	JTI       string `json:"jti"`
+	// Alg is the client's id_token_signed_response_alg: logout tokens are
+	// signed as its ID tokens are. Empty for the default signer's.
+	Alg string `json:"alg,omitempty"`
 }
 
 // Kind names the job for the queue (river.JobArgs).
@@ -95,7 +98,8 @@ func (n *Notifier) Ended(ctx context.Context, ended []session.Ended) {
 			if c.BackchannelLogoutURI == "" {
 				continue
 			}
-			jobs = append(jobs, Job{ClientID: c.ID, URI: c.BackchannelLogoutURI, Subject: e.UserID, SessionID: p.SID, JTI: newJTI()})
+			jobs = append(jobs, Job{ClientID: c.ID, URI: c.BackchannelLogoutURI, Subject: e.UserID, SessionID: p.SID, JTI: newJTI(),
+				Alg: c.IDTokenSignedResponseAlg})
 		}
 	}
 	if len(jobs) == 0 {
@@ -137,14 +141,16 @@ func newJTI() string {
 type Deliverer struct {
 	issuer string
 	signer Signer
+	byAlg  map[string]Signer
 	client *http.Client
 }
 
 // NewDeliverer returns a deliverer for issuer's logout tokens, signed by
-// signer. allowPrivate lets deliveries reach private, loopback and
+// signer, or by byAlg's signer of the algorithm the client registered for
+// its ID tokens. allowPrivate lets deliveries reach private, loopback and
 // link-local addresses (a receiver inside the operator's own network);
 // otherwise they connect only where publicnet allows.
-func NewDeliverer(issuer string, signer Signer, allowPrivate bool) *Deliverer {
+func NewDeliverer(issuer string, signer Signer, byAlg map[string]Signer, allowPrivate bool) *Deliverer {
 	transport := publicnet.NewTransport(Timeout)
 	if allowPrivate {
 		// No proxy either way: the address dialled is the receiver's own.
@@ -153,6 +159,7 @@ func NewDeliverer(issuer string, signer Signer, allowPrivate bool) *Deliverer {
 	return &Deliverer{
 		issuer: strings.TrimRight(issuer, "/"),
 		signer: signer,
+		byAlg:  byAlg,
 		client: &http.Client{
 			Timeout:       Timeout,
 			Transport:     transport,
@@ -178,7 +185,13 @@ func (d *Deliverer) Token(ctx context.Context, j Job) (string, error) {
 	if j.SessionID != "" {
 		claims["sid"] = j.SessionID
 	}
-	tok, _, err := d.signer.Generate(ctx, claims, &fjwt.Headers{Extra: map[string]any{"typ": TokenType}})
+	signer := d.signer
+	if j.Alg != "" {
+		if signer = d.byAlg[j.Alg]; signer == nil {
+			return "", fmt.Errorf("sign logout token: no signer for %s", j.Alg)
+		}
+	}
+	tok, _, err := signer.Generate(ctx, claims, &fjwt.Headers{Extra: map[string]any{"typ": TokenType}})
 	if err != nil {
 		return "", fmt.Errorf("sign logout token: %w", err)
 	}

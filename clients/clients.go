@@ -47,6 +47,10 @@ type Metadata struct {
 	// DPoPBoundAccessTokens (RFC 9449 section 5.2): the client always
 	// proves possession of a key, and gets only DPoP-bound access tokens.
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// IDTokenSignedResponseAlg (OpenID Connect Dynamic Client Registration)
+	// is the algorithm of the client's ID tokens and logout tokens: RS256
+	// or ES256; empty for the server's (LATCH_ID_TOKEN_ALG).
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 	// MinimumACRValue is the authentication context class every sign-in
 	// to the client must reach: "phr" (a passkey) or "phrh" (a passkey
 	// bound to one device); empty for none.
@@ -89,9 +93,7 @@ func AuthMethods() []string {
 
 // AssertionAlgs lists the algorithms of the client assertions latch accepts
 // (private_key_jwt, RFC 7523), in the order discovery shows them.
-func AssertionAlgs() []string {
-	return []string{keys.RS256, keys.ES256}
-}
+func AssertionAlgs() []string { return keys.Algorithms() }
 
 // New validates m and builds the client to store. For a confidential client
 // it returns the generated secret, which is shown once.
@@ -137,6 +139,7 @@ func fromMetadata(m Metadata) storage.Client {
 		BackchannelLogoutURI:             m.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            m.DPoPBoundAccessTokens,
+		IDTokenSignedResponseAlg:         m.IDTokenSignedResponseAlg,
 		JWKS:                             string(m.JWKS),
 		JWKSURI:                          m.JWKSURI,
 		TokenEndpointAuthSigningAlg:      m.TokenEndpointAuthSigningAlg,
@@ -171,6 +174,9 @@ func Validate(m *Metadata) error {
 	}
 	if m.ClientID != "" && !storage.ValidClientID(m.ClientID) {
 		bad("client_id: use at most 128 characters, without spaces, ':', '/', '?' or '#'")
+	}
+	if m.IDTokenSignedResponseAlg != "" && !slices.Contains(keys.Algorithms(), m.IDTokenSignedResponseAlg) {
+		bad("id_token_signed_response_alg: %q is not supported (use %s)", m.IDTokenSignedResponseAlg, strings.Join(keys.Algorithms(), " or "))
 	}
 	if m.MinimumACRValue != "" && !slices.Contains(passkey.ACRValues, m.MinimumACRValue) {
 		bad("minimum_acr_value: %q is not an acr value latch can reach (use %s)", m.MinimumACRValue, strings.Join(passkey.ACRValues, " or "))
@@ -355,6 +361,7 @@ func ToMetadata(c storage.Client) Metadata {
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
+		IDTokenSignedResponseAlg:         c.IDTokenSignedResponseAlg,
 		JWKSURI:                          c.JWKSURI,
 		TokenEndpointAuthSigningAlg:      c.TokenEndpointAuthSigningAlg,
 		CreatedAt:                        c.CreatedAt.Unix(),

@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"bad client id", clients.Metadata{ClientID: "a/b", RedirectURIs: []string{"https://a.example/cb"}}, "client_id"},
 		{"passkey required", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "phrh"}, ""},
 		{"unknown acr", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, MinimumACRValue: "gold"}, "minimum_acr_value"},
+		{"unsupported ID token alg", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, IDTokenSignedResponseAlg: "HS256"}, "id_token_signed_response_alg"},
+		{"ID token alg none", clients.Metadata{RedirectURIs: []string{"https://a.example/cb"}, IDTokenSignedResponseAlg: "none"}, "id_token_signed_response_alg"},
 		{"back-channel logout over https", backchannel("https://a.example/logout", true), ""},
 		{"back-channel logout on loopback", backchannel("http://127.0.0.1:9000/logout", false), ""},
 		{"back-channel logout over plain http", backchannel("http://a.example/logout", false), "backchannel_logout_uri"},

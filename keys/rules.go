@@ -26,6 +26,10 @@ const (
 	ES256 = "ES256"
 )
 
+// Algorithms lists the algorithms latch signs with; latch keeps a live key
+// of each, so a client may ask for any of them.
+func Algorithms() []string { return []string{RS256, ES256} }
+
 // supported lists the algorithms for go-jose's parser, which refuses any
 // other alg before anything else is looked at.
 var supported = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}

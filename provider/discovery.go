@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/locale"
 	"github.com/latch-idp/latch/passkey"
 	"github.com/latch-idp/latch/resources"
@@ -17,7 +18,14 @@ import (
 // changes while latch runs.
 func (h *Handler) renderDiscovery() ([]byte, error) {
 	iss := h.cfg.Issuer
+	// Every algorithm latch signs with, the default (LATCH_ID_TOKEN_ALG)
+	// first: clients choose with id_token_signed_response_alg.
 	algs := []string{h.cfg.IDTokenAlg}
+	for _, a := range keys.Algorithms() {
+		if !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
 	authMethods := clients.AuthMethods()
 	// Introspection needs a client that authenticates.
 	clientAuth := slices.DeleteFunc(clients.AuthMethods(), func(m string) bool { return m == storage.AuthMethodNone })

@@ -92,7 +92,11 @@ type Config struct {
 // a token's kid names.
 type Signers struct {
 	Access jwt.Signer
-	ID     jwt.Signer
+	// ID signs the ID tokens of clients that registered no
+	// id_token_signed_response_alg (LATCH_ID_TOKEN_ALG); IDByAlg those of
+	// clients that did, by algorithm (one for each of keys.Algorithms).
+	ID      jwt.Signer
+	IDByAlg map[string]jwt.Signer
 }
 
 // Verifier verifies the JWTs latch issued: the one verifier of package
@@ -258,9 +262,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	h.idSigner = signers.ID
 	h.verifier = d.Verifier
+	idTokens := newIDTokenStrategy(signers, cfg.IDTokenAlg, fcfg)
 	h.oauth = compose.Compose(fcfg, h.fstore, &compose.CommonStrategy{
 		CoreStrategy:               h.strategy,
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg},
+		OpenIDConnectTokenStrategy: idTokens,
 		Signer:                     h.idSigner,
 	},
 		compose.OAuth2AuthorizeExplicitFactory,
@@ -283,7 +288,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		volatile: d.Volatile,
 		store:    h.fstore,
 		strategy: h.strategy,
-		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: &openid.DefaultStrategy{Signer: h.idSigner, Config: fcfg}},
+		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens},
 		config:   fcfg,
 	})
 	for i, th := range fcfg.TokenEndpointHandlers {

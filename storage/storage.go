@@ -71,6 +71,10 @@ type Client struct {
 	// sender-constrained (RFC 9449): a token request without a DPoP proof
 	// is refused.
 	DPoPBoundAccessTokens bool
+	// IDTokenSignedResponseAlg is the algorithm the client's ID tokens and
+	// logout tokens are signed with (OpenID Connect Dynamic Client
+	// Registration); "" for the server's (LATCH_ID_TOKEN_ALG).
+	IDTokenSignedResponseAlg string
 	// MinimumACR is the authentication context class every sign-in to
 	// the client must reach (passkey.Satisfies: "phr" or "phrh", a
 	// passkey); "" asks for nothing beyond the account's own factors.

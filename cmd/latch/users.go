@@ -302,7 +302,7 @@ func (r cliRevoker) revocation(use func(*accounts.Revocation) error) error {
 	// Sessions ended here are told to their applications by the running
 	// servers, which deliver what is queued in PostgreSQL.
 	log := slog.New(slog.NewTextHandler(r.e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := backchannel.NewPostgresQueue(r.st.Pool(), backchannel.NewDeliverer("", nil, false), log, 0)
+	q, err := backchannel.NewPostgresQueue(r.st.Pool(), backchannel.NewDeliverer("", nil, nil, false), log, 0)
 	if err != nil {
 		return err
 	}

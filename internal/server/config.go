@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -263,9 +264,13 @@ func isLoopback(host string) bool {
 // KeyOptions are the key manager's settings for a configuration, for the
 // server and `latch keys` alike.
 func KeyOptions(c *Config, log *slog.Logger) keys.Options {
+	// A key of every algorithm: a client may choose its ID tokens' among
+	// them (id_token_signed_response_alg).
 	algs := []string{c.IDTokenAlg}
-	if c.AccessTokenAlg != c.IDTokenAlg {
-		algs = append(algs, c.AccessTokenAlg)
+	for _, a := range keys.Algorithms() {
+		if !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
 	}
 	retain := c.AccessTokenTTL
 	if c.IDTokenTTL > retain {

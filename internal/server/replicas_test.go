@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/keys"
 	"github.com/latch-idp/latch/migrations"
 	"github.com/latch-idp/latch/storage"
 )
@@ -136,13 +138,19 @@ func TestReplicasSignWithAKeyRotatedThroughOne(t *testing.T) {
 	rs := startReplicas(t, 3, nil)
 	svc := rs.client(t, clients.Metadata{GrantTypes: []string{"client_credentials"}, Scope: "api:read", TokenEndpointAuthMethod: storage.AuthMethodBasic})
 	created, err := rs.servers[1].keys.Rotate(t.Context())
-	if err != nil || len(created) != 1 {
-		t.Fatalf("rotate: %v", err)
+	if err != nil || len(created) != len(keys.Algorithms()) { // a key of each algorithm
+		t.Fatalf("rotate: %v, %d keys", err, len(created))
+	}
+	// The new key of the access tokens' algorithm.
+	h, _ := rs.verifyJWT(t, ccToken(t, svc, "api:read"))
+	i := slices.IndexFunc(created, func(k storage.SigningKey) bool { return k.Algorithm == h.Algorithm })
+	if i < 0 {
+		t.Fatalf("no new %s key among %d", h.Algorithm, len(created))
 	}
 	// Three tokens in a row, one from each replica, all by the new key.
 	eventually(t, "every replica signing with the new key", func() bool {
 		for range rs.servers {
-			if h, _ := rs.verifyJWT(t, ccToken(t, svc, "api:read")); h.KeyID != created[0].ID {
+			if h, _ := rs.verifyJWT(t, ccToken(t, svc, "api:read")); h.KeyID != created[i].ID {
 				return false
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
+	fjwt "github.com/ory/fosite/token/jwt"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
@@ -207,7 +208,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	flows := flow.NewStore(s.rdb, 30*time.Minute, flow.Pages{Login: login.PathLogin, Consent: consent.Path, Resume: provider.PathResume})
-	logouts := backchannel.NewDeliverer(c.Issuer, s.keys.Signer(c.IDTokenAlg), c.BackchannelAllowPrivate)
+	logouts := backchannel.NewDeliverer(c.Issuer, s.keys.Signer(c.IDTokenAlg), signersByAlg[backchannel.Signer](s.keys), c.BackchannelAllowPrivate)
 	if pool == nil {
 		s.logouts = backchannel.NewMemoryQueue(logouts, log)
 	} else if s.logouts, err = backchannel.NewPostgresQueue(pool, logouts, log, 0); err != nil {
@@ -243,7 +244,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) (_ *S
 		AdminAPI:             admin.APIURL(c.Issuer),
 	}, provider.Deps{
 		Store: s.store, Volatile: volatile, Flows: flows, Sessions: sessions,
-		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg)},
+		Signers:  provider.Signers{Access: s.keys.Signer(c.AccessTokenAlg), ID: s.keys.Signer(c.IDTokenAlg), IDByAlg: signersByAlg[fjwt.Signer](s.keys)},
 		Verifier: s.keys, Revocation: s.revocation, ClientDocuments: docs,
 		Box: box, Pages: pages, JWKS: &keys.Handler{Keys: s.keys}, Log: log, Metrics: metrics,
 		// Guesses of device user codes: per address as many as failed
@@ -399,6 +400,17 @@ func (s *Server) cleanup(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// signersByAlg is a signer of every algorithm latch signs with, for the
+// ID and logout tokens of clients that registered
+// id_token_signed_response_alg, as the interface T its user takes.
+func signersByAlg[T any](m *keys.Manager) map[string]T {
+	out := map[string]T{}
+	for _, alg := range keys.Algorithms() {
+		out[alg] = any(m.Signer(alg)).(T)
+	}
+	return out
 }
 
 // Handler is latch's whole HTTP surface, for a server of the caller's own

@@ -12,20 +12,22 @@ import (
 const clientColumns = `id, name, secret_hash, redirect_uris, grant_types, response_types, scopes,
 	token_endpoint_auth_method, post_logout_redirect_uris, first_party, created_at, updated_at,
 	jwks, jwks_uri, token_endpoint_auth_signing_alg, registration_token_hash, minimum_acr,
-	backchannel_logout_uri, backchannel_logout_session_required, dpop_bound_access_tokens`
+	backchannel_logout_uri, backchannel_logout_session_required, dpop_bound_access_tokens,
+	id_token_signed_response_alg`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.GrantTypes, &c.ResponseTypes, &c.Scopes,
 		&c.TokenEndpointAuthMethod, &c.PostLogoutRedirectURIs, &c.FirstParty, &c.CreatedAt, &c.UpdatedAt,
 		&c.JWKS, &c.JWKSURI, &c.TokenEndpointAuthSigningAlg, &c.RegistrationTokenHash, &c.MinimumACR,
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens,
+		&c.IDTokenSignedResponseAlg)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
 
 const createClientSQL = `INSERT INTO clients (` + clientColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 
 // CreateClient inserts c; created and updated times default to now.
 // storage.ErrAlreadyExists when the ID is taken.
@@ -41,7 +43,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod,
 		nonNil(c.PostLogoutRedirectURIs), c.FirstParty, c.CreatedAt, c.UpdatedAt,
 		c.JWKS, c.JWKSURI, c.TokenEndpointAuthSigningAlg, c.RegistrationTokenHash, c.MinimumACR,
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens)
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.IDTokenSignedResponseAlg)
 	if err != nil {
 		return fmt.Errorf("postgres: create client: %w", translate(err))
 	}
@@ -78,7 +80,8 @@ const updateClientSQL = `UPDATE clients SET name = $2, secret_hash = $3, redirec
 	response_types = $6, scopes = $7, token_endpoint_auth_method = $8, post_logout_redirect_uris = $9,
 	first_party = $10, updated_at = $11, jwks = $12, jwks_uri = $13, token_endpoint_auth_signing_alg = $14,
 	registration_token_hash = $15, minimum_acr = $16, backchannel_logout_uri = $17,
-	backchannel_logout_session_required = $18, dpop_bound_access_tokens = $19
+	backchannel_logout_session_required = $18, dpop_bound_access_tokens = $19,
+	id_token_signed_response_alg = $20
 	WHERE id = $1`
 
 // UpdateClient replaces every field of the client but its creation time.
@@ -86,7 +89,8 @@ func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
 	tag, err := s.db(ctx).Exec(ctx, updateClientSQL, c.ID, c.Name, c.SecretHash, nonNil(c.RedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod,
 		nonNil(c.PostLogoutRedirectURIs), c.FirstParty, now(), c.JWKS, c.JWKSURI, c.TokenEndpointAuthSigningAlg,
-		c.RegistrationTokenHash, c.MinimumACR, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens)
+		c.RegistrationTokenHash, c.MinimumACR, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens,
+		c.IDTokenSignedResponseAlg)
 	if err != nil {
 		return fmt.Errorf("postgres: update client: %w", translate(err))
 	}

@@ -100,6 +100,7 @@ func publicClient(id string) storage.Client {
 	c.PostLogoutRedirectURIs = nil // comes back as an empty list
 	c.FirstParty = true
 	c.DPoPBoundAccessTokens = true
+	c.IDTokenSignedResponseAlg = "ES256"
 	return c
 }
 
@@ -327,7 +328,8 @@ func clientCases() []testCase {
 			noErr(t, "UpdateClient", s.UpdateClient(t.Context(), c))
 			got, err := s.GetClient(t.Context(), "app")
 			noErr(t, "GetClient", err)
-			if got.Name != "Renamed" || got.SecretHash != nil || !got.Public() || len(got.RedirectURIs) != 2 || !got.FirstParty || !got.DPoPBoundAccessTokens {
+			if got.Name != "Renamed" || got.SecretHash != nil || !got.Public() || len(got.RedirectURIs) != 2 || !got.FirstParty || !got.DPoPBoundAccessTokens ||
+				got.IDTokenSignedResponseAlg != "ES256" {
 				t.Errorf("after update: %+v", got)
 			}
 			if !got.CreatedAt.Equal(before.CreatedAt) || !got.UpdatedAt.After(before.UpdatedAt) {
