@@ -109,6 +109,14 @@ bin/latch clients create >/dev/null <<EOF
  "redirect_uris": ["$redirect_uri"], "grant_types": ["authorization_code", "refresh_token"],
  "scope": "openid profile email offline_access", "token_endpoint_auth_method": "none"}
 EOF
+# The same, with ES256 ID tokens (id_token_signed_response_alg): a refresh
+# then makes no RSA signature.
+bin/latch clients create >/dev/null <<EOF
+{"client_id": "bench-spa-es", "client_name": "bench SPA, ES256 ID tokens", "first_party": true,
+ "redirect_uris": ["$redirect_uri"], "grant_types": ["authorization_code", "refresh_token"],
+ "scope": "openid profile email offline_access", "token_endpoint_auth_method": "none",
+ "id_token_signed_response_alg": "ES256"}
+EOF
 email=bench@example.com
 password="bench-$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')"
 bin/latch users create --email "$email" --password-stdin >/dev/null <<<"$password"
@@ -178,6 +186,7 @@ else
   "${bench[@]}" -alg RS256 -idle-rss-kb "$idle_kb" -pid "$latch_pid" -scenarios crypto,client_credentials,introspection,refresh,jwks,discovery,code_flow
   stop_latch
   start_latch ES256
+  "${bench[@]}" -alg ES256 -scenarios refresh -public-client-id bench-spa-es -id-token-alg ES256 -table-header=false -pid "$latch_pid"
   "${bench[@]}" -alg ES256 -scenarios crypto,client_credentials,refresh,flood -flood "$flood" -table-header=false -pid "$latch_pid" -soak "$soak"
   run_bare false
 fi

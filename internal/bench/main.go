@@ -80,6 +80,7 @@ type config struct {
 	clientID       string
 	clientSecret   string
 	publicClientID string
+	idTokenAlg     string // the public client's ID tokens' (labels refresh)
 	redirectURI    string
 	email          string
 	password       string
@@ -119,6 +120,7 @@ func runBench(args []string) error {
 	fs.StringVar(&c.clientID, "client-id", "", "confidential client with the client_credentials grant (client_secret_basic)")
 	fs.StringVar(&c.clientSecret, "client-secret", "", "its secret")
 	fs.StringVar(&c.publicClientID, "public-client-id", "", "first-party public client with authorization_code and refresh_token")
+	fs.StringVar(&c.idTokenAlg, "id-token-alg", "RS256", "the algorithm of that client's ID tokens (labels refresh and picks its target)")
 	fs.StringVar(&c.redirectURI, "redirect-uri", "", "a redirect URI of the public client (never fetched)")
 	fs.StringVar(&c.email, "email", "", "email of the user who signs in")
 	fs.StringVar(&c.password, "password", "", "that user's password")

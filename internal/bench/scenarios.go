@@ -115,11 +115,16 @@ func (b *bench) introspection(ctx context.Context) {
 }
 
 func (b *bench) refresh(ctx context.Context) {
-	// A refresh signs an access token and an ID token (RS256).
+	// A refresh signs an access token and an ID token (RS256, unless the
+	// client registered ES256).
 	r := b.rates()
 	s := scenario{name: "refresh rotation " + b.c.alg, workers: b.workers, target: 0.8 * r.rs256 / 2,
 		targetTxt: "0.8 × RS256 rate ÷ 2 signatures"}
-	if b.c.alg == "ES256" {
+	switch {
+	case b.c.alg == "ES256" && b.c.idTokenAlg == "ES256":
+		s.name += ", ES256 ID tokens"
+		s.target, s.targetTxt = 0, ""
+	case b.c.alg == "ES256":
 		s.target = 0.8 * r.rs256
 		s.targetTxt = "0.8 × RS256 rate: one RSA signature"
 	}
