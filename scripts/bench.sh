@@ -139,6 +139,7 @@ bench=("$tmp/bench" -issuer "$LATCH_ISSUER" -duration "$duration" -connections "
 # called, and is stopped once the bare server has its documents. Its
 # argument says whether to print the table's header.
 run_bare() {
+  : >"$tmp/bare.out"
   "$tmp/bench" bare -redis "$redis_url" -client-id bench-service -client-secret "$secret" -like "$LATCH_ISSUER" >"$tmp/bare.out" 2>&1 &
   local pid=$! url=""
   pids+=("$pid")

@@ -125,6 +125,7 @@ func Validate(clientID string, body []byte) (storage.Client, error) {
 		JWKS:                        jwks,
 		JWKSURI:                     shared.JWKSURI,
 		TokenEndpointAuthSigningAlg: shared.TokenEndpointAuthSigningAlg,
+		IDTokenSignedResponseAlg:    shared.IDTokenSignedResponseAlg,
 		CreatedAt:                   now,
 		UpdatedAt:                   now,
 	}, nil

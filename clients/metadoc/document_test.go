@@ -113,3 +113,17 @@ func TestValidateDefaultScopes(t *testing.T) {
 		t.Errorf("scopes %v, name %q", c.Scopes, c.Name)
 	}
 }
+
+// TestValidateKeepsIDTokenAlg: a document's id_token_signed_response_alg is
+// the client's, as a registered client's is; one latch does not sign with
+// is refused.
+func TestValidateKeepsIDTokenAlg(t *testing.T) {
+	d := publicDoc(docURL)
+	d["id_token_signed_response_alg"] = "ES256"
+	body, _ := json.Marshal(d)
+	c, err := Validate(docURL, body)
+	if err != nil || c.IDTokenSignedResponseAlg != "ES256" {
+		t.Fatalf("Validate = %q, %v; want ES256", c.IDTokenSignedResponseAlg, err)
+	}
+	validateCase(t, func(d map[string]any) { d["id_token_signed_response_alg"] = "HS256" }, "id_token_signed_response_alg")
+}
