@@ -39,6 +39,10 @@ func TestAttackRegistrationInput(t *testing.T) {
 		"keys by URL":                 {with("token_endpoint_auth_method", "private_key_jwt"), "invalid_client_metadata"},
 		"an unknown auth method":      {with("token_endpoint_auth_method", "tls_client_auth"), "invalid_client_metadata"},
 		"the implicit flow":           {with("response_types", []string{"token"}), "invalid_client_metadata"},
+		"ID tokens signed with HS256": {with("id_token_signed_response_alg", "HS256"), "invalid_client_metadata"},
+		"unsigned ID tokens":          {with("id_token_signed_response_alg", "none"), "invalid_client_metadata"},
+		"an ID token alg as a list":   {with("id_token_signed_response_alg", []string{"ES256"}), "invalid_client_metadata"},
+		"an ID token alg as a number": {with("id_token_signed_response_alg", 256), "invalid_client_metadata"},
 	}
 	before := len(s.listClients(t))
 	for name, tc := range cases {

@@ -9,6 +9,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/latch-idp/latch/clients"
+	"github.com/latch-idp/latch/registration"
 	"github.com/latch-idp/latch/storage"
 )
 
@@ -88,4 +89,18 @@ func TestIDTokenAlgOfLogoutTokens(t *testing.T) {
 	if alg := idTokenAlg(t, s, tok); alg != "ES256" {
 		t.Errorf("logout token alg %s, want the client's ES256", alg)
 	}
+}
+
+// TestIDTokenAlgByDynamicRegistration: an app that registers itself (RFC
+// 7591) with ES256 reads it back in the answer and gets ES256 ID tokens.
+func TestIDTokenAlgByDynamicRegistration(t *testing.T) {
+	s := startRegistration(t, registration.Open)
+	m := publicApp()
+	m["scope"] = "openid"
+	m["id_token_signed_response_alg"] = "ES256"
+	body := s.register(t, "", m)
+	mustEqual(t, "id_token_signed_response_alg", claim(body, "id_token_signed_response_alg"), "ES256")
+	rp := s.registeredParty(t, body)
+	tok := rp.login(t, s.browser(), s.user(t, storage.RoleUser), []string{"openid"}, nil)
+	mustEqual(t, "alg", idTokenAlg(t, s, tok.RawIDToken), "ES256")
 }
