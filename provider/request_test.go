@@ -111,9 +111,8 @@ func TestRequestReadsFullSessionForm(t *testing.T) {
 	}
 }
 
-// Every ID token claim and header a session carries survives the compact
-// form, which leaves out only what is empty.
-func TestRequestKeepsEveryClaim(t *testing.T) {
+// fullRequest is testRequest with every claim and header of a session set.
+func fullRequest() *fosite.Request {
 	r := testRequest("user-1")
 	sess := r.Session.(*Session)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -122,6 +121,14 @@ func TestRequestKeepsEveryClaim(t *testing.T) {
 		AuthenticationMethodsReferences: []string{"pwd"}, CodeHash: "ch", Extra: map[string]any{"email": "a@example.com"}}
 	sess.Headers.Extra = map[string]any{"kid": "k"}
 	sess.Username, sess.Resources, sess.Audience, sess.Scope, sess.JKT = "u", []string{"r"}, []string{"a"}, []string{"s"}, "jkt"
+	return r
+}
+
+// Every ID token claim and header a session carries survives the compact
+// form, which leaves out only what is empty.
+func TestRequestKeepsEveryClaim(t *testing.T) {
+	r := fullRequest()
+	sess := r.Session.(*Session)
 	data, err := MarshalRequest(r)
 	if err != nil {
 		t.Fatal(err)

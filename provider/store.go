@@ -85,6 +85,8 @@ type fositeStore struct {
 	// live.
 	accessTTL time.Duration
 	parTTL    time.Duration
+	// decoded keeps access-token grants decoded (decoded.go).
+	decoded decodedGrants
 }
 
 var (
@@ -262,9 +264,26 @@ func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature st
 }
 
 // GetAccessTokenSession returns an access token's session; a revoked or
-// expired token is not found.
+// expired token is not found. The grant is read every time; its decoding
+// is remembered (decodedGrants).
 func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, redisstore.AccessToken, signature, session)
+	data, err := s.volatile.Get(ctx, redisstore.AccessToken, signature)
+	if err != nil {
+		return nil, fositeError(err)
+	}
+	clientOf := func(id string) (fosite.Client, error) { return s.clients.get(ctx, id) }
+	if req, ok, err := s.decoded.get(signature, data, session, clientOf); ok {
+		return req, err
+	}
+	fresh := false
+	if own, ok := session.(*Session); ok {
+		fresh = own.empty()
+	}
+	req, err := unmarshalRequest(data, session, clientOf)
+	if err == nil && fresh {
+		s.decoded.add(signature, data, req)
+	}
+	return req, err
 }
 
 func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
