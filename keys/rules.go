@@ -30,6 +30,17 @@ const (
 // of each, so a client may ask for any of them.
 func Algorithms() []string { return []string{RS256, ES256} }
 
+// AlgorithmsFirst is Algorithms with alg (a configured default) first.
+func AlgorithmsFirst(alg string) []string {
+	out := []string{alg}
+	for _, a := range Algorithms() {
+		if a != alg {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // supported lists the algorithms for go-jose's parser, which refuses any
 // other alg before anything else is looked at.
 var supported = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}

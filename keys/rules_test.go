@@ -2,6 +2,7 @@ package keys
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -116,5 +117,13 @@ func TestRuleTimes(t *testing.T) {
 				t.Errorf("checkTimes: %v, want a failure other than expiry", err)
 			}
 		})
+	}
+}
+
+func TestAlgorithmsFirst(t *testing.T) {
+	for alg, want := range map[string][]string{RS256: {RS256, ES256}, ES256: {ES256, RS256}} {
+		if got := AlgorithmsFirst(alg); !slices.Equal(got, want) {
+			t.Errorf("AlgorithmsFirst(%s) = %v, want %v", alg, got, want)
+		}
 	}
 }

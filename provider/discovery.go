@@ -20,12 +20,7 @@ func (h *Handler) renderDiscovery() ([]byte, error) {
 	iss := h.cfg.Issuer
 	// Every algorithm latch signs with, the default (LATCH_ID_TOKEN_ALG)
 	// first: clients choose with id_token_signed_response_alg.
-	algs := []string{h.cfg.IDTokenAlg}
-	for _, a := range keys.Algorithms() {
-		if !slices.Contains(algs, a) {
-			algs = append(algs, a)
-		}
-	}
+	algs := keys.AlgorithmsFirst(h.cfg.IDTokenAlg)
 	authMethods := clients.AuthMethods()
 	// Introspection needs a client that authenticates.
 	clientAuth := slices.DeleteFunc(clients.AuthMethods(), func(m string) bool { return m == storage.AuthMethodNone })

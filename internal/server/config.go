@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -266,12 +265,7 @@ func isLoopback(host string) bool {
 func KeyOptions(c *Config, log *slog.Logger) keys.Options {
 	// A key of every algorithm: a client may choose its ID tokens' among
 	// them (id_token_signed_response_alg).
-	algs := []string{c.IDTokenAlg}
-	for _, a := range keys.Algorithms() {
-		if !slices.Contains(algs, a) {
-			algs = append(algs, a)
-		}
-	}
+	algs := keys.AlgorithmsFirst(c.IDTokenAlg)
 	retain := c.AccessTokenTTL
 	if c.IDTokenTTL > retain {
 		retain = c.IDTokenTTL
